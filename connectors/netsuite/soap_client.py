@@ -1,0 +1,277 @@
+"""SuiteTalk SOAP client: zeep builds every envelope from the WSDL; a fresh TokenPassport signs each call."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import requests
+from lxml import etree
+
+from vgos.money import decimal_to_minor, minor_to_decimal
+
+from .auth import make_passport
+from .config import NetSuiteConfig
+from .model import BillSpec, ExpenseLine, RemoteBill, WriteResult
+from .retry import CONCURRENCY_CODES, NetSuiteError, TransientFault
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+def ns(kind: str, version: str) -> str:
+    """Namespace URI of a SuiteTalk schema ('core', 'messages', 'purchases', ...) for a version."""
+    table = {
+        "core": "urn:core_{v}.platform.webservices.netsuite.com",
+        "coreTyp": "urn:types.core_{v}.platform.webservices.netsuite.com",
+        "messages": "urn:messages_{v}.platform.webservices.netsuite.com",
+        "common": "urn:common_{v}.platform.webservices.netsuite.com",
+        "faults": "urn:faults_{v}.platform.webservices.netsuite.com",
+        "purchases": "urn:purchases_{v}.transactions.webservices.netsuite.com",
+        "general": "urn:general_{v}.transactions.webservices.netsuite.com",
+    }
+    return table[kind].format(v=version)
+
+
+@lru_cache(maxsize=4)
+def load_wsdl(wsdl: str):  # -> zeep.Client
+    """Parse the WSDL and its schemas once per process (they are large)."""
+    from zeep import Client, Settings
+
+    return Client(wsdl, settings=Settings(strict=False, xml_huge_tree=True))
+
+
+class SuiteTalkClient:
+    """Typed SuiteTalk operations used by stamping and read-back; raises TransientFault on concurrency faults."""
+
+    def __init__(self, config: NetSuiteConfig, *, clock=time.time) -> None:
+        self.config = config
+        self.zeep = load_wsdl(config.wsdl)
+        self.service = self.zeep.bind("NetSuiteService", "NetSuitePort")
+        self._local = threading.local()
+        self._clock = clock
+        self.calls = 0
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+    def type(self, kind: str, name: str) -> Any:
+        """A zeep type of the WSDL's schemas, e.g. type('purchases', 'VendorBill')."""
+        return self.zeep.get_type(f"{{{ns(kind, self.config.version)}}}{name}")
+
+    def _session(self) -> requests.Session:
+        sess = getattr(self._local, "session", None)
+        if sess is None:
+            sess = self._local.session = requests.Session()
+        return sess
+
+    def _passport(self) -> Any:
+        p = make_passport(self.config.credentials, now_s=int(self._clock()))
+        element = self.zeep.get_element(f"{{{ns('messages', self.config.version)}}}tokenPassport")
+        return element(account=p.account, consumerKey=p.consumer_key, token=p.token, nonce=p.nonce,
+                       timestamp=p.timestamp, signature={"_value_1": p.signature, "algorithm": p.algorithm})
+
+    def envelope(self, operation: str, headers: dict[str, Any] | None = None, **kwargs: Any) -> bytes:
+        """Serialize one request envelope with a freshly signed TokenPassport."""
+        soap_headers = {"tokenPassport": self._passport(), **(headers or {})}
+        env = self.zeep.create_message(self.service, operation, _soapheaders=soap_headers, **kwargs)
+        return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+
+    def call(self, operation: str, headers: dict[str, Any] | None = None, **kwargs: Any) -> etree._Element:
+        """POST one operation; return the response body element or raise the NetSuite fault."""
+        body = self.envelope(operation, headers, **kwargs)
+        self.calls += 1
+        resp = self._session().post(
+            self.config.soap_url, data=body, timeout=self.config.timeout_s,
+            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": operation},
+        )
+        if resp.status_code == 429:
+            raise TransientFault("HTTP_429", "rate limited")
+        try:
+            root = etree.fromstring(resp.content, _PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise NetSuiteError(f"HTTP_{resp.status_code}", f"response is not XML: {exc}") from exc
+        body_el = root.find(f"{{{SOAP_ENV}}}Body")
+        if body_el is None or len(body_el) == 0:
+            raise NetSuiteError(f"HTTP_{resp.status_code}", "response has no SOAP body")
+        first = body_el[0]
+        if first.tag == f"{{{SOAP_ENV}}}Fault":
+            raise _fault_error(first)
+        return first
+
+    # -- records ----------------------------------------------------------------------------------------
+    def bill_record(self, spec: BillSpec) -> Any:
+        """The zeep VendorBill for a spec: amounts as exact decimals, custom body fields, paymentHold."""
+        ref = self.type("core", "RecordRef")
+        fids = self.config.field_ids
+        custom = [
+            self.type("core", "StringCustomFieldRef")(scriptId=fids["window_id"], value=spec.window_id),
+            self.type("core", "StringCustomFieldRef")(scriptId=fids["output_digest"], value=spec.output_digest),
+            self.type("core", "StringCustomFieldRef")(scriptId=fids["transcript_url"], value=spec.transcript_url),
+            self.type("core", "StringCustomFieldRef")(scriptId=fids["provider_batch_id"],
+                                                      value=spec.provider_batch_id or ""),
+            self.type("core", "BooleanCustomFieldRef")(scriptId=fids["eligible_to_pay"],
+                                                       value=spec.eligible_to_pay),
+        ]
+        expense = self.type("purchases", "VendorBillExpense")
+        lines = [
+            expense(
+                account=ref(internalId=line.account),
+                amount=Decimal(minor_to_decimal(line.amount_minor, spec.currency)),
+                memo=line.memo,
+                department=ref(internalId=line.department) if line.department else None,
+                **{"class": ref(internalId=line.class_) if line.class_ else None},
+            )
+            for line in spec.lines
+        ]
+        return self.type("purchases", "VendorBill")(
+            externalId=spec.external_id,
+            entity=ref(internalId=spec.vendor_id),
+            subsidiary=ref(internalId=spec.subsidiary_id) if spec.subsidiary_id else None,
+            tranDate=f"{spec.tran_date}T00:00:00Z",
+            currency=ref(internalId=spec.currency_id),
+            paymentHold=spec.payment_hold,
+            memo=spec.memo or None,
+            expenseList=self.type("purchases", "VendorBillExpenseList")(expense=lines, replaceAll=True),
+            customFieldList=self.type("core", "CustomFieldList")(customField=custom),
+        )
+
+    def upsert_bills(self, specs: Sequence[BillSpec]) -> list[WriteResult]:
+        """One upsertList call for a chunk of bills; per-record results in order."""
+        resp = self.call("upsertList", record=[self.bill_record(s) for s in specs])
+        results = [_write_result(el) for el in resp.iter(f"{{{ns('messages', self.config.version)}}}writeResponse")]
+        if len(results) != len(specs):
+            raise NetSuiteError("UNEXPECTED_ERROR", f"{len(results)} write responses for {len(specs)} records")
+        return [
+            WriteResult(s.external_id, r.ok, r.internal_id, r.code, r.message) for s, r in zip(specs, results,
+                                                                                                strict=True)
+        ]
+
+    def upsert_bill(self, spec: BillSpec) -> WriteResult:
+        """A single upsert call (used to retry a record that failed inside an upsertList alone)."""
+        resp = self.call("upsert", record=self.bill_record(spec))
+        r = _write_result(resp.find(f"{{{ns('messages', self.config.version)}}}writeResponse"))
+        return WriteResult(spec.external_id, r.ok, r.internal_id, r.code, r.message)
+
+    def upsert_record(self, record: Any, external_id: str) -> WriteResult:
+        """Upsert any zeep record (e.g. a JournalEntry)."""
+        resp = self.call("upsert", record=record)
+        r = _write_result(resp.find(f"{{{ns('messages', self.config.version)}}}writeResponse"))
+        return WriteResult(external_id, r.ok, r.internal_id, r.code, r.message)
+
+    def find_window_bills(self, window_id: str, currency: str) -> list[RemoteBill]:
+        """All vendor bills whose window custom field equals window_id (search, then searchMoreWithId)."""
+        core = ns("core", self.config.version)
+        search_basic = self.type("common", "TransactionSearchBasic")(
+            type=self.type("core", "SearchEnumMultiSelectField")(searchValue=["_vendorBill"], operator="anyOf"),
+            customFieldList=self.type("core", "SearchCustomFieldList")(customField=[
+                self.type("core", "SearchStringCustomField")(
+                    scriptId=self.config.field_ids["window_id"], searchValue=window_id, operator="is"),
+            ]),
+        )
+        prefs = {"searchPreferences": {"bodyFieldsOnly": False, "returnSearchColumns": False,
+                                       "pageSize": self.config.page_size}}
+        result = self.call("search", headers=prefs, searchRecord=search_basic).find(f"{{{core}}}searchResult")
+        bills: list[RemoteBill] = []
+        while True:
+            _raise_status(result.find(f"{{{core}}}status"))
+            for rec in result.iterfind(f"{{{core}}}recordList/{{{core}}}record"):
+                bills.append(parse_vendor_bill(rec, self.config, currency))
+            total_pages = int(result.findtext(f"{{{core}}}totalPages") or "1")
+            page = int(result.findtext(f"{{{core}}}pageIndex") or "1")
+            if page >= total_pages:
+                return bills
+            result = self.call("searchMoreWithId", headers=prefs,
+                               searchId=result.findtext(f"{{{core}}}searchId"),
+                               pageIndex=page + 1).find(f"{{{core}}}searchResult")
+
+    def get_bills(self, external_ids: Sequence[str], currency: str) -> dict[str, RemoteBill]:
+        """getList by externalId; missing bills are simply absent from the result."""
+        ref = self.type("core", "RecordRef")
+        resp = self.call("getList", baseRef=[ref(externalId=e, type="vendorBill") for e in external_ids])
+        msgs, core = ns("messages", self.config.version), ns("core", self.config.version)
+        out: dict[str, RemoteBill] = {}
+        for rr in resp.iter(f"{{{msgs}}}readResponse"):
+            rec = rr.find(f"{{{msgs}}}record")
+            if rr.find(f"{{{core}}}status").get("isSuccess") == "true" and rec is not None:
+                bill = parse_vendor_bill(rec, self.config, currency)
+                out[bill.external_id or ""] = bill
+        return out
+
+
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname
+
+
+def _fault_error(fault: etree._Element) -> NetSuiteError:
+    faultstring = fault.findtext("faultstring") or ""
+    detail = fault.find("detail")
+    code, kind = "UNEXPECTED_ERROR", ""
+    if detail is not None and len(detail):
+        kind = _local(detail[0])
+        for child in detail[0]:
+            if _local(child) == "code":
+                code = child.text or code
+    if code in CONCURRENCY_CODES or kind == "exceededConcurrentRequestLimitFault":
+        return TransientFault(code, faultstring)
+    return NetSuiteError(code, faultstring or kind)
+
+
+def _raise_status(status: etree._Element | None) -> None:
+    if status is not None and status.get("isSuccess") == "false":
+        detail = status[0] if len(status) else None
+        code = detail.findtext("{*}code") if detail is not None else "UNEXPECTED_ERROR"
+        msg = detail.findtext("{*}message") if detail is not None else ""
+        raise NetSuiteError(code or "UNEXPECTED_ERROR", msg or "")
+
+
+def _write_result(el: etree._Element) -> WriteResult:
+    status = el.find("{*}status")
+    ok = status is not None and status.get("isSuccess") == "true"
+    code = message = None
+    if not ok and status is not None and len(status):
+        code, message = status[0].findtext("{*}code"), status[0].findtext("{*}message")
+    base = el.find("{*}baseRef")
+    ext = base.get("externalId") if base is not None else None
+    return WriteResult(ext or "", ok, base.get("internalId") if base is not None else None, code, message)
+
+
+def parse_vendor_bill(rec: etree._Element, config: NetSuiteConfig, currency: str) -> RemoteBill:
+    """Read a VendorBill element exactly: amounts parsed from their decimal text, never through float."""
+
+    def ref(name: str) -> str | None:
+        el = rec.find(f"{{*}}{name}")
+        return el.get("internalId") if el is not None else None
+
+    def text(parent: etree._Element, name: str) -> str | None:
+        return parent.findtext(f"{{*}}{name}")
+
+    custom: dict[str, str] = {}
+    for cf in rec.iterfind("{*}customFieldList/{*}customField"):
+        custom[cf.get("scriptId", "")] = cf.findtext("{*}value") or ""
+    lines = []
+    for exp in rec.iterfind("{*}expenseList/{*}expense"):
+        acct = exp.find("{*}account")
+        dept, cls = exp.find("{*}department"), exp.find("{*}class")
+        lines.append(ExpenseLine(
+            component="", account=acct.get("internalId") if acct is not None else "",
+            amount_minor=decimal_to_minor(text(exp, "amount") or "0", currency),
+            department=dept.get("internalId") if dept is not None else None,
+            class_=cls.get("internalId") if cls is not None else None, memo=text(exp, "memo"),
+        ))
+    fids = config.field_ids
+    hold = text(rec, "paymentHold")
+    eligible = custom.get(fids["eligible_to_pay"])
+    return RemoteBill(
+        internal_id=rec.get("internalId", ""), external_id=rec.get("externalId"),
+        vendor_id=ref("entity"), tran_date=text(rec, "tranDate"), currency_id=ref("currency"),
+        payment_hold=None if hold is None else hold == "true",
+        lines=tuple(lines),
+        window_id=custom.get(fids["window_id"]), output_digest=custom.get(fids["output_digest"]),
+        transcript_url=custom.get(fids["transcript_url"]),
+        provider_batch_id=custom.get(fids["provider_batch_id"]),
+        eligible_to_pay=None if eligible is None else eligible == "true",
+    )

@@ -1,0 +1,38 @@
+"""Deterministic identifiers for payout batches, so the same window, digest and rail give the same ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
+RAILS = ("pain001", "csv", "stripe", "paypal")
+
+
+def _h(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def window_tag(window_id: str) -> str:
+    """Compact form of a window id used inside bank references (`2025-09-23` -> `20250923`)."""
+    return _NON_ALNUM.sub("", window_id)[:12]
+
+
+def provider_batch_id(tenant_id: str, window_id: str, output_digest: str, rail: str) -> str:
+    """Batch id bound to (tenant, window, output_digest, rail); 35 characters at most (ISO MsgId)."""
+    return f"VGB{window_tag(window_id)}-{_h('batch', tenant_id, window_id, output_digest, rail)[:16]}"
+
+
+def payment_info_id(tenant_id: str, window_id: str, output_digest: str, rail: str) -> str:
+    """ISO 20022 PmtInfId of the window's single payment block (35 characters at most)."""
+    return f"VGP{window_tag(window_id)}-{_h('pmtinf', tenant_id, window_id, output_digest, rail)[:16]}"
+
+
+def end_to_end_prefix(window_id: str) -> str:
+    """Prefix shared by all EndToEndIds of a window, used to pick a window's receipts out of a report."""
+    return f"VG{window_tag(window_id)}-"
+
+
+def end_to_end_id(tenant_id: str, window_id: str, output_digest: str, principal_id: str) -> str:
+    """Per-payee EndToEndId bound to the sealed digest; at most 35 characters as ISO 20022 requires."""
+    return f"{end_to_end_prefix(window_id)}{_h('e2e', tenant_id, window_id, output_digest, principal_id)[:20]}"

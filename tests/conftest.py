@@ -1,0 +1,71 @@
+"""Shared fixtures: isolated VGOS_HOME/DAGSTER_HOME per test, the shared fixtures path, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+PG_ADMIN_URL = os.environ.get("VGOS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def vgos_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, fully isolated VGOS_HOME (and DAGSTER_HOME) for one test."""
+    home = tmp_path / "vgos_home"
+    home.mkdir()
+    monkeypatch.setenv("VGOS_HOME", str(home))
+    monkeypatch.delenv("VGOS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("VGOS_ARTIFACTS", raising=False)
+    monkeypatch.delenv("VGOS_DROP_ZONE", raising=False)
+    monkeypatch.delenv("VGOS_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("VGOS_KMS_KEY_ID", raising=False)
+    dh = tmp_path / "dagster_home"
+    dh.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(dh))
+    return home
+
+
+def _pg_reachable() -> str | None:
+    try:
+        import sqlalchemy as sa
+
+        eng = sa.create_engine(PG_ADMIN_URL)
+        with eng.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """URL of the PostgreSQL server; in CI (CI=true) an unreachable server fails the test instead of skipping."""
+    problem = _pg_reachable()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required in CI: {problem}")
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 not reachable ({problem}); runs in CI")
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> str:
+    """A fresh, empty PostgreSQL schema for one test, dropped afterwards (search_path set in the URL)."""
+    import sqlalchemy as sa
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    eng = sa.create_engine(pg_admin_url)
+    with eng.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{pg_admin_url}?options=-csearch_path%3D{schema}"
+    yield url
+    with eng.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    eng.dispose()

@@ -1,0 +1,869 @@
+"""Append-only double-entry journal with a signed hash chain: the system of record for what VGOS caused to move.
+
+Accounts (minor units, one currency per line):
+- `expense:payouts`                 DR when a principal's payout is authorized (gate ALLOW)
+- `liability:payable:<principal>`   CR when authorized, DR when the payout goes out in a provider batch
+- `asset:clearing:<provider>`       CR when a batch is sent to the provider, DR when settlement evidence arrives
+- `asset:bank`                      CR when the provider settles (money left the bank), CR for fees paid
+- `expense:fees`                    DR for provider fees
+
+Postings (each idempotent by unique (source, source_event_id); first write wins):
+- authorization: one TRANSFER entry per ALLOW principal, key `<window>/<output_digest>/<principal>`
+- batch:         one TRANSFER entry per provider batch, key `<provider>/<provider_batch_id>`
+- settlement:    one TRANSFER entry per matched receipt, key `<provider>/<receipt_id>`
+- fee:           one FEE entry, key `<provider>/<fee_id>`
+- reversal:      one REVERSAL entry mirroring the original, key `<original entry_id>` (corrections only this way)
+
+Each entry's hash is SHA-256 over the RFC 8785 bytes of its body (which includes `seq` and `prev_hash`); after each
+posting batch the new chain head is signed with the transcript signer, in the same transaction. Balances are
+always derived from the lines by query.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import BigInteger, Connection, cast, func, insert, select, update
+
+from vgos import audit, money
+from vgos.canonical import CanonicalError, digest, jcs_bytes
+from vgos.errors import InputError, VerificationError
+from vgos.store.ledger import (
+    GENESIS_HASH,
+    LedgerChainHead,
+    LedgerEntry,
+    LedgerHeadSignature,
+    LedgerLine,
+)
+
+ENTRY_SCHEMA = "vgos.ledger.entry/1"
+HEAD_SCHEMA = "vgos.ledger.head/1"
+PROOF_SCHEMA = "vgos.ledger.proof/1"
+ENTRY_TYPES = ("TRANSFER", "FEE", "ADJUSTMENT", "REVERSAL")
+MAX_SAFE = 2**53 - 1
+
+EXPENSE_PAYOUTS = "expense:payouts"
+EXPENSE_FEES = "expense:fees"
+BANK = "asset:bank"
+
+_E = LedgerEntry.__table__
+_L = LedgerLine.__table__
+_H = LedgerChainHead.__table__
+_S = LedgerHeadSignature.__table__
+_ENTRY_KEYS = ("schema", "seq", "entry_id", "window_id", "output_digest", "entry_type", "reverses",
+               "effective_at", "source", "source_event_id", "memo", "lines", "prev_hash")
+
+
+def payable(principal_id: str) -> str:
+    """Account of what VGOS owes one principal after authorization."""
+    return f"liability:payable:{principal_id}"
+
+
+def clearing(provider: str) -> str:
+    """Account of money handed to a provider and not yet evidenced as settled."""
+    return f"asset:clearing:{provider}"
+
+
+class UnbalancedEntry(InputError):
+    """An entry whose debits and credits differ in some currency (refused before insert)."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One side of an entry: exactly one of debit_minor / credit_minor is positive."""
+
+    account: str
+    currency: str
+    debit_minor: int = 0
+    credit_minor: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Canonical form: the non-zero side only."""
+        side = {"debit_minor": self.debit_minor} if self.debit_minor else {"credit_minor": self.credit_minor}
+        return {"account": self.account, "currency": self.currency, **side}
+
+
+def dr(account: str, currency: str, amount_minor: int) -> Line:
+    """A debit line."""
+    return Line(account, currency, debit_minor=amount_minor)
+
+
+def cr(account: str, currency: str, amount_minor: int) -> Line:
+    """A credit line."""
+    return Line(account, currency, credit_minor=amount_minor)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An entry before it gets its place in the chain (seq, prev_hash, hash)."""
+
+    window_id: str
+    output_digest: str
+    entry_type: str
+    effective_at: str
+    source: str
+    source_event_id: str
+    lines: tuple[Line, ...]
+    reverses: str | None = None
+    memo: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source, self.source_event_id)
+
+    @property
+    def entry_id(self) -> str:
+        return entry_id_for(self.source, self.source_event_id)
+
+
+@dataclass
+class PostResult:
+    """Outcome of one posting batch: entries appended now, entries that already existed, the new head."""
+
+    posted: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+
+
+def entry_id_for(source: str, source_event_id: str) -> str:
+    """Deterministic entry id from the idempotency key, so a replayed posting names the same entry."""
+    return "je_" + digest([source, source_event_id])[:32]
+
+
+def check_balanced(lines: Sequence[Line], where: str = "entry") -> None:
+    """Refuse an entry whose lines are malformed or whose debits and credits differ in any currency."""
+    if not lines:
+        raise UnbalancedEntry(f"{where}: no lines")
+    totals: dict[str, list[int]] = {}
+    for i, ln in enumerate(lines):
+        for name in ("debit_minor", "credit_minor"):
+            v = getattr(ln, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_SAFE:
+                raise UnbalancedEntry(f"{where}: lines[{i}].{name} must be an integer 0..2^53-1, got {v!r}")
+        if (ln.debit_minor > 0) == (ln.credit_minor > 0):
+            raise UnbalancedEntry(f"{where}: lines[{i}] must have exactly one positive side")
+        if not isinstance(ln.account, str) or not ln.account:
+            raise UnbalancedEntry(f"{where}: lines[{i}].account must be a non-empty string")
+        try:
+            money.exponent(ln.currency)
+        except money.MoneyError as exc:
+            raise UnbalancedEntry(f"{where}: lines[{i}].currency: {exc}") from exc
+        t = totals.setdefault(ln.currency, [0, 0])
+        t[0] += ln.debit_minor
+        t[1] += ln.credit_minor
+    for ccy, (d, c) in sorted(totals.items()):
+        if d != c:
+            raise UnbalancedEntry(f"{where}: {ccy} debits {d} != credits {c}")
+
+
+def entry_body(seq: int, draft: Draft, prev_hash: str) -> dict[str, Any]:
+    """The object the entry hash covers (everything but the hash itself)."""
+    return {
+        "schema": ENTRY_SCHEMA,
+        "seq": seq,
+        "entry_id": draft.entry_id,
+        "window_id": draft.window_id,
+        "output_digest": draft.output_digest,
+        "entry_type": draft.entry_type,
+        "reverses": draft.reverses,
+        "effective_at": draft.effective_at,
+        "source": draft.source,
+        "source_event_id": draft.source_event_id,
+        "memo": draft.memo,
+        "lines": [ln.as_dict() for ln in draft.lines],
+        "prev_hash": prev_hash,
+    }
+
+
+def entry_hash(body: Mapping[str, Any]) -> str:
+    """SHA-256 over the RFC 8785 bytes of the entry body (which chains prev_hash)."""
+    return digest(dict(body))
+
+
+def head_message(seq: int, entry_id: str | None, head_hash: str) -> bytes:
+    """Bytes the chain-head signature covers."""
+    return jcs_bytes({"schema": HEAD_SCHEMA, "seq": seq, "entry_id": entry_id, "hash": head_hash})
+
+
+# ---------------------------------------------------------------------------------------------- validation
+
+
+def _text(value: Any, name: str, max_len: int = 512) -> str:
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise InputError(f"{name}: expected a non-empty string of at most {max_len} characters, got {value!r}")
+    return value
+
+
+def _amount(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{name}: expected integer minor units, got {value!r}")
+    if abs(value) > MAX_SAFE:
+        raise InputError(f"{name}: {value} is outside ±(2^53-1)")
+    return value
+
+
+def _currency(value: Any, name: str) -> str:
+    try:
+        money.exponent(value)
+    except money.MoneyError as exc:
+        raise InputError(f"{name}: {exc}") from exc
+    return value
+
+
+def _validated(draft: Draft) -> Draft:
+    where = f"entry {draft.source}/{draft.source_event_id}"
+    _text(draft.window_id, f"{where}: window_id", 64)
+    _text(draft.output_digest, f"{where}: output_digest", 64)
+    _text(draft.source, f"{where}: source", 32)
+    _text(draft.source_event_id, f"{where}: source_event_id", 512)
+    if draft.entry_type not in ENTRY_TYPES:
+        raise InputError(f"{where}: entry_type must be one of {ENTRY_TYPES}, got {draft.entry_type!r}")
+    if (draft.entry_type == "REVERSAL") != (draft.reverses is not None):
+        raise InputError(f"{where}: only REVERSAL entries (and all of them) name the entry they reverse")
+    check_balanced(draft.lines, where)
+    return draft
+
+
+# ---------------------------------------------------------------------------------------------- appending
+
+
+def _lock_head(conn: Connection) -> tuple[int, str | None, str]:
+    """Serialise appends: BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE of the head row elsewhere."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        row = conn.execute(select(_H.c.seq, _H.c.entry_id, _H.c.hash).where(_H.c.id == 1)).one()
+    else:
+        row = conn.execute(
+            select(_H.c.seq, _H.c.entry_id, _H.c.hash).where(_H.c.id == 1).with_for_update()
+        ).one()
+    return int(row.seq), row.entry_id, row.hash
+
+
+def _existing(conn: Connection, drafts: Sequence[Draft]) -> dict[tuple[str, str], str]:
+    """Entries already posted under the drafts' idempotency keys."""
+    found: dict[tuple[str, str], str] = {}
+    keys = {d.key for d in drafts}
+    by_source: dict[str, list[str]] = {}
+    for s, e in keys:
+        by_source.setdefault(s, []).append(e)
+    for source, ids in by_source.items():
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            stmt = select(_E.c.source_event_id, _E.c.entry_id).where(
+                _E.c.source == source, _E.c.source_event_id.in_(chunk)
+            )
+            for r in conn.execute(stmt):
+                found[(source, r.source_event_id)] = r.entry_id
+    return found
+
+
+def append(
+    drafts: Iterable[Draft],
+    *,
+    at: datetime | str,
+    action: str,
+    resource: str,
+    actor_id: str = "vgos",
+    actor_type: str = "system",
+    correlation_id: str | None = None,
+    url: str | None = None,
+) -> PostResult:
+    """Append new drafts to the chain in one transaction, sign the new head, and audit it; replays are no-ops."""
+    from vgos.signing import load_signer
+    from vgos.store.db import get_engine
+
+    unique: dict[tuple[str, str], Draft] = {}
+    for d in drafts:
+        _validated(d)
+        prior = unique.get(d.key)
+        if prior is not None and prior != d:
+            raise InputError(f"entry {d.source}/{d.source_event_id}: two different entries share one key")
+        unique[d.key] = d
+    ordered = list(unique.values())
+    result = PostResult()
+    if not ordered:
+        return result
+    signer = load_signer()
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        seq, head_entry, prev = _lock_head(conn)
+        known = _existing(conn, ordered)
+        entry_rows: list[dict[str, Any]] = []
+        line_rows: list[dict[str, Any]] = []
+        for d in ordered:
+            if d.key in known:
+                result.existing.append(known[d.key])
+                continue
+            seq += 1
+            body = entry_body(seq, d, prev)
+            h = entry_hash(body)
+            eid = body["entry_id"]
+            entry_rows.append({
+                "seq": seq, "entry_id": eid, "window_id": d.window_id, "output_digest": d.output_digest,
+                "entry_type": d.entry_type, "reverses": d.reverses, "effective_at": d.effective_at,
+                "source": d.source, "source_event_id": d.source_event_id, "memo": d.memo,
+                "prev_hash": prev, "hash": h,
+            })
+            line_rows.extend(
+                {"entry_id": eid, "line_no": i, "account": ln.account, "currency": ln.currency,
+                 "debit_minor": ln.debit_minor, "credit_minor": ln.credit_minor}
+                for i, ln in enumerate(d.lines, start=1)
+            )
+            result.posted.append(eid)
+            prev, head_entry = h, eid
+        if entry_rows:
+            for i in range(0, len(line_rows), 20_000):
+                conn.execute(insert(_L), line_rows[i:i + 20_000])
+            for i in range(0, len(entry_rows), 10_000):
+                conn.execute(insert(_E), entry_rows[i:i + 10_000])
+            conn.execute(update(_H).where(_H.c.id == 1).values(seq=seq, entry_id=head_entry, hash=prev))
+            signature = signer.sign(head_message(seq, head_entry, prev))
+            conn.execute(insert(_S), [{
+                "seq": seq, "entry_id": head_entry, "head_hash": prev, "algorithm": signer.algorithm,
+                "key_id": signer.key_id, "public_key_pem": signer.public_key_pem().decode("ascii"),
+                "signature_b64": base64.b64encode(signature).decode("ascii"),
+            }])
+            windows = sorted({r["window_id"] for r in entry_rows})
+            audit.record_on(
+                conn, actor_id, actor_type, action, resource, correlation_id, at,
+                {"entries_posted": len(entry_rows), "entries_existing": len(result.existing),
+                 "lines": len(line_rows), "head_seq": seq, "head_hash": prev},
+                window_id=windows[0] if len(windows) == 1 else None,
+            )
+        conn.commit()
+    result.head_seq, result.head_hash = seq, prev
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- postings
+
+
+def post_authorization(
+    window_id: str,
+    output_digest: str,
+    currency: str,
+    decisions: Sequence[Mapping[str, Any]],
+    *,
+    effective_at: datetime | str,
+    actor_id: str = "vgos",
+    actor_type: str = "system",
+    correlation_id: str | None = None,
+    url: str | None = None,
+) -> PostResult:
+    """DR expense:payouts / CR liability:payable:<principal> for each ALLOW decision bound to `output_digest`."""
+    _text(window_id, "window_id", 64)
+    _text(output_digest, "output_digest", 64)
+    _currency(currency, "currency")
+    eff = audit.utc_text(effective_at, "effective_at")
+    drafts: list[Draft] = []
+    seen: set[str] = set()
+    for i, dec in enumerate(decisions):
+        where = f"decisions[{i}]"
+        pid = _text(dec.get("principal_id"), f"{where}.principal_id", 128)
+        if pid in seen:
+            raise InputError(f"{where}.principal_id: {pid} appears twice")
+        seen.add(pid)
+        bound = dec.get("output_digest", output_digest)
+        if bound != output_digest:
+            raise InputError(f"{where}.output_digest: decision for {pid} is bound to {bound}, not {output_digest}")
+        verdict = dec.get("decision")
+        if verdict not in ("ALLOW", "HOLD"):
+            raise InputError(f"{where}.decision: expected ALLOW or HOLD, got {verdict!r}")
+        amount = _amount(dec.get("payout_minor"), f"{where}.payout_minor")
+        if verdict != "ALLOW" or amount == 0:
+            continue
+        if amount < 0:
+            raise InputError(f"{where}.payout_minor: ALLOW for {pid} with negative payout {amount}")
+        drafts.append(Draft(
+            window_id=window_id, output_digest=output_digest, entry_type="TRANSFER", effective_at=eff,
+            source="authorization", source_event_id=f"{window_id}/{output_digest}/{pid}",
+            lines=(dr(EXPENSE_PAYOUTS, currency, amount), cr(payable(pid), currency, amount)),
+        ))
+    return append(drafts, at=eff, action="ledger.post_authorization", resource=f"window/{window_id}",
+                  actor_id=actor_id, actor_type=actor_type, correlation_id=correlation_id or output_digest,
+                  url=url)
+
+
+def post_batch(
+    window_id: str,
+    output_digest: str,
+    provider_batch_id: str,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    provider: str,
+    currency: str,
+    effective_at: datetime | str,
+    actor_id: str = "vgos",
+    actor_type: str = "system",
+    correlation_id: str | None = None,
+    url: str | None = None,
+) -> PostResult:
+    """One entry per provider batch: DR liability:payable:<principal> per item / CR asset:clearing:<provider>."""
+    _text(provider, "provider", 100)
+    _text(provider_batch_id, "provider_batch_id", 200)
+    eff = audit.utc_text(effective_at, "effective_at")
+    debits: list[Line] = []
+    totals: dict[str, int] = {}
+    for i, item in enumerate(items):
+        where = f"items[{i}]"
+        pid = _text(item.get("principal_id"), f"{where}.principal_id", 128)
+        raw = item["amount_minor"] if "amount_minor" in item else item.get("payout_minor")
+        amount = _amount(raw, f"{where}.amount_minor")
+        if amount <= 0:
+            raise InputError(f"{where}.amount_minor: batch item for {pid} must be positive, got {amount}")
+        ccy = _currency(item.get("currency", currency), f"{where}.currency")
+        debits.append(dr(payable(pid), ccy, amount))
+        totals[ccy] = totals.get(ccy, 0) + amount
+    if not debits:
+        raise InputError(f"batch {provider_batch_id}: no items")
+    lines = (*debits, *(cr(clearing(provider), ccy, t) for ccy, t in sorted(totals.items())))
+    draft = Draft(window_id=window_id, output_digest=output_digest, entry_type="TRANSFER", effective_at=eff,
+                  source="batch", source_event_id=f"{provider}/{provider_batch_id}", lines=lines)
+    return append([draft], at=eff, action="ledger.post_batch", resource=f"window/{window_id}",
+                  actor_id=actor_id, actor_type=actor_type,
+                  correlation_id=correlation_id or provider_batch_id, url=url)
+
+
+def post_settlement(
+    window_id: str,
+    output_digest: str,
+    receipts: Sequence[Mapping[str, Any]],
+    *,
+    provider: str,
+    currency: str,
+    effective_at: datetime | str,
+    actor_id: str = "vgos",
+    actor_type: str = "system",
+    correlation_id: str | None = None,
+    url: str | None = None,
+) -> PostResult:
+    """One entry per matched receipt: DR asset:clearing:<provider> / CR asset:bank (settlement evidence)."""
+    _text(provider, "provider", 100)
+    eff = audit.utc_text(effective_at, "effective_at")
+    drafts: list[Draft] = []
+    for i, rc in enumerate(receipts):
+        where = f"receipts[{i}]"
+        rid = next((rc[k] for k in ("receipt_id", "provider_ref", "end_to_end_id") if rc.get(k)), None)
+        rid = _text(rid, f"{where}.receipt_id", 300)
+        amount = _amount(rc.get("amount_minor"), f"{where}.amount_minor")
+        if amount <= 0:
+            raise InputError(f"{where}.amount_minor: receipt {rid} must be positive, got {amount}")
+        ccy = _currency(rc.get("currency", currency), f"{where}.currency")
+        drafts.append(Draft(
+            window_id=window_id, output_digest=output_digest, entry_type="TRANSFER", effective_at=eff,
+            source="settlement", source_event_id=f"{provider}/{rid}",
+            lines=(dr(clearing(provider), ccy, amount), cr(BANK, ccy, amount)),
+        ))
+    return append(drafts, at=eff, action="ledger.post_settlement", resource=f"window/{window_id}",
+                  actor_id=actor_id, actor_type=actor_type, correlation_id=correlation_id, url=url)
+
+
+def post_fee(
+    window_id: str,
+    output_digest: str,
+    currency: str,
+    amount_minor: int,
+    fee_id: str,
+    *,
+    provider: str,
+    effective_at: datetime | str,
+    counter_account: str = BANK,
+    actor_id: str = "vgos",
+    actor_type: str = "system",
+    correlation_id: str | None = None,
+    url: str | None = None,
+) -> PostResult:
+    """DR expense:fees / CR asset:bank (or the given counter account) for one provider fee."""
+    _text(provider, "provider", 100)
+    _text(fee_id, "fee_id", 200)
+    amount = _amount(amount_minor, "amount_minor")
+    if amount <= 0:
+        raise InputError(f"fee {fee_id}: amount_minor must be positive, got {amount}")
+    _currency(currency, "currency")
+    eff = audit.utc_text(effective_at, "effective_at")
+    draft = Draft(window_id=window_id, output_digest=output_digest, entry_type="FEE", effective_at=eff,
+                  source="fee", source_event_id=f"{provider}/{fee_id}",
+                  lines=(dr(EXPENSE_FEES, currency, amount), cr(counter_account, currency, amount)))
+    return append([draft], at=eff, action="ledger.post_fee", resource=f"window/{window_id}",
+                  actor_id=actor_id, actor_type=actor_type, correlation_id=correlation_id, url=url)
+
+
+def get_entry(entry_id: str, *, url: str | None = None) -> dict[str, Any] | None:
+    """One stored entry with its lines (canonical line form), or None."""
+    from vgos.store.db import get_engine
+
+    with get_engine(url).connect() as conn:
+        row = conn.execute(select(_E).where(_E.c.entry_id == entry_id)).first()
+        if row is None:
+            return None
+        lines = conn.execute(select(_L).where(_L.c.entry_id == entry_id).order_by(_L.c.line_no)).all()
+    entry = dict(row._mapping)
+    entry["lines"] = [_line_of(r).as_dict() for r in lines]
+    return entry
+
+
+def reverse(
+    entry_id: str,
+    reason: str,
+    *,
+    effective_at: datetime | str,
+    actor_id: str = "vgos",
+    actor_type: str = "system",
+    correlation_id: str | None = None,
+    url: str | None = None,
+) -> str:
+    """Post the mirror image of an entry (debits become credits); both stay in the journal. Returns its id."""
+    _text(reason, "reason", 2000)
+    eff = audit.utc_text(effective_at, "effective_at")
+    original = get_entry(entry_id, url=url)
+    if original is None:
+        raise InputError(f"reverse: no ledger entry {entry_id}")
+    if original["entry_type"] == "REVERSAL":
+        raise InputError(f"reverse: {entry_id} is itself a reversal; post a new entry instead")
+    lines = tuple(
+        Line(ln["account"], ln["currency"], debit_minor=ln.get("credit_minor", 0),
+             credit_minor=ln.get("debit_minor", 0))
+        for ln in original["lines"]
+    )
+    draft = Draft(window_id=original["window_id"], output_digest=original["output_digest"],
+                  entry_type="REVERSAL", effective_at=eff, source="reversal", source_event_id=entry_id,
+                  lines=lines, reverses=entry_id, memo=reason)
+    res = append([draft], at=eff, action="ledger.reverse", resource=f"window/{original['window_id']}",
+                  actor_id=actor_id, actor_type=actor_type, correlation_id=correlation_id or entry_id, url=url)
+    return (res.posted or res.existing)[0]
+
+
+# ---------------------------------------------------------------------------------------------- balances
+
+
+def trial_balance(window_id: str | None = None, *, url: str | None = None) -> list[dict[str, Any]]:
+    """Per account and currency: total debits, credits and balance (debit − credit), derived from the lines."""
+    from vgos.store.db import get_engine
+
+    d = cast(func.coalesce(func.sum(_L.c.debit_minor), 0), BigInteger).label("debit_minor")
+    c = cast(func.coalesce(func.sum(_L.c.credit_minor), 0), BigInteger).label("credit_minor")
+    stmt = select(_L.c.account, _L.c.currency, d, c).select_from(_L.join(_E, _E.c.entry_id == _L.c.entry_id))
+    if window_id is not None:
+        stmt = stmt.where(_E.c.window_id == window_id)
+    stmt = stmt.group_by(_L.c.currency, _L.c.account).order_by(_L.c.currency, _L.c.account)
+    with get_engine(url).connect() as conn:
+        rows = conn.execute(stmt).all()
+    return [{"account": r.account, "currency": r.currency, "debit_minor": int(r.debit_minor),
+             "credit_minor": int(r.credit_minor), "balance_minor": int(r.debit_minor) - int(r.credit_minor)}
+            for r in rows]
+
+
+def balances(window_id: str | None = None, *, url: str | None = None) -> dict[tuple[str, str], int]:
+    """(account, currency) -> debit − credit balance."""
+    return {(r["account"], r["currency"]): r["balance_minor"] for r in trial_balance(window_id, url=url)}
+
+
+def format_trial_balance(rows: Sequence[Mapping[str, Any]], title: str = "trial balance") -> str:
+    """Printable trial balance with exact decimal amounts and a per-currency total that must balance."""
+    if not rows:
+        return f"{title}: no postings"
+    width = max(len("account"), *(len(r["account"]) for r in rows))
+    out = [title, f"{'account':<{width}}  ccy  {'debit':>14}  {'credit':>14}  {'balance':>14}"]
+    totals: dict[str, list[int]] = {}
+    for r in rows:
+        ccy = r["currency"]
+        out.append(
+            f"{r['account']:<{width}}  {ccy}  {money.minor_to_decimal(r['debit_minor'], ccy):>14}  "
+            f"{money.minor_to_decimal(r['credit_minor'], ccy):>14}  "
+            f"{money.minor_to_decimal(r['balance_minor'], ccy):>14}"
+        )
+        t = totals.setdefault(ccy, [0, 0])
+        t[0] += r["debit_minor"]
+        t[1] += r["credit_minor"]
+    for ccy, (dsum, csum) in sorted(totals.items()):
+        state = "balanced" if dsum == csum else "NOT BALANCED"
+        out.append(
+            f"{'total':<{width}}  {ccy}  {money.minor_to_decimal(dsum, ccy):>14}  "
+            f"{money.minor_to_decimal(csum, ccy):>14}  {state:>14}"
+        )
+    return "\n".join(out)
+
+
+def check_window(
+    window_id: str,
+    output_digest: str,
+    currency: str,
+    decisions: Sequence[Mapping[str, Any]],
+    *,
+    url: str | None = None,
+) -> dict[str, Any]:
+    """Balance check for one window: debits = credits per currency, and authorized = Σ ALLOW payouts."""
+    from vgos.store.db import get_engine
+
+    rows = trial_balance(window_id, url=url)
+    per_ccy: dict[str, dict[str, int]] = {}
+    for r in rows:
+        t = per_ccy.setdefault(r["currency"], {"debit_minor": 0, "credit_minor": 0})
+        t["debit_minor"] += r["debit_minor"]
+        t["credit_minor"] += r["credit_minor"]
+    expected = sum(int(d["payout_minor"]) for d in decisions
+                   if d.get("decision") == "ALLOW" and int(d["payout_minor"]) > 0)
+    net = cast(func.coalesce(func.sum(_L.c.debit_minor - _L.c.credit_minor), 0), BigInteger)
+    stmt = (select(net).select_from(_L.join(_E, _E.c.entry_id == _L.c.entry_id))
+            .where(_E.c.window_id == window_id, _E.c.output_digest == output_digest,
+                   _L.c.account == EXPENSE_PAYOUTS, _L.c.currency == currency,
+                   _E.c.source.in_(("authorization", "reversal"))))
+    with get_engine(url).connect() as conn:
+        authorized = int(conn.execute(stmt).scalar_one())
+    balanced = all(t["debit_minor"] == t["credit_minor"] for t in per_ccy.values())
+    return {
+        "passed": balanced and authorized == expected,
+        "balanced": balanced,
+        "per_currency": per_ccy,
+        "authorized_minor": authorized,
+        "expected_authorized_minor": expected,
+        "trial_balance": rows,
+    }
+
+
+def ledger_postings(
+    window_id: str,
+    output_digest: str,
+    currency: str,
+    decisions: Sequence[Mapping[str, Any]],
+    *,
+    effective_at: datetime | str,
+    url: str | None = None,
+) -> dict[str, Any]:
+    """What the Dagster asset `ledger_postings` calls per window: post the authorization, then check balance."""
+    res = post_authorization(window_id, output_digest, currency, decisions, effective_at=effective_at,
+                             actor_id="dagster", actor_type="service", url=url)
+    check = check_window(window_id, output_digest, currency, decisions, url=url)
+    return {"posted": len(res.posted), "existing": len(res.existing), "head_seq": res.head_seq,
+            "head_hash": res.head_hash, "check": check}
+
+
+def demo_ledger(
+    window_id: str,
+    output_digest: str,
+    currency: str,
+    decisions: Sequence[Mapping[str, Any]],
+    *,
+    effective_at: datetime | str | None = None,
+    url: str | None = None,
+) -> str:
+    """Demo hook: post the window's authorization and return the printed trial balance of that window."""
+    eff = effective_at or f"{window_id}T21:00:00Z"  # the window's default close (SPEC §2)
+    res = post_authorization(window_id, output_digest, currency, decisions, effective_at=eff,
+                             actor_id="demo", actor_type="user", url=url)
+    text = format_trial_balance(trial_balance(window_id, url=url), f"trial balance, window {window_id}")
+    return (f"ledger: {len(res.posted)} entries posted, {len(res.existing)} already present, "
+            f"chain head #{res.head_seq} {res.head_hash[:16]}…\n{text}")
+
+
+# ---------------------------------------------------------------------------------------------- verification
+
+
+def _line_of(r: Any) -> Line:
+    return Line(r.account, r.currency, int(r.debit_minor), int(r.credit_minor))
+
+
+def _draft_of_row(r: Any, lines: Sequence[Line]) -> Draft:
+    return Draft(window_id=r.window_id, output_digest=r.output_digest, entry_type=r.entry_type,
+                 effective_at=r.effective_at, source=r.source, source_event_id=r.source_event_id,
+                 lines=tuple(lines), reverses=r.reverses, memo=r.memo)
+
+
+def _broken(reason: str, seq: int, entry_id: str, what: str) -> VerificationError:
+    return VerificationError(reason, f"first broken entry #{seq} {entry_id}: {what}")
+
+
+def _check_entry(body: dict[str, Any], stored_hash: str, expected_seq: int, prev: str,
+                 lines: Sequence[Line]) -> None:
+    seq, eid = body["seq"], body["entry_id"]
+    if seq != expected_seq:
+        raise _broken("LEDGER_SEQ_GAP", seq, eid, f"expected sequence number {expected_seq}")
+    if body["prev_hash"] != prev:
+        raise _broken("LEDGER_CHAIN_BROKEN", seq, eid, "prev_hash does not match the previous entry's hash")
+    if entry_id_for(body["source"], body["source_event_id"]) != eid:
+        raise _broken("LEDGER_HASH_MISMATCH", seq, eid, "entry_id does not match its (source, source_event_id)")
+    try:
+        recomputed = entry_hash(body)
+    except CanonicalError as exc:
+        raise _broken("LEDGER_HASH_MISMATCH", seq, eid, f"not canonical ({exc})") from exc
+    if recomputed != stored_hash:
+        raise _broken("LEDGER_HASH_MISMATCH", seq, eid, "content does not match its hash")
+    try:
+        check_balanced(lines, f"entry {eid}")
+    except InputError as exc:
+        raise _broken("LEDGER_UNBALANCED", seq, eid, str(exc)) from exc
+
+
+def _verify_signature(algorithm: str, pem: bytes, key_id: str, message: bytes, sig_b64: str,
+                      trusted: set[str] | None, where: str) -> None:
+    from vgos.signing import key_id_for_public_key, verify_signature
+
+    try:
+        actual_id = key_id_for_public_key(pem)
+        signature = base64.b64decode(sig_b64, validate=True)
+    except (ValueError, TypeError) as exc:
+        raise VerificationError("LEDGER_SIGNATURE_INVALID", f"{where}: unreadable key or signature") from exc
+    if actual_id != key_id:
+        raise VerificationError("LEDGER_SIGNATURE_INVALID", f"{where}: key id {key_id} is not the key's id")
+    if trusted is not None and key_id not in trusted:
+        raise VerificationError("LEDGER_UNTRUSTED_KEY", f"{where}: signed by untrusted key {key_id}")
+    if not verify_signature(algorithm, pem, message, signature):
+        raise VerificationError("LEDGER_SIGNATURE_INVALID", f"{where}: signature does not verify")
+
+
+def trusted_key_ids(public_key_pems: Iterable[bytes]) -> set[str]:
+    """Key ids of the public keys an auditor pins."""
+    from vgos.signing import key_id_for_public_key
+
+    return {key_id_for_public_key(p) for p in public_key_pems}
+
+
+def verify_chain(*, url: str | None = None, trusted: set[str] | None = None) -> dict[str, Any]:
+    """Recompute every entry hash, the chain links, balances and head signatures; raise naming the first break."""
+    from vgos.store.db import get_engine
+
+    with get_engine(url).connect() as conn:
+        lines_of: dict[str, list[Line]] = {}
+        for r in conn.execute(select(_L).order_by(_L.c.entry_id, _L.c.line_no)):
+            lines_of.setdefault(r.entry_id, []).append(_line_of(r))
+        prev, expected, last_id = GENESIS_HASH, 1, None
+        hash_at: dict[int, tuple[str, str]] = {}
+        for r in conn.execute(select(_E).order_by(_E.c.seq)):
+            lines = lines_of.pop(r.entry_id, [])
+            body = entry_body(int(r.seq), _draft_of_row(r, lines), r.prev_hash)
+            body["entry_id"] = r.entry_id
+            _check_entry(body, r.hash, expected, prev, lines)
+            hash_at[int(r.seq)] = (r.entry_id, r.hash)
+            prev, expected, last_id = r.hash, expected + 1, r.entry_id
+        count = expected - 1
+        if lines_of:
+            orphan = sorted(lines_of)[0]
+            raise VerificationError("LEDGER_ORPHAN_LINES", f"lines of unknown entry {orphan}")
+        head = conn.execute(select(_H).where(_H.c.id == 1)).one()
+        if int(head.seq) != count or head.hash != prev:
+            raise VerificationError(
+                "LEDGER_HEAD_MISMATCH",
+                f"chain head row says #{head.seq} {head.hash[:16]}… but the journal ends at #{count} "
+                f"{last_id or '(empty)'} {prev[:16]}… (an entry was removed or added outside the application)",
+            )
+        signed_to, keys = 0, set()
+        for s in conn.execute(select(_S).order_by(_S.c.seq, _S.c.id)):
+            where = f"head signature at #{s.seq}"
+            if hash_at.get(int(s.seq)) != (s.entry_id, s.head_hash):
+                raise VerificationError("LEDGER_SIGNATURE_INVALID",
+                                        f"{where}: signs {s.entry_id} {s.head_hash[:16]}…, not the chain's entry")
+            _verify_signature(s.algorithm, s.public_key_pem.encode("ascii"), s.key_id,
+                              head_message(int(s.seq), s.entry_id, s.head_hash), s.signature_b64, trusted, where)
+            signed_to, keys = max(signed_to, int(s.seq)), keys | {s.key_id}
+    if signed_to != count:
+        raise VerificationError("LEDGER_HEAD_UNSIGNED", f"entries after #{signed_to} up to #{count} are not signed")
+    return {"entries": count, "head_seq": count, "head_hash": prev, "key_ids": sorted(keys)}
+
+
+# ---------------------------------------------------------------------------------------------- proof packages
+
+
+def _day(day: str, name: str) -> date:
+    try:
+        return datetime.strptime(day, "%Y-%m-%d").date()
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: expected a date YYYY-MM-DD, got {day!r}") from exc
+
+
+def export_proof(date_from: str, date_to: str, out: str | Path, *, url: str | None = None) -> dict[str, Any]:
+    """Write a signed proof package for entries effective on days [from, to]: the contiguous chain segment
+    from the first such entry up to the first signed head covering the last one, with that head's signature."""
+    from vgos.storage import atomic_write_bytes
+    from vgos.store.db import get_engine
+
+    lo, hi = _day(date_from, "--from"), _day(date_to, "--to")
+    if lo > hi:
+        raise InputError(f"--from {lo} is after --to {hi}")
+    # canonical UTC text sorts like the instants it names
+    start, stop = f"{lo}T00:00:00Z", f"{hi + timedelta(days=1)}T00:00:00Z"
+    in_range = (_E.c.effective_at >= start) & (_E.c.effective_at < stop)
+    with get_engine(url).connect() as conn:
+        first, last, n = conn.execute(
+            select(func.min(_E.c.seq), func.max(_E.c.seq), func.count()).where(in_range)
+        ).one()
+        if not n:
+            raise InputError(f"no ledger entries effective between {lo} and {hi}")
+        sig = conn.execute(select(_S).where(_S.c.seq >= last).order_by(_S.c.seq, _S.c.id).limit(1)).first()
+        if sig is None:
+            raise VerificationError("LEDGER_HEAD_UNSIGNED", f"no signed chain head at or after entry #{last}")
+        end = int(sig.seq)
+        rows = conn.execute(select(_E).where(_E.c.seq >= first, _E.c.seq <= end).order_by(_E.c.seq)).all()
+        lines_of: dict[str, list[Line]] = {}
+        for r in conn.execute(select(_L).join(_E, _E.c.entry_id == _L.c.entry_id)
+                              .where(_E.c.seq >= first, _E.c.seq <= end).order_by(_L.c.entry_id, _L.c.line_no)):
+            lines_of.setdefault(r.entry_id, []).append(_line_of(r))
+    entries = []
+    prev, expected = rows[0].prev_hash, int(first)
+    anchor = {"seq": int(first) - 1, "hash": prev}
+    for r in rows:
+        lines = lines_of.get(r.entry_id, [])
+        body = entry_body(int(r.seq), _draft_of_row(r, lines), r.prev_hash)
+        body["entry_id"] = r.entry_id
+        _check_entry(body, r.hash, expected, prev, lines)  # never export a proof that cannot verify
+        entries.append({**body, "hash": r.hash})
+        prev, expected = r.hash, expected + 1
+    if prev != sig.head_hash or rows[-1].entry_id != sig.entry_id:
+        raise VerificationError("LEDGER_HEAD_MISMATCH", f"signed head #{end} does not match the journal")
+    package = {
+        "schema": PROOF_SCHEMA,
+        "range": {"from": lo.isoformat(), "to": hi.isoformat(), "entries_in_range": int(n)},
+        "anchor": anchor,
+        "entries": entries,
+        "head": {"schema": HEAD_SCHEMA, "seq": end, "entry_id": sig.entry_id, "hash": sig.head_hash},
+        "signature": {"algorithm": sig.algorithm, "key_id": sig.key_id, "public_key_pem": sig.public_key_pem,
+                      "signature_b64": sig.signature_b64},
+    }
+    atomic_write_bytes(Path(out), orjson.dumps(package, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    return {"entries": len(entries), "entries_in_range": int(n), "head_seq": end, "key_id": sig.key_id}
+
+
+def verify_proof(path: str | Path, *, trusted: set[str] | None = None) -> dict[str, Any]:
+    """Check a proof package offline: every entry hash, the links from its anchor, balances, the head signature."""
+    p = Path(path)
+    try:
+        package = orjson.loads(p.read_bytes())
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read ({exc.strerror})") from exc
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"{p}: not JSON ({exc})") from exc
+    if not isinstance(package, dict) or package.get("schema") != PROOF_SCHEMA:
+        raise InputError(f"{p}: schema: not a {PROOF_SCHEMA} package")
+    try:
+        anchor, entries, head, sig = (package["anchor"], package["entries"], package["head"],
+                                      package["signature"])
+        prev, expected = anchor["hash"], int(anchor["seq"]) + 1
+        if not entries:
+            raise VerificationError("LEDGER_PROOF_MALFORMED", f"{p}: no entries")
+        for i, e in enumerate(entries):
+            if not isinstance(e, dict) or set(e) != {*_ENTRY_KEYS, "hash"} or e["schema"] != ENTRY_SCHEMA:
+                raise VerificationError("LEDGER_PROOF_MALFORMED", f"{p}: entries[{i}] has unexpected fields")
+            lines = [Line(ln["account"], ln["currency"], ln.get("debit_minor", 0), ln.get("credit_minor", 0))
+                     for ln in e["lines"]]
+            body = {k: e[k] for k in _ENTRY_KEYS}
+            if [ln.as_dict() for ln in lines] != e["lines"]:
+                raise _broken("LEDGER_HASH_MISMATCH", e["seq"], e["entry_id"], "lines are not in canonical form")
+            _check_entry(body, e["hash"], expected, prev, lines)
+            prev, expected = e["hash"], expected + 1
+        last = entries[-1]
+        if (head.get("schema"), head.get("seq"), head.get("entry_id"), head.get("hash")) != (
+                HEAD_SCHEMA, last["seq"], last["entry_id"], prev):
+            raise VerificationError("LEDGER_HEAD_MISMATCH", f"{p}: head does not match the last entry's hash")
+        _verify_signature(sig["algorithm"], sig["public_key_pem"].encode("ascii"), sig["key_id"],
+                          head_message(head["seq"], head["entry_id"], head["hash"]), sig["signature_b64"],
+                          trusted, f"{p}: head signature")
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise VerificationError("LEDGER_PROOF_MALFORMED", f"{p}: missing or malformed field ({exc})") from exc
+    return {"entries": len(entries), "head_seq": head["seq"], "head_hash": head["hash"],
+            "key_id": sig["key_id"], "range": package.get("range")}

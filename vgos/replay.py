@@ -1,0 +1,251 @@
+"""Replay a window from its transcript alone and verify a transcript offline (CLI and the blocking Dagster check).
+
+Verification order (the first failure is reported, with the segment it concerns):
+CHECKPOINT_MISSING / CHECKPOINT_MALFORMED → KEY_INVALID → UNKNOWN_KEY → BAD_SIGNATURE → INDEX_MISSING /
+INDEX_HASH_MISMATCH / INDEX_MALFORMED → ORIGIN_MISMATCH → SEGMENT_MISSING / SEGMENT_HASH_MISMATCH /
+SEGMENT_SIZE_MISMATCH → ROOT_MISMATCH → SEAL_DIGEST_MISMATCH → POLICY_HASH_MISMATCH → ALLOCATIONS_MISMATCH →
+INPUT_DIGEST_MISMATCH → REJECTS_COUNT_MISMATCH → DIGEST_MISMATCH (replay of the fold).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from vgos.canonical import jcs_bytes, sha256_hex
+from vgos.signing import verify_signature
+from vgos.storage import BlobNotFound, BlobStore, open_store
+from vgos.transcript import (
+    CHECKPOINT,
+    INDEX,
+    KEY,
+    SEGMENT_ORDER,
+    TranscriptRef,
+    algorithm_of,
+    merkle_root,
+    note_key_hash,
+    parse_checkpoint,
+    read_segment,
+)
+
+ALLOCATION_FIELDS = ("events", "net_minor", "bonus_floor_minor", "remainder_micro", "carry_minor", "payout_minor")
+
+
+@dataclass
+class ReplayResult:
+    """Outcome of a replay: digest equality and the allocations that differ."""
+
+    ok: bool
+    sealed_digest: str
+    replay_digest: str
+    diff: list[dict[str, Any]] = field(default_factory=list)
+    window_id: str = ""
+    tenant_id: str = "default"
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form stored with gate decisions."""
+        return {"ok": self.ok, "sealed_digest": self.sealed_digest, "replay_digest": self.replay_digest,
+                "reason": self.reason, "diff": self.diff}
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of `vgos verify`: VERIFIED, or the first failure with its reason code and segment."""
+
+    ok: bool
+    reason: str | None = None
+    segment: str | None = None
+    message: str = ""
+    output_digest: str | None = None
+    replay: ReplayResult | None = None
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        if self.ok:
+            return f"VERIFIED {self.message}"
+        where = f" [{self.segment}]" if self.segment else ""
+        return f"FAILED {self.reason}{where}: {self.message}"
+
+
+class _Fail(Exception):
+    def __init__(self, reason: str, segment: str | None, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.segment, self.message = reason, segment, message
+
+
+def diff_allocations(sealed: list[dict[str, Any]], replayed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per principal and field, the sealed and replayed values that differ (missing principals included)."""
+    a = {x["principal_id"]: x for x in sealed}
+    b = {x["principal_id"]: x for x in replayed}
+    out = []
+    for pid in sorted(set(a) | set(b)):
+        for f in ALLOCATION_FIELDS:
+            va = a.get(pid, {}).get(f) if pid in a else None
+            vb = b.get(pid, {}).get(f) if pid in b else None
+            if va != vb:
+                out.append({"principal_id": pid, "field": f, "sealed": va, "replayed": vb})
+    return out
+
+
+def _load_segments(store: BlobStore, index: dict[str, Any]) -> dict[str, list[tuple[dict, bytes]]]:
+    by_kind: dict[str, list[tuple[dict, bytes]]] = {}
+    for e in index["segments"]:
+        by_kind.setdefault(e["kind"], []).append((e, read_segment(store, e)))
+    return by_kind
+
+
+def _replay_from(index: dict[str, Any], segs: dict[str, list[tuple[dict, bytes]]]) -> ReplayResult:
+    from vgos.fold import fold_canonical
+    from vgos.policy import policy_from_manifest
+
+    seal_bytes = segs["seal"][0][1]
+    seal = orjson.loads(seal_bytes)
+    sealed_digest = sha256_hex(seal_bytes)
+    policy = policy_from_manifest(orjson.loads(segs["policy_manifest"][0][1]), "transcript:policy_manifest")
+    events: list[dict[str, Any]] = []
+    for _e, data in segs.get("normalized_input", []):
+        events.extend(orjson.loads(data))
+    rejects = orjson.loads(segs["rejects"][0][1])
+    window = seal["window"]
+    try:
+        result = fold_canonical(events, window["window_id"], policy, window["tenant_id"], len(rejects))
+    except Exception as exc:  # noqa: BLE001 - any failure to recompute is a mismatch, reported with its cause
+        return ReplayResult(False, sealed_digest, "", [], window["window_id"], window["tenant_id"],
+                            f"REPLAY_FAILED: {type(exc).__name__}: {exc}")
+    replayed = orjson.loads(result.seal_bytes)
+    ok = result.output_digest == sealed_digest
+    diff = [] if ok else diff_allocations(seal["allocations"], replayed["allocations"])
+    return ReplayResult(ok, sealed_digest, result.output_digest, diff, window["window_id"],
+                        window["tenant_id"], None if ok else "DIGEST_MISMATCH")
+
+
+def replay_transcript(ref: TranscriptRef | str) -> ReplayResult:
+    """Recompute the fold from the transcript's normalized input and manifest; compare with the sealed digest."""
+    url = ref.url if isinstance(ref, TranscriptRef) else ref
+    store = open_store(url)
+    index = orjson.loads(store.get(INDEX))
+    return _replay_from(index, _load_segments(store, index))
+
+
+def replay_window(window_id: str, tenant_id: str = "default", db_url: str | None = None) -> ReplayResult:
+    """Replay the window's current transcript (the one indexed last)."""
+    from vgos.errors import InputError
+    from vgos.transcript import current_transcript
+
+    ref = current_transcript(window_id, tenant_id, db_url)
+    if ref is None:
+        raise InputError(f"window {window_id} (tenant {tenant_id}): no published transcript")
+    return replay_transcript(ref)
+
+
+def verify_transcript(path_or_url: str, pubkey_pem: bytes | None = None) -> VerifyReport:
+    """Check every segment hash, the Merkle root, the signature, the seal digest and a replay of the fold."""
+    store = open_store(str(path_or_url))
+    try:
+        return _verify(store, pubkey_pem)
+    except _Fail as f:
+        return VerifyReport(False, f.reason, f.segment, f.message)
+
+
+def _get(store: BlobStore, key: str, missing: str) -> bytes:
+    try:
+        return store.get(key)
+    except BlobNotFound:
+        raise _Fail(missing, key, f"{store.root}/{key} does not exist") from None
+
+
+def _verify(store: BlobStore, pubkey_pem: bytes | None) -> VerifyReport:
+    ck_bytes = _get(store, CHECKPOINT, "CHECKPOINT_MISSING")
+    try:
+        ck = parse_checkpoint(ck_bytes)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _Fail("CHECKPOINT_MALFORMED", CHECKPOINT, str(exc)) from None
+
+    key_pem = pubkey_pem if pubkey_pem is not None else _get(store, KEY, "KEY_MISSING")
+    key_src = "--pubkey" if pubkey_pem is not None else KEY
+    try:
+        algorithm = algorithm_of(key_pem)
+    except (ValueError, TypeError) as exc:
+        raise _Fail("KEY_INVALID", key_src, f"public key unusable: {exc}") from None
+    from vgos.signing import key_id_for_public_key
+    from vgos.transcript import note_key_name
+
+    name = note_key_name(key_id_for_public_key(key_pem))
+    kh = note_key_hash(name, algorithm, key_pem)
+    mine = [sig for n, h, sig in ck.signatures if n == name and h == kh]
+    if not mine:
+        raise _Fail("UNKNOWN_KEY", CHECKPOINT if pubkey_pem is not None else KEY,
+                    f"no checkpoint signature by key {name}")
+    if not all(verify_signature(algorithm, key_pem, ck.text.encode(), s) for s in mine):
+        raise _Fail("BAD_SIGNATURE", CHECKPOINT, f"checkpoint signature by {name} does not verify")
+
+    idx_bytes = _get(store, INDEX, "INDEX_MISSING")
+    ext = dict(line.split(" ", 1) for line in ck.extensions if " " in line)
+    if ext.get("index") != sha256_hex(idx_bytes):
+        raise _Fail("INDEX_HASH_MISMATCH", INDEX, "index.json does not match the hash in the signed checkpoint")
+    try:
+        index = orjson.loads(idx_bytes)
+        segments = index["segments"]
+        origin = index["origin"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise _Fail("INDEX_MALFORMED", INDEX, str(exc)) from None
+    if origin != ck.origin or origin != f"vgos.transcript/{index['tenant_id']}/{index['window_id']}":
+        raise _Fail("ORIGIN_MISMATCH", CHECKPOINT, f"checkpoint origin {ck.origin!r} vs index {origin!r}")
+    kinds = [e["kind"] for e in segments]
+    if [k for k in SEGMENT_ORDER if k in kinds] != list(dict.fromkeys(kinds)) or set(kinds) != set(SEGMENT_ORDER):
+        raise _Fail("INDEX_MALFORMED", INDEX, f"segment kinds out of the fixed order: {kinds}")
+
+    by_kind: dict[str, list[tuple[dict, bytes]]] = {}
+    for e in segments:
+        key = f"segments/{e['sha256']}"
+        data = _get(store, key, "SEGMENT_MISSING")
+        if sha256_hex(data) != e["sha256"]:
+            raise _Fail("SEGMENT_HASH_MISMATCH", f"{e['name']} ({key})",
+                        f"content hashes to {sha256_hex(data)}, index says {e['sha256']}")
+        if len(data) != e["size"]:
+            raise _Fail("SEGMENT_SIZE_MISMATCH", e["name"], f"{len(data)} bytes, index says {e['size']}")
+        by_kind.setdefault(e["kind"], []).append((e, data))
+
+    if len(segments) != ck.size:
+        raise _Fail("ROOT_MISMATCH", CHECKPOINT, f"tree size {ck.size} but {len(segments)} segments")
+    root = merkle_root([bytes.fromhex(e["sha256"]) for e in segments])
+    if root != ck.root or root.hex() != index["transcript_root"]:
+        raise _Fail("ROOT_MISMATCH", CHECKPOINT,
+                    f"Merkle root {root.hex()} vs checkpoint {ck.root.hex()} / index {index['transcript_root']}")
+
+    seal_bytes = by_kind["seal"][0][1]
+    seal = orjson.loads(seal_bytes)
+    if sha256_hex(seal_bytes) != index["output_digest"]:
+        raise _Fail("SEAL_DIGEST_MISMATCH", "seal", "seal bytes do not hash to the index output_digest")
+    if jcs_bytes(seal) != seal_bytes:
+        raise _Fail("SEAL_DIGEST_MISMATCH", "seal", "seal segment is not in RFC 8785 canonical form")
+    w = seal["window"]
+    if (w["window_id"], w["tenant_id"]) != (index["window_id"], index["tenant_id"]):
+        raise _Fail("ORIGIN_MISMATCH", "seal", "seal window/tenant differ from the index")
+    if sha256_hex(by_kind["policy_manifest"][0][1]) != w["policy_hash"]:
+        raise _Fail("POLICY_HASH_MISMATCH", "policy_manifest", "manifest does not hash to the seal's policy_hash")
+    if jcs_bytes(seal["allocations"]) != by_kind["allocations"][0][1]:
+        raise _Fail("ALLOCATIONS_MISMATCH", "allocations", "allocations segment differs from the seal")
+    events: list[Any] = []
+    for _e, data in by_kind["normalized_input"]:
+        events.extend(orjson.loads(data))
+    if sha256_hex(jcs_bytes(events)) != seal["trailer"]["input_digest"]:
+        raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", "normalized input does not hash to input_digest")
+    n_rejects = len(orjson.loads(by_kind["rejects"][0][1]))
+    if n_rejects != seal["totals"]["events_rejected"]:
+        raise _Fail("REJECTS_COUNT_MISMATCH", "rejects",
+                    f"{n_rejects} rejects, seal says {seal['totals']['events_rejected']}")
+
+    rep = _replay_from(index, by_kind)
+    if not rep.ok:
+        detail = rep.reason if rep.reason and rep.reason != "DIGEST_MISMATCH" else (
+            f"replay digest {rep.replay_digest} != sealed {rep.sealed_digest}; {len(rep.diff)} allocation "
+            "field(s) differ")
+        raise _Fail("DIGEST_MISMATCH", "seal", detail)
+    msg = (f"window {index['window_id']} tenant {index['tenant_id']} output_digest {index['output_digest']} "
+           f"root {root.hex()} key {name} ({base64.b64encode(kh).decode()})")
+    return VerifyReport(True, None, None, msg, index["output_digest"], rep)

@@ -1,0 +1,136 @@
+"""Allocation arithmetic (bonus, carry) and the seal whose RFC 8785 bytes give `output_digest` (SPEC §4–5)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from vgos.canonical import jcs_bytes, sha256_hex
+from vgos.errors import InputError
+from vgos.policy import Policy, WindowBounds, canonical_ts
+
+SCHEMA = "vgos.seal/1"
+MAX_SAFE = 2**53 - 1
+MICRO = 1_000_000
+FOLD_ORDER = ["ts_occurred asc", "event_id asc"]
+CARRY_ORDER = ["remainder_micro desc", "principal_id asc"]
+
+
+class FoldRangeError(InputError):
+    """A sealed value would leave ±(2^53−1): the fold stops instead of wrapping or rounding."""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One principal's payout for a window, every amount in integer minor units."""
+
+    principal_id: str
+    events: int
+    net_minor: int
+    bonus_floor_minor: int
+    remainder_micro: int
+    carry_minor: int
+    payout_minor: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Seal form of the allocation."""
+        return asdict(self)
+
+
+def _guard(name: str, value: int, who: str) -> int:
+    if not -MAX_SAFE <= value <= MAX_SAFE:
+        raise FoldRangeError(
+            f"{who}: {name} = {value} leaves the exact range ±(2^53−1); the window cannot be sealed "
+            "without rounding (split the window or check the input amounts)"
+        )
+    return value
+
+
+def allocate(per_principal: list[tuple[str, int, int]], bonus_ppm: int) -> list[Allocation]:
+    """Bonus floor, remainders and carry of SPEC §4 from (principal_id, events, net_minor) rows."""
+    rows = sorted(per_principal, key=lambda r: r[0])
+    staged = []
+    rem_total = 0
+    for pid, events, net in rows:
+        _guard("net_minor", net, f"principal {pid!r}")
+        raw = max(net, 0) * bonus_ppm
+        bonus, rem = divmod(raw, MICRO)
+        rem_total += rem
+        staged.append((pid, events, net, bonus, rem))
+    pool = rem_total // MICRO
+    ranked = sorted(range(len(staged)), key=lambda i: (-staged[i][4], staged[i][0]))
+    winners = set(ranked[:pool])
+    out = []
+    for i, (pid, events, net, bonus, rem) in enumerate(staged):
+        carry = 1 if i in winners else 0
+        payout = _guard("payout_minor", net + bonus + carry, f"principal {pid!r}")
+        _guard("bonus_floor_minor", bonus, f"principal {pid!r}")
+        out.append(Allocation(pid, events, net, bonus, rem, carry, payout))
+    return out
+
+
+def totals(allocations: list[Allocation], events_kept: int, events_rejected: int) -> dict[str, int]:
+    """Window totals of SPEC §5, each checked against the exact range."""
+    rem_total = sum(a.remainder_micro for a in allocations)
+    pool = rem_total // MICRO
+    t = {
+        "events_kept": events_kept,
+        "events_rejected": events_rejected,
+        "principals": len(allocations),
+        "net_minor": sum(a.net_minor for a in allocations),
+        "bonus_floor_minor": sum(a.bonus_floor_minor for a in allocations),
+        "carry_minor": pool,
+        "payout_minor": sum(a.payout_minor for a in allocations),
+        "remainder_micro_total": rem_total,
+        "residual_micro": rem_total - pool * MICRO,
+    }
+    for k, v in t.items():
+        _guard(k, v, "window totals")
+    return t
+
+
+def window_section(window: WindowBounds, policy: Policy, tenant_id: str, policy_hash: str) -> dict[str, Any]:
+    """The seal's `window` object."""
+    return {
+        "window_id": window.window_id,
+        "tenant_id": tenant_id,
+        "currency": policy.currency,
+        "close_ts": canonical_ts(window.close_ts),
+        "cutoff_ts": canonical_ts(window.cutoff_ts),
+        "open_cutoff_ts": canonical_ts(window.open_cutoff_ts),
+        "bonus_ppm": policy.bonus_ppm,
+        "late_tolerance_s": policy.late_tolerance_s,
+        "policy_version": policy.policy_version,
+        "policy_hash": policy_hash,
+    }
+
+
+def build_seal(
+    window: WindowBounds,
+    policy: Policy,
+    tenant_id: str,
+    allocations: list[Allocation],
+    events_kept: int,
+    events_rejected: int,
+    input_digest: str,
+    policy_hash: str | None = None,
+) -> dict[str, Any]:
+    """The seal object of SPEC §5 (allocations sorted by principal_id)."""
+    return {
+        "schema": SCHEMA,
+        "window": window_section(window, policy, tenant_id,
+                                 policy.policy_hash if policy_hash is None else policy_hash),
+        "allocations": [a.to_dict() for a in sorted(allocations, key=lambda a: a.principal_id)],
+        "totals": totals(allocations, events_kept, events_rejected),
+        "trailer": {"fold_order": FOLD_ORDER, "carry_order": CARRY_ORDER, "input_digest": input_digest},
+    }
+
+
+def seal_bytes(seal: dict[str, Any]) -> bytes:
+    """The exact bytes that are hashed and written as seal.json."""
+    return jcs_bytes(seal)
+
+
+def output_digest(seal: dict[str, Any]) -> str:
+    """Lowercase hex SHA-256 of the seal's RFC 8785 bytes."""
+    return sha256_hex(seal_bytes(seal))

@@ -1,0 +1,189 @@
+"""Artifact and drop-zone blob stores: a local folder or an S3 prefix, with atomic, write-once puts."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+class WriteOnceViolation(Exception):
+    """An existing object would be rewritten with different bytes."""
+
+
+class BlobNotFound(KeyError):
+    """The key does not exist in the store."""
+
+
+class BlobStore(Protocol):
+    """Minimal object store used for artifacts, transcripts and drop zones."""
+
+    root: str
+
+    def put(self, key: str, data: bytes, *, write_once: bool = True) -> str: ...
+    def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def list(self, prefix: str = "") -> list[str]: ...
+    def url(self, key: str) -> str: ...
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write a file through a temp file in the same folder and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _clean_key(key: str) -> str:
+    key = key.strip("/")
+    parts = key.split("/")
+    if not key or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid object key: {key!r}")
+    return key
+
+
+@dataclass
+class LocalBlobStore:
+    """A folder on disk; write-once puts use link() so two writers cannot both create a key."""
+
+    root: str
+
+    def _path(self, key: str) -> Path:
+        return Path(self.root) / _clean_key(key)
+
+    def put(self, key: str, data: bytes, *, write_once: bool = True) -> str:
+        path = self._path(key)
+        if not write_once:
+            atomic_write_bytes(path, data)
+            return self.url(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o444)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                if path.read_bytes() != data:
+                    raise WriteOnceViolation(f"{path} exists with different bytes") from None
+        finally:
+            os.unlink(tmp)
+        return self.url(key)
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(str(path)) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str = "") -> list[str]:
+        base = Path(self.root)
+        start = base / prefix.strip("/") if prefix.strip("/") else base
+        if not start.exists():
+            return []
+        out = [
+            p.relative_to(base).as_posix()
+            for p in start.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        ]
+        return sorted(out)
+
+    def url(self, key: str) -> str:
+        return str(self._path(key))
+
+
+@dataclass
+class S3BlobStore:
+    """An S3 prefix; optional Object Lock retention (`VGOS_S3_OBJECT_LOCK_DAYS`) on write-once puts."""
+
+    root: str
+    client: object | None = None
+
+    def __post_init__(self) -> None:
+        rest = self.root[len("s3://"):]
+        self.bucket, _, prefix = rest.partition("/")
+        self.prefix = prefix.strip("/")
+        if self.client is None:
+            import boto3
+
+            self.client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+
+    def _key(self, key: str) -> str:
+        key = _clean_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, key: str, data: bytes, *, write_once: bool = True) -> str:
+        full = self._key(key)
+        kwargs: dict = {"Bucket": self.bucket, "Key": full, "Body": data}
+        if write_once:
+            if self.exists(key):
+                if self.get(key) != data:
+                    raise WriteOnceViolation(f"s3://{self.bucket}/{full} exists with different bytes")
+                return self.url(key)
+            days = os.environ.get("VGOS_S3_OBJECT_LOCK_DAYS")
+            if days:
+                # Retention is an I/O-edge concern, so the wall clock is acceptable here (never in the kernel).
+                until = _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=int(days))
+                kwargs.update(ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
+        self.client.put_object(**kwargs)
+        return self.url(key)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            raise BlobNotFound(self.url(key)) from None
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def list(self, prefix: str = "") -> list[str]:
+        full = self.prefix + "/" if self.prefix else ""
+        if prefix.strip("/"):
+            full += prefix.strip("/") + "/"
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for obj in page.get("Contents", []):
+                k = obj["Key"]
+                keys.append(k[len(self.prefix) + 1:] if self.prefix else k)
+        return sorted(keys)
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+
+def open_store(root: str) -> BlobStore:
+    """Open a blob store for a folder path or an `s3://bucket/prefix` URL."""
+    if root.startswith("s3://"):
+        return S3BlobStore(root)
+    return LocalBlobStore(str(Path(root).absolute()))

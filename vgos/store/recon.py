@@ -1,0 +1,156 @@
+"""Store tables of payout rails and reconciliation: batches, report files, receipts, recon runs (migration 0002)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vgos.store.base import Base
+
+
+class PayoutBatch(Base):
+    """A rendered payout batch; provider_batch_id is bound to (tenant, window_id, output_digest, rail)."""
+
+    __tablename__ = "payout_batches"
+    __table_args__ = (UniqueConstraint("tenant_id", "window_id", "output_digest", "rail",
+                                       name="uq_payout_batches_binding"),)
+
+    provider_batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    window_id: Mapped[str] = mapped_column(String(64), index=True)
+    output_digest: Mapped[str] = mapped_column(String(64))
+    rail: Mapped[str] = mapped_column(String(16))
+    payment_info_id: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    execution_date: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[str] = mapped_column(String(40))
+    ctrl_sum_minor: Mapped[int] = mapped_column(BigInteger)
+    n_items: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PayoutBatchItem(Base):
+    """One payee line of a stored batch."""
+
+    __tablename__ = "payout_batch_items"
+    __table_args__ = (UniqueConstraint("provider_batch_id", "end_to_end_id", name="uq_payout_batch_items_e2e"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_batch_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("payout_batches.provider_batch_id", ondelete="CASCADE"), index=True)
+    end_to_end_id: Mapped[str] = mapped_column(String(35), index=True)
+    principal_id: Mapped[str] = mapped_column(String(128))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    payee_ref: Mapped[str] = mapped_column(String(256))
+
+
+class ReportFile(Base):
+    """A provider report seen once per content hash: PROCESSED with its receipts, or QUARANTINED whole."""
+
+    __tablename__ = "recon_report_files"
+    __table_args__ = (UniqueConstraint("tenant_id", "raw_sha256", name="uq_recon_report_files_sha"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    line: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    n_receipts: Mapped[int] = mapped_column(Integer, default=0)
+    ingested_at: Mapped[str] = mapped_column(String(40))
+
+
+class ReceiptRow(Base):
+    """A normalized receipt (see connectors.psp.receipts.Receipt)."""
+
+    __tablename__ = "recon_receipts"
+    __table_args__ = (UniqueConstraint("tenant_id", "receipt_id", name="uq_recon_receipts_receipt_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    receipt_id: Mapped[str] = mapped_column(String(64))
+    raw_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    format: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(8))
+    provider_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
+    batch_ref: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
+    end_to_end_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
+    window_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    payee_ref: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    direction: Mapped[str] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    booked_at: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str] = mapped_column(Text)
+    line: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    n_txs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ReconRun(Base):
+    """The latest reconciliation of a (tenant, window, output_digest); re-runs replace it idempotently."""
+
+    __tablename__ = "recon_runs"
+    __table_args__ = (UniqueConstraint("tenant_id", "window_id", "output_digest", name="uq_recon_runs_window"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    window_id: Mapped[str] = mapped_column(String(64), index=True)
+    output_digest: Mapped[str] = mapped_column(String(64))
+    result_digest: Mapped[str] = mapped_column(String(64))
+    n_expected: Mapped[int] = mapped_column(Integer)
+    n_matched: Mapped[int] = mapped_column(Integer)
+    matched_ppm: Mapped[int] = mapped_column(Integer)
+    fully_reconciled: Mapped[bool] = mapped_column(Boolean)
+    as_of: Mapped[str] = mapped_column(String(40))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ReconMatch(Base):
+    """An expected payout item matched to a receipt, with the method and confidence."""
+
+    __tablename__ = "recon_matches"
+    __table_args__ = (UniqueConstraint("run_id", "end_to_end_id", name="uq_recon_matches_item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("recon_runs.id", ondelete="CASCADE"), index=True)
+    end_to_end_id: Mapped[str] = mapped_column(String(256))
+    principal_id: Mapped[str] = mapped_column(String(128))
+    provider_batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    receipt_id: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(32))
+    confidence_pct: Mapped[int] = mapped_column(Integer)
+
+
+class ReconDiscrepancy(Base):
+    """A discrepancy of a recon run: type, severity, confidence and the amounts involved."""
+
+    __tablename__ = "recon_discrepancies"
+    __table_args__ = (UniqueConstraint("run_id", "seq", name="uq_recon_discrepancies_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("recon_runs.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    confidence_pct: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    principal_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    receipt_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    expected_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    actual_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+TABLES = [m.__table__ for m in (PayoutBatch, PayoutBatchItem, ReportFile, ReceiptRow, ReconRun, ReconMatch,
+                                ReconDiscrepancy)]

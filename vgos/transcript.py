@@ -1,0 +1,362 @@
+"""Signed transcript of a window: content-addressed segments, an RFC 6962 Merkle root, a C2SP signed checkpoint.
+
+Layout under a prefix of a blob store (folder or S3):
+
+    segments/<sha256>   segment bytes (policy manifest, input file digests, normalized input chunks,
+                        rejects, allocations, seal), each named by its SHA-256
+    index.json          RFC 8785 bytes: ordered segment list (name, kind, sha256, size) and the window facts
+    key.pem             public key of the signer
+    checkpoint          C2SP signed note: origin, tree size, base64 root, `index <sha256 of index.json>`
+
+`transcript_root` is the RFC 6962 Merkle tree hash over the 32-byte segment hashes in index order. Nothing in the
+transcript names a person: events carry principal ids and amounts only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from vgos.canonical import jcs_bytes, sha256_hex
+from vgos.signing import ECDSA_P256, ED25519, Signer, key_id_for_public_key, verify_signature
+from vgos.storage import BlobNotFound, BlobStore, WriteOnceViolation, open_store
+
+SCHEMA = "vgos.transcript/1"
+CHUNK_EVENTS = 100_000
+INDEX = "index.json"
+CHECKPOINT = "checkpoint"
+KEY = "key.pem"
+SEGMENT_ORDER = ("policy_manifest", "input_files", "normalized_input", "rejects", "allocations", "seal")
+
+
+# ---------------------------------------------------------------- RFC 6962 Merkle tree
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """RFC 6962 leaf hash: SHA-256(0x00 || data)."""
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 6962 interior node: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """RFC 6962 Merkle tree hash: split at the largest power of two smaller than n; empty tree = SHA-256("")."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaf_hash(leaves[0])
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return node_hash(merkle_root(leaves[:k]), merkle_root(leaves[k:]))
+
+
+# ---------------------------------------------------------------- C2SP signed note
+
+
+def note_key_name(key_id: str) -> str:
+    """Key name used in signature lines (no spaces, no '+')."""
+    return f"vgos.signer/{key_id}"
+
+
+def note_key_hash(name: str, algorithm: str, public_key_pem: bytes) -> bytes:
+    """C2SP key ID: 0x01 Ed25519 = SHA-256(name || 0x0A || 0x01 || raw key)[:4]; 0x02 ECDSA = SHA-256(SPKI DER)[:4]."""
+    key = serialization.load_pem_public_key(public_key_pem)
+    if algorithm == ED25519 and isinstance(key, ed25519.Ed25519PublicKey):
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return hashlib.sha256(name.encode() + b"\n\x01" + raw).digest()[:4]
+    if algorithm == ECDSA_P256 and isinstance(key, ec.EllipticCurvePublicKey):
+        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return hashlib.sha256(der).digest()[:4]
+    raise ValueError(f"unsupported key for algorithm {algorithm}")
+
+
+def algorithm_of(public_key_pem: bytes) -> str:
+    """The signing algorithm a PEM public key implies."""
+    key = serialization.load_pem_public_key(public_key_pem)
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return ED25519
+    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        return ECDSA_P256
+    raise ValueError("public key is neither Ed25519 nor ECDSA P-256")
+
+
+def sign_note(text: str, signer: Signer) -> bytes:
+    """A C2SP signed note: the text (ending in newline), a blank line, one signature line."""
+    if not text.endswith("\n"):
+        raise ValueError("note text must end with a newline")
+    name = note_key_name(signer.key_id)
+    sig = signer.sign(text.encode())
+    kh = note_key_hash(name, signer.algorithm, signer.public_key_pem())
+    return (text + "\n" + f"\u2014 {name} {base64.b64encode(kh + sig).decode()}\n").encode()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Parsed checkpoint note."""
+
+    origin: str
+    size: int
+    root: bytes
+    extensions: list[str]
+    text: str
+    signatures: list[tuple[str, bytes, bytes]]  # (key name, 4-byte key hash, signature)
+
+
+_B64 = re.compile(r"^[A-Za-z0-9+/]+=*$")
+
+
+def parse_checkpoint(data: bytes) -> Checkpoint:
+    """Parse a C2SP checkpoint note; raises ValueError naming what is malformed."""
+    try:
+        note = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("checkpoint is not valid UTF-8") from None
+    if any(ord(c) < 0x20 and c != "\n" for c in note):
+        raise ValueError("checkpoint contains control characters")
+    text, sep, sigs = note.rpartition("\n\n")
+    if not sep:
+        raise ValueError("checkpoint has no blank line before its signatures")
+    text += "\n"
+    lines = text.split("\n")[:-1]
+    if len(lines) < 3:
+        raise ValueError("checkpoint text needs origin, size and root lines")
+    origin, size_s, root_s, *ext = lines
+    if not origin or not re.fullmatch(r"[1-9][0-9]*|0", size_s):
+        raise ValueError("checkpoint origin or tree size is malformed")
+    if not _B64.match(root_s):
+        raise ValueError("checkpoint root hash is not base64")
+    root = base64.b64decode(root_s, validate=True)
+    if len(root) != 32:
+        raise ValueError("checkpoint root hash is not 32 bytes")
+    signatures = []
+    if not sigs.endswith("\n"):
+        raise ValueError("checkpoint signature block does not end with a newline")
+    for line in sigs[:-1].split("\n"):
+        m = re.fullmatch(r"\u2014 (\S+) ([A-Za-z0-9+/]+=*)", line)
+        if not m:
+            raise ValueError(f"malformed signature line {line[:60]!r}")
+        blob = base64.b64decode(m.group(2), validate=True)
+        if len(blob) < 5:
+            raise ValueError("signature line too short")
+        signatures.append((m.group(1), blob[:4], blob[4:]))
+    return Checkpoint(origin, int(size_s), root, ext, text, signatures)
+
+
+# ---------------------------------------------------------------- writing
+
+
+@dataclass(frozen=True)
+class TranscriptRef:
+    """Where a transcript lives and what it seals."""
+
+    url: str
+    window_id: str
+    tenant_id: str
+    output_digest: str
+    transcript_root: str
+    key_id: str
+
+    def open(self) -> BlobStore:
+        """The blob store rooted at this transcript."""
+        return open_store(self.url)
+
+
+def _kept_events(result: Any) -> list[dict[str, Any]]:
+    kept = result.kept
+    if hasattr(kept, "to_dicts"):
+        kept = kept.to_dicts()
+    return [dict(e) for e in kept]
+
+
+def _to_dict(x: Any) -> dict[str, Any]:
+    if isinstance(x, dict):
+        return dict(x)
+    if hasattr(x, "to_dict"):
+        return x.to_dict()
+    import dataclasses
+
+    return dataclasses.asdict(x)
+
+
+def _reject_entry(r: Any) -> dict[str, Any]:
+    """A reject as the transcript keeps it: id, reason code, field and file:line, never the raw values."""
+    d = _to_dict(r)
+    src = str(d.get("source") or "")
+    name, _, line = src.rpartition(":")
+    source = f"{name.replace(chr(92), '/').rsplit('/', 1)[-1]}:{line}" if name and line.isdigit() else src
+    return {"event_id": d.get("event_id"), "reason": d.get("reason"), "field": d.get("field"), "source": source}
+
+
+def build_segments(result: Any, chunk_events: int = CHUNK_EVENTS) -> list[tuple[str, str, bytes]]:
+    """(name, kind, bytes) of every segment in the fixed order of SEGMENT_ORDER."""
+    seal = orjson.loads(result.seal_bytes)
+    events = _kept_events(result)
+    chunks = [events[i:i + chunk_events] for i in range(0, len(events), chunk_events)] or [[]]
+    segs: list[tuple[str, str, bytes]] = [
+        ("policy_manifest", "policy_manifest", jcs_bytes(result.policy.manifest())),
+        ("input_files", "input_files",
+         jcs_bytes([{"name": n, "sha256": h} for n, h in getattr(result, "input_files", [])])),
+    ]
+    segs += [(f"normalized_input/{i:05d}", "normalized_input", jcs_bytes(c)) for i, c in enumerate(chunks)]
+    segs += [
+        ("rejects", "rejects", jcs_bytes([_reject_entry(r) for r in result.rejects])),
+        ("allocations", "allocations", jcs_bytes(seal["allocations"])),
+        ("seal", "seal", bytes(result.seal_bytes)),
+    ]
+    return segs
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key
+
+
+def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer) -> TranscriptRef:
+    """Write segments, index, key and (last) the signed checkpoint; write-once, idempotent for equal content."""
+    window = orjson.loads(result.seal_bytes)["window"]
+    tenant_id, window_id = window["tenant_id"], window["window_id"]
+    segs = build_segments(result)
+    entries = []
+    for name, kind, data in segs:
+        h = sha256_hex(data)
+        store.put(_join(prefix, f"segments/{h}"), data)
+        entries.append({"name": name, "kind": kind, "sha256": h, "size": len(data)})
+    root = merkle_root([bytes.fromhex(e["sha256"]) for e in entries])
+    index = {
+        "schema": SCHEMA,
+        "origin": f"vgos.transcript/{tenant_id}/{window_id}",
+        "window_id": window_id,
+        "tenant_id": tenant_id,
+        "output_digest": result.output_digest,
+        "input_digest": result.input_digest,
+        "policy_hash": window["policy_hash"],
+        "transcript_root": root.hex(),
+        "key": {"key_id": signer.key_id, "algorithm": signer.algorithm},
+        "segments": entries,
+    }
+    index_bytes = jcs_bytes(index)
+    store.put(_join(prefix, INDEX), index_bytes)
+    store.put(_join(prefix, KEY), signer.public_key_pem())
+    text = (f"{index['origin']}\n{len(entries)}\n{base64.b64encode(root).decode()}\n"
+            f"index {sha256_hex(index_bytes)}\n")
+    ck_key = _join(prefix, CHECKPOINT)
+    if store.exists(ck_key) and _same_checkpoint(store.get(ck_key), text, signer):
+        pass  # already written by an earlier identical run (ECDSA signatures differ run to run)
+    else:
+        store.put(ck_key, sign_note(text, signer))
+    url = store.root.rstrip("/") + ("/" + prefix.strip("/") if prefix.strip("/") else "")
+    return TranscriptRef(url, window_id, tenant_id, result.output_digest, root.hex(), signer.key_id)
+
+
+def _same_checkpoint(existing: bytes, text: str, signer: Signer) -> bool:
+    try:
+        ck = parse_checkpoint(existing)
+    except ValueError as exc:
+        raise WriteOnceViolation(f"existing checkpoint is malformed: {exc}") from None
+    if ck.text != text:
+        raise WriteOnceViolation("a checkpoint with different content already exists")
+    return any(verify_signature(signer.algorithm, signer.public_key_pem(), text.encode(), sig)
+               for _name, _kh, sig in ck.signatures)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_index(store: BlobStore) -> dict[str, Any]:
+    """The parsed index.json of a transcript rooted at `store`."""
+    return orjson.loads(store.get(INDEX))
+
+
+def read_segment(store: BlobStore, entry: dict[str, Any]) -> bytes:
+    """Bytes of one segment named in the index."""
+    return store.get(f"segments/{entry['sha256']}")
+
+
+def load_ref(url: str) -> TranscriptRef:
+    """A TranscriptRef for a transcript folder or S3 prefix (reads its index)."""
+    store = open_store(url)
+    try:
+        idx = read_index(store)
+    except BlobNotFound:
+        raise FileNotFoundError(f"{url}: no {INDEX} (not a transcript)") from None
+    return TranscriptRef(store.root, idx["window_id"], idx["tenant_id"], idx["output_digest"],
+                         idx["transcript_root"], idx["key"]["key_id"])
+
+
+def read_seal(ref: TranscriptRef) -> dict[str, Any]:
+    """The sealed seal object of a transcript."""
+    store = ref.open()
+    for e in read_index(store)["segments"]:
+        if e["kind"] == "seal":
+            return orjson.loads(read_segment(store, e))
+    raise ValueError(f"{ref.url}: transcript has no seal segment")
+
+
+# ---------------------------------------------------------------- publishing and the transcript index
+
+
+def _utc_now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def publish_transcript(result: Any, *, artifacts_root: str | None = None, db_url: str | None = None,
+                       signer: Signer | None = None) -> TranscriptRef:
+    """Write the transcript under `transcripts/<tenant>/<window>/<output_digest>/` and index it in the store."""
+    from vgos import config
+    from vgos.signing import load_signer
+    from vgos.store.acceptance import TranscriptIndex
+    from vgos.store.db import session
+
+    signer = signer or load_signer()
+    store = open_store(artifacts_root or config.artifacts_root())
+    window = orjson.loads(result.seal_bytes)["window"]
+    prefix = f"transcripts/{window['tenant_id']}/{window['window_id']}/{result.output_digest}"
+    ref = write_transcript(result, store, prefix, signer)
+    with session(db_url) as s, s.begin():
+        s.add(TranscriptIndex(tenant_id=ref.tenant_id, window_id=ref.window_id, output_digest=ref.output_digest,
+                              transcript_root=ref.transcript_root, url=ref.url, key_id=ref.key_id,
+                              created_at=_utc_now()))
+    return ref
+
+
+def current_transcript(window_id: str, tenant_id: str = "default", db_url: str | None = None
+                       ) -> TranscriptRef | None:
+    """The window's most recently published transcript (latest by insertion order), or None."""
+    from sqlalchemy import select
+
+    from vgos.store.acceptance import TranscriptIndex
+    from vgos.store.db import session
+
+    with session(db_url) as s:
+        row = s.scalars(select(TranscriptIndex)
+                        .where(TranscriptIndex.tenant_id == tenant_id, TranscriptIndex.window_id == window_id)
+                        .order_by(TranscriptIndex.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return TranscriptRef(row.url, row.window_id, row.tenant_id, row.output_digest, row.transcript_root,
+                         row.key_id)
+
+
+def current_seal(window_id: str, tenant_id: str = "default", db_url: str | None = None) -> dict[str, Any] | None:
+    """The seal of the window's current transcript, or None when nothing was published."""
+    ref = current_transcript(window_id, tenant_id, db_url)
+    return read_seal(ref) if ref else None
+
+
+def verify_transcript(path_or_url: str, pubkey_pem: bytes | None = None) -> Any:
+    """Offline verification of a transcript (see vgos.replay.verify_transcript)."""
+    from vgos.replay import verify_transcript as _verify
+
+    return _verify(path_or_url, pubkey_pem)
