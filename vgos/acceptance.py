@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -128,7 +128,7 @@ def load_issuers(path: Path | None = None) -> dict[str, Issuer]:
                 raise InputError(f"{path}: field '{fld}.public_key_pem': Ed25519 issuers need a PEM public key")
             try:
                 key = serialization.load_pem_public_key(pem.encode())
-            except ValueError:
+            except (ValueError, UnsupportedAlgorithm):
                 raise InputError(f"{path}: field '{fld}.public_key_pem': not a PEM public key") from None
             if not isinstance(key, ed25519.Ed25519PublicKey):
                 raise InputError(f"{path}: field '{fld}.public_key_pem': not an Ed25519 key")

@@ -1,6 +1,6 @@
 """Append-only audit log: who changed what state, when, and under which correlation id.
 
-Every command or asset that changes state calls `record`; auditors read it back with `query` or `vgos audit D`.
+Every command or asset that changes state calls `record`; auditors read it with `query` or `vgos audit D`.
 Rows cannot be updated or deleted (database triggers, migration 0003).
 """
 
@@ -21,7 +21,7 @@ _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]
 
 
 def utc_text(value: datetime | str, field: str) -> str:
-    """Canonical UTC timestamp text (SPEC §1 form); naive or malformed times are refused with the field named."""
+    """Canonical UTC timestamp text (SPEC §1 form); naive or malformed times are refused, field named."""
     if isinstance(value, str):
         text = value.strip()
         if not _TS_RE.match(text):
@@ -55,8 +55,12 @@ def _row(
     diff_summary: dict[str, Any] | str | None,
     window_id: str | None,
 ) -> dict[str, Any]:
-    for name, value in (("actor_id", actor_id), ("actor_type", actor_type), ("action", action),
-                        ("resource", resource)):
+    for name, value in (
+        ("actor_id", actor_id),
+        ("actor_type", actor_type),
+        ("action", action),
+        ("resource", resource),
+    ):
         if not isinstance(value, str) or not value.strip():
             raise InputError(f"audit record: {name} must be a non-empty string, got {value!r}")
     if isinstance(diff_summary, str):
@@ -75,12 +79,23 @@ def _row(
     }
 
 
-def record_on(conn: Connection, actor_id: str, actor_type: str, action: str, resource: str,
-              correlation_id: str | None, at: datetime | str, diff_summary: dict[str, Any] | str | None,
-              *, window_id: str | None = None) -> None:
+def record_on(
+    conn: Connection,
+    actor_id: str,
+    actor_type: str,
+    action: str,
+    resource: str,
+    correlation_id: str | None,
+    at: datetime | str,
+    diff_summary: dict[str, Any] | str | None,
+    *,
+    window_id: str | None = None,
+) -> None:
     """Append an audit row inside the caller's transaction, so the change and its record commit together."""
-    conn.execute(insert(AuditRecord), [_row(actor_id, actor_type, action, resource, correlation_id, at,
-                                            diff_summary, window_id)])
+    conn.execute(
+        insert(AuditRecord),
+        [_row(actor_id, actor_type, action, resource, correlation_id, at, diff_summary, window_id)],
+    )
 
 
 def record(
@@ -137,7 +152,11 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
     lines = []
     for r in rows:
         summary = r["diff_summary"]
-        text = summary if isinstance(summary, str) else orjson.dumps(summary, option=orjson.OPT_SORT_KEYS).decode()
+        text = (
+            summary
+            if isinstance(summary, str)
+            else orjson.dumps(summary, option=orjson.OPT_SORT_KEYS).decode()
+        )
         lines.append(
             f"{r['at']}  {r['actor_type']}:{r['actor_id']}  {r['action']}  {r['resource']}"
             f"  corr={r['correlation_id'] or '-'}  {text}"

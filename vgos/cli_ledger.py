@@ -15,8 +15,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     v = sub.add_parser("verify", help="recompute the hash chain and head signatures (store, or a proof file)")
     v.add_argument("file", nargs="?", help="a proof package from `vgos ledger export` (checked offline)")
-    v.add_argument("--public-key", action="append", default=[], metavar="PEM",
-                   help="pin the signer: only signatures by these public keys are accepted (repeatable)")
+    v.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="pin the signer: only signatures by these public keys are accepted (repeatable)",
+    )
     v.set_defaults(func=cmd_verify)
 
     e = sub.add_parser("export", help="write a signed proof package for entries effective in a date range")
@@ -61,17 +66,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.file:
         rep = ledger.verify_proof(args.file, trusted=trusted)
         rng = rep.get("range") or {}
-        print(f"ledger proof OK: {rep['entries']} entries ({rng.get('entries_in_range')} effective "
-              f"{rng.get('from')}..{rng.get('to')}), head #{rep['head_seq']} {rep['head_hash']}, "
-              f"signed by key {rep['key_id']}{'' if trusted else ' (key not pinned)'}")
+        print(
+            f"ledger proof OK: {rep['entries']} entries ({rng.get('entries_in_range')} effective "
+            f"{rng.get('from')}..{rng.get('to')}), head #{rep['head_seq']} {rep['head_hash']}, "
+            f"signed by key {rep['key_id']}{'' if trusted else ' (key not pinned)'}"
+        )
         return 0
     if trusted is None:
         from vgos.signing import load_signer
 
         trusted = {load_signer().key_id}
     rep = ledger.verify_chain(trusted=trusted)
-    print(f"ledger OK: {rep['entries']} entries, head #{rep['head_seq']} {rep['head_hash']}, "
-          f"signed by {', '.join(rep['key_ids']) or '(no entries)'}")
+    print(
+        f"ledger OK: {rep['entries']} entries, head #{rep['head_seq']} {rep['head_hash']}, "
+        f"signed by {', '.join(rep['key_ids']) or '(no entries)'}"
+    )
     return 0
 
 
@@ -80,8 +89,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from vgos import ledger
 
     rep = ledger.export_proof(args.date_from, args.date_to, args.out)
-    print(f"wrote {args.out}: {rep['entries']} entries ({rep['entries_in_range']} in range), "
-          f"signed head #{rep['head_seq']} by key {rep['key_id']}")
+    print(
+        f"wrote {args.out}: {rep['entries']} entries ({rep['entries_in_range']} in range), "
+        f"signed head #{rep['head_seq']} by key {rep['key_id']}"
+    )
     return 0
 
 

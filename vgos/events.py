@@ -402,9 +402,11 @@ def normalize_frame(
 
 def _read_frame_csv(path: Path) -> pl.DataFrame:
     try:
-        df = pl.read_csv(path, infer_schema=False, encoding="utf8", missing_utf8_is_empty_string=True)
+        df = pl.read_csv(path, infer_schema=False, encoding="utf8")
     except Exception as exc:  # noqa: BLE001 - polars raises several types for unreadable CSV
         raise InputError(f"{path}: cannot read CSV: {str(exc).splitlines()[0]}") from None
+    # CSV has no null: an empty cell is the empty string, as the csv module reads it.
+    df = df.with_columns(pl.all().fill_null(""))
     return df.with_row_index("_line", offset=2).with_columns(pl.col("_line").cast(pl.Int64))
 
 

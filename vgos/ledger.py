@@ -1,9 +1,9 @@
-"""Append-only double-entry journal with a signed hash chain: the system of record for what VGOS caused to move.
+"""Append-only double-entry journal with a signed hash chain: the record of what VGOS caused to move.
 
 Accounts (minor units, one currency per line):
 - `expense:payouts`                 DR when a principal's payout is authorized (gate ALLOW)
 - `liability:payable:<principal>`   CR when authorized, DR when the payout goes out in a provider batch
-- `asset:clearing:<provider>`       CR when a batch is sent to the provider, DR when settlement evidence arrives
+- `asset:clearing:<provider>`       CR when a batch goes to the provider, DR on settlement evidence
 - `asset:bank`                      CR when the provider settles (money left the bank), CR for fees paid
 - `expense:fees`                    DR for provider fees
 
@@ -12,11 +12,11 @@ Postings (each idempotent by unique (source, source_event_id); first write wins)
 - batch:         one TRANSFER entry per provider batch, key `<provider>/<provider_batch_id>`
 - settlement:    one TRANSFER entry per matched receipt, key `<provider>/<receipt_id>`
 - fee:           one FEE entry, key `<provider>/<fee_id>`
-- reversal:      one REVERSAL entry mirroring the original, key `<original entry_id>` (corrections only this way)
+- reversal:      one REVERSAL entry mirroring the original, key `<entry_id>` (the only correction)
 
-Each entry's hash is SHA-256 over the RFC 8785 bytes of its body (which includes `seq` and `prev_hash`); after each
-posting batch the new chain head is signed with the transcript signer, in the same transaction. Balances are
-always derived from the lines by query.
+Each entry's hash is SHA-256 over the RFC 8785 bytes of its body (which includes `seq` and `prev_hash`);
+after each posting batch the new chain head is signed with the transcript signer, in the same transaction.
+Balances are always derived from the lines by query.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +56,21 @@ _E = LedgerEntry.__table__
 _L = LedgerLine.__table__
 _H = LedgerChainHead.__table__
 _S = LedgerHeadSignature.__table__
-_ENTRY_KEYS = ("schema", "seq", "entry_id", "window_id", "output_digest", "entry_type", "reverses",
-               "effective_at", "source", "source_event_id", "memo", "lines", "prev_hash")
+_ENTRY_KEYS = (
+    "schema",
+    "seq",
+    "entry_id",
+    "window_id",
+    "output_digest",
+    "entry_type",
+    "reverses",
+    "effective_at",
+    "source",
+    "source_event_id",
+    "memo",
+    "lines",
+    "prev_hash",
+)
 
 
 def payable(principal_id: str) -> str:
@@ -197,7 +210,9 @@ def head_message(seq: int, entry_id: str | None, head_hash: str) -> bytes:
 
 def _text(value: Any, name: str, max_len: int = 512) -> str:
     if not isinstance(value, str) or not value or len(value) > max_len:
-        raise InputError(f"{name}: expected a non-empty string of at most {max_len} characters, got {value!r}")
+        raise InputError(
+            f"{name}: expected a non-empty string of at most {max_len} characters, got {value!r}"
+        )
     return value
 
 
@@ -255,7 +270,7 @@ def _existing(conn: Connection, drafts: Sequence[Draft]) -> dict[tuple[str, str]
         by_source.setdefault(s, []).append(e)
     for source, ids in by_source.items():
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
+            chunk = ids[i : i + 500]
             stmt = select(_E.c.source_event_id, _E.c.entry_id).where(
                 _E.c.source == source, _E.c.source_event_id.in_(chunk)
             )
@@ -267,15 +282,18 @@ def _existing(conn: Connection, drafts: Sequence[Draft]) -> dict[tuple[str, str]
 def append(
     drafts: Iterable[Draft],
     *,
-    at: datetime | str,
     action: str,
     resource: str,
     actor_id: str = "vgos",
     actor_type: str = "system",
     correlation_id: str | None = None,
+    recorded_at: datetime | str | None = None,
     url: str | None = None,
 ) -> PostResult:
-    """Append new drafts to the chain in one transaction, sign the new head, and audit it; replays are no-ops."""
+    """Append new drafts to the chain in one transaction, sign the new head, and audit it; replays are no-ops.
+
+    `recorded_at` is the audit time of the posting (an I/O edge: defaults to the clock); entries carry only
+    their explicit `effective_at`."""
     from vgos.signing import load_signer
     from vgos.store.db import get_engine
 
@@ -305,36 +323,72 @@ def append(
             body = entry_body(seq, d, prev)
             h = entry_hash(body)
             eid = body["entry_id"]
-            entry_rows.append({
-                "seq": seq, "entry_id": eid, "window_id": d.window_id, "output_digest": d.output_digest,
-                "entry_type": d.entry_type, "reverses": d.reverses, "effective_at": d.effective_at,
-                "source": d.source, "source_event_id": d.source_event_id, "memo": d.memo,
-                "prev_hash": prev, "hash": h,
-            })
+            entry_rows.append(
+                {
+                    "seq": seq,
+                    "entry_id": eid,
+                    "window_id": d.window_id,
+                    "output_digest": d.output_digest,
+                    "entry_type": d.entry_type,
+                    "reverses": d.reverses,
+                    "effective_at": d.effective_at,
+                    "source": d.source,
+                    "source_event_id": d.source_event_id,
+                    "memo": d.memo,
+                    "prev_hash": prev,
+                    "hash": h,
+                }
+            )
             line_rows.extend(
-                {"entry_id": eid, "line_no": i, "account": ln.account, "currency": ln.currency,
-                 "debit_minor": ln.debit_minor, "credit_minor": ln.credit_minor}
+                {
+                    "entry_id": eid,
+                    "line_no": i,
+                    "account": ln.account,
+                    "currency": ln.currency,
+                    "debit_minor": ln.debit_minor,
+                    "credit_minor": ln.credit_minor,
+                }
                 for i, ln in enumerate(d.lines, start=1)
             )
             result.posted.append(eid)
             prev, head_entry = h, eid
         if entry_rows:
             for i in range(0, len(line_rows), 20_000):
-                conn.execute(insert(_L), line_rows[i:i + 20_000])
+                conn.execute(insert(_L), line_rows[i : i + 20_000])
             for i in range(0, len(entry_rows), 10_000):
-                conn.execute(insert(_E), entry_rows[i:i + 10_000])
+                conn.execute(insert(_E), entry_rows[i : i + 10_000])
             conn.execute(update(_H).where(_H.c.id == 1).values(seq=seq, entry_id=head_entry, hash=prev))
             signature = signer.sign(head_message(seq, head_entry, prev))
-            conn.execute(insert(_S), [{
-                "seq": seq, "entry_id": head_entry, "head_hash": prev, "algorithm": signer.algorithm,
-                "key_id": signer.key_id, "public_key_pem": signer.public_key_pem().decode("ascii"),
-                "signature_b64": base64.b64encode(signature).decode("ascii"),
-            }])
+            conn.execute(
+                insert(_S),
+                [
+                    {
+                        "seq": seq,
+                        "entry_id": head_entry,
+                        "head_hash": prev,
+                        "algorithm": signer.algorithm,
+                        "key_id": signer.key_id,
+                        "public_key_pem": signer.public_key_pem().decode("ascii"),
+                        "signature_b64": base64.b64encode(signature).decode("ascii"),
+                    }
+                ],
+            )
             windows = sorted({r["window_id"] for r in entry_rows})
             audit.record_on(
-                conn, actor_id, actor_type, action, resource, correlation_id, at,
-                {"entries_posted": len(entry_rows), "entries_existing": len(result.existing),
-                 "lines": len(line_rows), "head_seq": seq, "head_hash": prev},
+                conn,
+                actor_id,
+                actor_type,
+                action,
+                resource,
+                correlation_id,
+                recorded_at if recorded_at is not None else datetime.now(UTC),
+                {
+                    "entries_posted": len(entry_rows),
+                    "entries_existing": len(result.existing),
+                    "lines": len(line_rows),
+                    "head_seq": seq,
+                    "head_hash": prev,
+                },
                 window_id=windows[0] if len(windows) == 1 else None,
             )
         conn.commit()
@@ -355,9 +409,10 @@ def post_authorization(
     actor_id: str = "vgos",
     actor_type: str = "system",
     correlation_id: str | None = None,
+    recorded_at: datetime | str | None = None,
     url: str | None = None,
 ) -> PostResult:
-    """DR expense:payouts / CR liability:payable:<principal> for each ALLOW decision bound to `output_digest`."""
+    """DR expense:payouts / CR liability:payable:<principal> per ALLOW decision bound to `output_digest`."""
     _text(window_id, "window_id", 64)
     _text(output_digest, "output_digest", 64)
     _currency(currency, "currency")
@@ -372,7 +427,9 @@ def post_authorization(
         seen.add(pid)
         bound = dec.get("output_digest", output_digest)
         if bound != output_digest:
-            raise InputError(f"{where}.output_digest: decision for {pid} is bound to {bound}, not {output_digest}")
+            raise InputError(
+                f"{where}.output_digest: decision for {pid} is bound to {bound}, not {output_digest}"
+            )
         verdict = dec.get("decision")
         if verdict not in ("ALLOW", "HOLD"):
             raise InputError(f"{where}.decision: expected ALLOW or HOLD, got {verdict!r}")
@@ -381,14 +438,27 @@ def post_authorization(
             continue
         if amount < 0:
             raise InputError(f"{where}.payout_minor: ALLOW for {pid} with negative payout {amount}")
-        drafts.append(Draft(
-            window_id=window_id, output_digest=output_digest, entry_type="TRANSFER", effective_at=eff,
-            source="authorization", source_event_id=f"{window_id}/{output_digest}/{pid}",
-            lines=(dr(EXPENSE_PAYOUTS, currency, amount), cr(payable(pid), currency, amount)),
-        ))
-    return append(drafts, at=eff, action="ledger.post_authorization", resource=f"window/{window_id}",
-                  actor_id=actor_id, actor_type=actor_type, correlation_id=correlation_id or output_digest,
-                  url=url)
+        drafts.append(
+            Draft(
+                window_id=window_id,
+                output_digest=output_digest,
+                entry_type="TRANSFER",
+                effective_at=eff,
+                source="authorization",
+                source_event_id=f"{window_id}/{output_digest}/{pid}",
+                lines=(dr(EXPENSE_PAYOUTS, currency, amount), cr(payable(pid), currency, amount)),
+            )
+        )
+    return append(
+        drafts,
+        action="ledger.post_authorization",
+        resource=f"window/{window_id}",
+        actor_id=actor_id,
+        actor_type=actor_type,
+        correlation_id=correlation_id or output_digest,
+        recorded_at=recorded_at,
+        url=url,
+    )
 
 
 def post_batch(
@@ -403,9 +473,10 @@ def post_batch(
     actor_id: str = "vgos",
     actor_type: str = "system",
     correlation_id: str | None = None,
+    recorded_at: datetime | str | None = None,
     url: str | None = None,
 ) -> PostResult:
-    """One entry per provider batch: DR liability:payable:<principal> per item / CR asset:clearing:<provider>."""
+    """One entry per provider batch: DR payable per item / CR asset:clearing:<provider> per currency."""
     _text(provider, "provider", 100)
     _text(provider_batch_id, "provider_batch_id", 200)
     eff = audit.utc_text(effective_at, "effective_at")
@@ -424,11 +495,25 @@ def post_batch(
     if not debits:
         raise InputError(f"batch {provider_batch_id}: no items")
     lines = (*debits, *(cr(clearing(provider), ccy, t) for ccy, t in sorted(totals.items())))
-    draft = Draft(window_id=window_id, output_digest=output_digest, entry_type="TRANSFER", effective_at=eff,
-                  source="batch", source_event_id=f"{provider}/{provider_batch_id}", lines=lines)
-    return append([draft], at=eff, action="ledger.post_batch", resource=f"window/{window_id}",
-                  actor_id=actor_id, actor_type=actor_type,
-                  correlation_id=correlation_id or provider_batch_id, url=url)
+    draft = Draft(
+        window_id=window_id,
+        output_digest=output_digest,
+        entry_type="TRANSFER",
+        effective_at=eff,
+        source="batch",
+        source_event_id=f"{provider}/{provider_batch_id}",
+        lines=lines,
+    )
+    return append(
+        [draft],
+        action="ledger.post_batch",
+        resource=f"window/{window_id}",
+        actor_id=actor_id,
+        actor_type=actor_type,
+        correlation_id=correlation_id or provider_batch_id,
+        recorded_at=recorded_at,
+        url=url,
+    )
 
 
 def post_settlement(
@@ -442,6 +527,7 @@ def post_settlement(
     actor_id: str = "vgos",
     actor_type: str = "system",
     correlation_id: str | None = None,
+    recorded_at: datetime | str | None = None,
     url: str | None = None,
 ) -> PostResult:
     """One entry per matched receipt: DR asset:clearing:<provider> / CR asset:bank (settlement evidence)."""
@@ -456,13 +542,27 @@ def post_settlement(
         if amount <= 0:
             raise InputError(f"{where}.amount_minor: receipt {rid} must be positive, got {amount}")
         ccy = _currency(rc.get("currency", currency), f"{where}.currency")
-        drafts.append(Draft(
-            window_id=window_id, output_digest=output_digest, entry_type="TRANSFER", effective_at=eff,
-            source="settlement", source_event_id=f"{provider}/{rid}",
-            lines=(dr(clearing(provider), ccy, amount), cr(BANK, ccy, amount)),
-        ))
-    return append(drafts, at=eff, action="ledger.post_settlement", resource=f"window/{window_id}",
-                  actor_id=actor_id, actor_type=actor_type, correlation_id=correlation_id, url=url)
+        drafts.append(
+            Draft(
+                window_id=window_id,
+                output_digest=output_digest,
+                entry_type="TRANSFER",
+                effective_at=eff,
+                source="settlement",
+                source_event_id=f"{provider}/{rid}",
+                lines=(dr(clearing(provider), ccy, amount), cr(BANK, ccy, amount)),
+            )
+        )
+    return append(
+        drafts,
+        action="ledger.post_settlement",
+        resource=f"window/{window_id}",
+        actor_id=actor_id,
+        actor_type=actor_type,
+        correlation_id=correlation_id,
+        recorded_at=recorded_at,
+        url=url,
+    )
 
 
 def post_fee(
@@ -478,6 +578,7 @@ def post_fee(
     actor_id: str = "vgos",
     actor_type: str = "system",
     correlation_id: str | None = None,
+    recorded_at: datetime | str | None = None,
     url: str | None = None,
 ) -> PostResult:
     """DR expense:fees / CR asset:bank (or the given counter account) for one provider fee."""
@@ -488,11 +589,25 @@ def post_fee(
         raise InputError(f"fee {fee_id}: amount_minor must be positive, got {amount}")
     _currency(currency, "currency")
     eff = audit.utc_text(effective_at, "effective_at")
-    draft = Draft(window_id=window_id, output_digest=output_digest, entry_type="FEE", effective_at=eff,
-                  source="fee", source_event_id=f"{provider}/{fee_id}",
-                  lines=(dr(EXPENSE_FEES, currency, amount), cr(counter_account, currency, amount)))
-    return append([draft], at=eff, action="ledger.post_fee", resource=f"window/{window_id}",
-                  actor_id=actor_id, actor_type=actor_type, correlation_id=correlation_id, url=url)
+    draft = Draft(
+        window_id=window_id,
+        output_digest=output_digest,
+        entry_type="FEE",
+        effective_at=eff,
+        source="fee",
+        source_event_id=f"{provider}/{fee_id}",
+        lines=(dr(EXPENSE_FEES, currency, amount), cr(counter_account, currency, amount)),
+    )
+    return append(
+        [draft],
+        action="ledger.post_fee",
+        resource=f"window/{window_id}",
+        actor_id=actor_id,
+        actor_type=actor_type,
+        correlation_id=correlation_id,
+        recorded_at=recorded_at,
+        url=url,
+    )
 
 
 def get_entry(entry_id: str, *, url: str | None = None) -> dict[str, Any] | None:
@@ -517,6 +632,7 @@ def reverse(
     actor_id: str = "vgos",
     actor_type: str = "system",
     correlation_id: str | None = None,
+    recorded_at: datetime | str | None = None,
     url: str | None = None,
 ) -> str:
     """Post the mirror image of an entry (debits become credits); both stay in the journal. Returns its id."""
@@ -528,15 +644,35 @@ def reverse(
     if original["entry_type"] == "REVERSAL":
         raise InputError(f"reverse: {entry_id} is itself a reversal; post a new entry instead")
     lines = tuple(
-        Line(ln["account"], ln["currency"], debit_minor=ln.get("credit_minor", 0),
-             credit_minor=ln.get("debit_minor", 0))
+        Line(
+            ln["account"],
+            ln["currency"],
+            debit_minor=ln.get("credit_minor", 0),
+            credit_minor=ln.get("debit_minor", 0),
+        )
         for ln in original["lines"]
     )
-    draft = Draft(window_id=original["window_id"], output_digest=original["output_digest"],
-                  entry_type="REVERSAL", effective_at=eff, source="reversal", source_event_id=entry_id,
-                  lines=lines, reverses=entry_id, memo=reason)
-    res = append([draft], at=eff, action="ledger.reverse", resource=f"window/{original['window_id']}",
-                  actor_id=actor_id, actor_type=actor_type, correlation_id=correlation_id or entry_id, url=url)
+    draft = Draft(
+        window_id=original["window_id"],
+        output_digest=original["output_digest"],
+        entry_type="REVERSAL",
+        effective_at=eff,
+        source="reversal",
+        source_event_id=entry_id,
+        lines=lines,
+        reverses=entry_id,
+        memo=reason,
+    )
+    res = append(
+        [draft],
+        action="ledger.reverse",
+        resource=f"window/{original['window_id']}",
+        actor_id=actor_id,
+        actor_type=actor_type,
+        correlation_id=correlation_id or entry_id,
+        recorded_at=recorded_at,
+        url=url,
+    )
     return (res.posted or res.existing)[0]
 
 
@@ -544,7 +680,7 @@ def reverse(
 
 
 def trial_balance(window_id: str | None = None, *, url: str | None = None) -> list[dict[str, Any]]:
-    """Per account and currency: total debits, credits and balance (debit − credit), derived from the lines."""
+    """Per account and currency: debits, credits and balance (debit − credit), derived from the lines."""
     from vgos.store.db import get_engine
 
     d = cast(func.coalesce(func.sum(_L.c.debit_minor), 0), BigInteger).label("debit_minor")
@@ -555,9 +691,16 @@ def trial_balance(window_id: str | None = None, *, url: str | None = None) -> li
     stmt = stmt.group_by(_L.c.currency, _L.c.account).order_by(_L.c.currency, _L.c.account)
     with get_engine(url).connect() as conn:
         rows = conn.execute(stmt).all()
-    return [{"account": r.account, "currency": r.currency, "debit_minor": int(r.debit_minor),
-             "credit_minor": int(r.credit_minor), "balance_minor": int(r.debit_minor) - int(r.credit_minor)}
-            for r in rows]
+    return [
+        {
+            "account": r.account,
+            "currency": r.currency,
+            "debit_minor": int(r.debit_minor),
+            "credit_minor": int(r.credit_minor),
+            "balance_minor": int(r.debit_minor) - int(r.credit_minor),
+        }
+        for r in rows
+    ]
 
 
 def balances(window_id: str | None = None, *, url: str | None = None) -> dict[tuple[str, str], int]:
@@ -608,13 +751,23 @@ def check_window(
         t = per_ccy.setdefault(r["currency"], {"debit_minor": 0, "credit_minor": 0})
         t["debit_minor"] += r["debit_minor"]
         t["credit_minor"] += r["credit_minor"]
-    expected = sum(int(d["payout_minor"]) for d in decisions
-                   if d.get("decision") == "ALLOW" and int(d["payout_minor"]) > 0)
+    expected = sum(
+        int(d["payout_minor"])
+        for d in decisions
+        if d.get("decision") == "ALLOW" and int(d["payout_minor"]) > 0
+    )
     net = cast(func.coalesce(func.sum(_L.c.debit_minor - _L.c.credit_minor), 0), BigInteger)
-    stmt = (select(net).select_from(_L.join(_E, _E.c.entry_id == _L.c.entry_id))
-            .where(_E.c.window_id == window_id, _E.c.output_digest == output_digest,
-                   _L.c.account == EXPENSE_PAYOUTS, _L.c.currency == currency,
-                   _E.c.source.in_(("authorization", "reversal"))))
+    stmt = (
+        select(net)
+        .select_from(_L.join(_E, _E.c.entry_id == _L.c.entry_id))
+        .where(
+            _E.c.window_id == window_id,
+            _E.c.output_digest == output_digest,
+            _L.c.account == EXPENSE_PAYOUTS,
+            _L.c.currency == currency,
+            _E.c.source.in_(("authorization", "reversal")),
+        )
+    )
     with get_engine(url).connect() as conn:
         authorized = int(conn.execute(stmt).scalar_one())
     balanced = all(t["debit_minor"] == t["credit_minor"] for t in per_ccy.values())
@@ -635,14 +788,29 @@ def ledger_postings(
     decisions: Sequence[Mapping[str, Any]],
     *,
     effective_at: datetime | str,
+    recorded_at: datetime | str | None = None,
     url: str | None = None,
 ) -> dict[str, Any]:
-    """What the Dagster asset `ledger_postings` calls per window: post the authorization, then check balance."""
-    res = post_authorization(window_id, output_digest, currency, decisions, effective_at=effective_at,
-                             actor_id="dagster", actor_type="service", url=url)
+    """What the Dagster asset `ledger_postings` calls per window: post the authorization, check balance."""
+    res = post_authorization(
+        window_id,
+        output_digest,
+        currency,
+        decisions,
+        effective_at=effective_at,
+        actor_id="dagster",
+        actor_type="service",
+        recorded_at=recorded_at,
+        url=url,
+    )
     check = check_window(window_id, output_digest, currency, decisions, url=url)
-    return {"posted": len(res.posted), "existing": len(res.existing), "head_seq": res.head_seq,
-            "head_hash": res.head_hash, "check": check}
+    return {
+        "posted": len(res.posted),
+        "existing": len(res.existing),
+        "head_seq": res.head_seq,
+        "head_hash": res.head_hash,
+        "check": check,
+    }
 
 
 def demo_ledger(
@@ -652,15 +820,27 @@ def demo_ledger(
     decisions: Sequence[Mapping[str, Any]],
     *,
     effective_at: datetime | str | None = None,
+    recorded_at: datetime | str | None = None,
     url: str | None = None,
 ) -> str:
     """Demo hook: post the window's authorization and return the printed trial balance of that window."""
     eff = effective_at or f"{window_id}T21:00:00Z"  # the window's default close (SPEC §2)
-    res = post_authorization(window_id, output_digest, currency, decisions, effective_at=eff,
-                             actor_id="demo", actor_type="user", url=url)
+    res = post_authorization(
+        window_id,
+        output_digest,
+        currency,
+        decisions,
+        effective_at=eff,
+        actor_id="demo",
+        actor_type="user",
+        recorded_at=recorded_at,
+        url=url,
+    )
     text = format_trial_balance(trial_balance(window_id, url=url), f"trial balance, window {window_id}")
-    return (f"ledger: {len(res.posted)} entries posted, {len(res.existing)} already present, "
-            f"chain head #{res.head_seq} {res.head_hash[:16]}…\n{text}")
+    return (
+        f"ledger: {len(res.posted)} entries posted, {len(res.existing)} already present, "
+        f"chain head #{res.head_seq} {res.head_hash[:16]}…\n{text}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- verification
@@ -671,24 +851,35 @@ def _line_of(r: Any) -> Line:
 
 
 def _draft_of_row(r: Any, lines: Sequence[Line]) -> Draft:
-    return Draft(window_id=r.window_id, output_digest=r.output_digest, entry_type=r.entry_type,
-                 effective_at=r.effective_at, source=r.source, source_event_id=r.source_event_id,
-                 lines=tuple(lines), reverses=r.reverses, memo=r.memo)
+    return Draft(
+        window_id=r.window_id,
+        output_digest=r.output_digest,
+        entry_type=r.entry_type,
+        effective_at=r.effective_at,
+        source=r.source,
+        source_event_id=r.source_event_id,
+        lines=tuple(lines),
+        reverses=r.reverses,
+        memo=r.memo,
+    )
 
 
 def _broken(reason: str, seq: int, entry_id: str, what: str) -> VerificationError:
     return VerificationError(reason, f"first broken entry #{seq} {entry_id}: {what}")
 
 
-def _check_entry(body: dict[str, Any], stored_hash: str, expected_seq: int, prev: str,
-                 lines: Sequence[Line]) -> None:
+def _check_entry(
+    body: dict[str, Any], stored_hash: str, expected_seq: int, prev: str, lines: Sequence[Line]
+) -> None:
     seq, eid = body["seq"], body["entry_id"]
     if seq != expected_seq:
         raise _broken("LEDGER_SEQ_GAP", seq, eid, f"expected sequence number {expected_seq}")
     if body["prev_hash"] != prev:
         raise _broken("LEDGER_CHAIN_BROKEN", seq, eid, "prev_hash does not match the previous entry's hash")
     if entry_id_for(body["source"], body["source_event_id"]) != eid:
-        raise _broken("LEDGER_HASH_MISMATCH", seq, eid, "entry_id does not match its (source, source_event_id)")
+        raise _broken(
+            "LEDGER_HASH_MISMATCH", seq, eid, "entry_id does not match its (source, source_event_id)"
+        )
     try:
         recomputed = entry_hash(body)
     except CanonicalError as exc:
@@ -701,8 +892,15 @@ def _check_entry(body: dict[str, Any], stored_hash: str, expected_seq: int, prev
         raise _broken("LEDGER_UNBALANCED", seq, eid, str(exc)) from exc
 
 
-def _verify_signature(algorithm: str, pem: bytes, key_id: str, message: bytes, sig_b64: str,
-                      trusted: set[str] | None, where: str) -> None:
+def _verify_signature(
+    algorithm: str,
+    pem: bytes,
+    key_id: str,
+    message: bytes,
+    sig_b64: str,
+    trusted: set[str] | None,
+    where: str,
+) -> None:
     from vgos.signing import key_id_for_public_key, verify_signature
 
     try:
@@ -726,7 +924,7 @@ def trusted_key_ids(public_key_pems: Iterable[bytes]) -> set[str]:
 
 
 def verify_chain(*, url: str | None = None, trusted: set[str] | None = None) -> dict[str, Any]:
-    """Recompute every entry hash, the chain links, balances and head signatures; raise naming the first break."""
+    """Recompute entry hashes, chain links, balances and head signatures; raise naming the first break."""
     from vgos.store.db import get_engine
 
     with get_engine(url).connect() as conn:
@@ -751,23 +949,34 @@ def verify_chain(*, url: str | None = None, trusted: set[str] | None = None) -> 
             raise VerificationError(
                 "LEDGER_HEAD_MISMATCH",
                 f"chain head row says #{head.seq} {head.hash[:16]}… but the journal ends at #{count} "
-                f"{last_id or '(empty)'} {prev[:16]}… (an entry was removed or added outside the application)",
+                f"{last_id or '(empty)'} {prev[:16]}… (entry removed or added behind the application)",
             )
         signed_to, keys = 0, set()
         for s in conn.execute(select(_S).order_by(_S.c.seq, _S.c.id)):
             where = f"head signature at #{s.seq}"
             if hash_at.get(int(s.seq)) != (s.entry_id, s.head_hash):
-                raise VerificationError("LEDGER_SIGNATURE_INVALID",
-                                        f"{where}: signs {s.entry_id} {s.head_hash[:16]}…, not the chain's entry")
-            _verify_signature(s.algorithm, s.public_key_pem.encode("ascii"), s.key_id,
-                              head_message(int(s.seq), s.entry_id, s.head_hash), s.signature_b64, trusted, where)
+                raise VerificationError(
+                    "LEDGER_SIGNATURE_INVALID",
+                    f"{where}: signs {s.entry_id} {s.head_hash[:16]}…, not the chain's entry",
+                )
+            _verify_signature(
+                s.algorithm,
+                s.public_key_pem.encode("ascii"),
+                s.key_id,
+                head_message(int(s.seq), s.entry_id, s.head_hash),
+                s.signature_b64,
+                trusted,
+                where,
+            )
             signed_to, keys = max(signed_to, int(s.seq)), keys | {s.key_id}
     if signed_to != count:
-        raise VerificationError("LEDGER_HEAD_UNSIGNED", f"entries after #{signed_to} up to #{count} are not signed")
+        raise VerificationError(
+            "LEDGER_HEAD_UNSIGNED", f"entries after #{signed_to} up to #{count} are not signed"
+        )
     return {"entries": count, "head_seq": count, "head_hash": prev, "key_ids": sorted(keys)}
 
 
-# ---------------------------------------------------------------------------------------------- proof packages
+# ------------------------------------------------------------------------------------------ proof packages
 
 
 def _day(day: str, name: str) -> date:
@@ -779,7 +988,7 @@ def _day(day: str, name: str) -> date:
 
 def export_proof(date_from: str, date_to: str, out: str | Path, *, url: str | None = None) -> dict[str, Any]:
     """Write a signed proof package for entries effective on days [from, to]: the contiguous chain segment
-    from the first such entry up to the first signed head covering the last one, with that head's signature."""
+    from the first such entry up to the first signed head covering the last one, with its signature."""
     from vgos.storage import atomic_write_bytes
     from vgos.store.db import get_engine
 
@@ -801,8 +1010,12 @@ def export_proof(date_from: str, date_to: str, out: str | Path, *, url: str | No
         end = int(sig.seq)
         rows = conn.execute(select(_E).where(_E.c.seq >= first, _E.c.seq <= end).order_by(_E.c.seq)).all()
         lines_of: dict[str, list[Line]] = {}
-        for r in conn.execute(select(_L).join(_E, _E.c.entry_id == _L.c.entry_id)
-                              .where(_E.c.seq >= first, _E.c.seq <= end).order_by(_L.c.entry_id, _L.c.line_no)):
+        for r in conn.execute(
+            select(_L)
+            .join(_E, _E.c.entry_id == _L.c.entry_id)
+            .where(_E.c.seq >= first, _E.c.seq <= end)
+            .order_by(_L.c.entry_id, _L.c.line_no)
+        ):
             lines_of.setdefault(r.entry_id, []).append(_line_of(r))
     entries = []
     prev, expected = rows[0].prev_hash, int(first)
@@ -822,15 +1035,19 @@ def export_proof(date_from: str, date_to: str, out: str | Path, *, url: str | No
         "anchor": anchor,
         "entries": entries,
         "head": {"schema": HEAD_SCHEMA, "seq": end, "entry_id": sig.entry_id, "hash": sig.head_hash},
-        "signature": {"algorithm": sig.algorithm, "key_id": sig.key_id, "public_key_pem": sig.public_key_pem,
-                      "signature_b64": sig.signature_b64},
+        "signature": {
+            "algorithm": sig.algorithm,
+            "key_id": sig.key_id,
+            "public_key_pem": sig.public_key_pem,
+            "signature_b64": sig.signature_b64,
+        },
     }
     atomic_write_bytes(Path(out), orjson.dumps(package, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     return {"entries": len(entries), "entries_in_range": int(n), "head_seq": end, "key_id": sig.key_id}
 
 
 def verify_proof(path: str | Path, *, trusted: set[str] | None = None) -> dict[str, Any]:
-    """Check a proof package offline: every entry hash, the links from its anchor, balances, the head signature."""
+    """Check a proof package offline: entry hashes, links from its anchor, balances, the head signature."""
     p = Path(path)
     try:
         package = orjson.loads(p.read_bytes())
@@ -841,29 +1058,52 @@ def verify_proof(path: str | Path, *, trusted: set[str] | None = None) -> dict[s
     if not isinstance(package, dict) or package.get("schema") != PROOF_SCHEMA:
         raise InputError(f"{p}: schema: not a {PROOF_SCHEMA} package")
     try:
-        anchor, entries, head, sig = (package["anchor"], package["entries"], package["head"],
-                                      package["signature"])
+        anchor, entries, head, sig = (
+            package["anchor"],
+            package["entries"],
+            package["head"],
+            package["signature"],
+        )
         prev, expected = anchor["hash"], int(anchor["seq"]) + 1
         if not entries:
             raise VerificationError("LEDGER_PROOF_MALFORMED", f"{p}: no entries")
         for i, e in enumerate(entries):
             if not isinstance(e, dict) or set(e) != {*_ENTRY_KEYS, "hash"} or e["schema"] != ENTRY_SCHEMA:
                 raise VerificationError("LEDGER_PROOF_MALFORMED", f"{p}: entries[{i}] has unexpected fields")
-            lines = [Line(ln["account"], ln["currency"], ln.get("debit_minor", 0), ln.get("credit_minor", 0))
-                     for ln in e["lines"]]
+            lines = [
+                Line(ln["account"], ln["currency"], ln.get("debit_minor", 0), ln.get("credit_minor", 0))
+                for ln in e["lines"]
+            ]
             body = {k: e[k] for k in _ENTRY_KEYS}
             if [ln.as_dict() for ln in lines] != e["lines"]:
-                raise _broken("LEDGER_HASH_MISMATCH", e["seq"], e["entry_id"], "lines are not in canonical form")
+                raise _broken(
+                    "LEDGER_HASH_MISMATCH", e["seq"], e["entry_id"], "lines are not in canonical form"
+                )
             _check_entry(body, e["hash"], expected, prev, lines)
             prev, expected = e["hash"], expected + 1
         last = entries[-1]
         if (head.get("schema"), head.get("seq"), head.get("entry_id"), head.get("hash")) != (
-                HEAD_SCHEMA, last["seq"], last["entry_id"], prev):
+            HEAD_SCHEMA,
+            last["seq"],
+            last["entry_id"],
+            prev,
+        ):
             raise VerificationError("LEDGER_HEAD_MISMATCH", f"{p}: head does not match the last entry's hash")
-        _verify_signature(sig["algorithm"], sig["public_key_pem"].encode("ascii"), sig["key_id"],
-                          head_message(head["seq"], head["entry_id"], head["hash"]), sig["signature_b64"],
-                          trusted, f"{p}: head signature")
+        _verify_signature(
+            sig["algorithm"],
+            sig["public_key_pem"].encode("ascii"),
+            sig["key_id"],
+            head_message(head["seq"], head["entry_id"], head["hash"]),
+            sig["signature_b64"],
+            trusted,
+            f"{p}: head signature",
+        )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise VerificationError("LEDGER_PROOF_MALFORMED", f"{p}: missing or malformed field ({exc})") from exc
-    return {"entries": len(entries), "head_seq": head["seq"], "head_hash": head["hash"],
-            "key_id": sig["key_id"], "range": package.get("range")}
+    return {
+        "entries": len(entries),
+        "head_seq": head["seq"],
+        "head_hash": head["hash"],
+        "key_id": sig["key_id"],
+        "range": package.get("range"),
+    }

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from vgos.canonical import jcs_bytes, sha256_hex
 from vgos.signing import verify_signature
@@ -169,8 +171,12 @@ def _verify(store: BlobStore, pubkey_pem: bytes | None) -> VerifyReport:
     key_src = "--pubkey" if pubkey_pem is not None else KEY
     try:
         algorithm = algorithm_of(key_pem)
-    except (ValueError, TypeError) as exc:
+        canonical = serialization.load_pem_public_key(key_pem).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise _Fail("KEY_INVALID", key_src, f"public key unusable: {exc}") from None
+    if pubkey_pem is None and canonical != key_pem:
+        raise _Fail("KEY_INVALID", key_src, "key.pem is not the canonical PEM of its key")
     from vgos.signing import key_id_for_public_key
     from vgos.transcript import note_key_name
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
@@ -38,7 +38,8 @@ def key_id_for_public_key(public_key_pem: bytes) -> str:
 
 
 def _pem_of(public_key: ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    return public_key.public_bytes(serialization.Encoding.PEM, spki)
 
 
 @dataclass
@@ -127,7 +128,7 @@ class KmsSigner:
 
 
 def load_signer() -> Signer:
-    """The configured signer: KMS when VGOS_KMS_KEY_ID is set, else the Ed25519 key file (created on first use)."""
+    """The configured signer: KMS when VGOS_KMS_KEY_ID is set, else the Ed25519 key file (made if absent)."""
     kms = config.kms_key_id()
     if kms:
         return KmsSigner(kms)
@@ -135,10 +136,10 @@ def load_signer() -> Signer:
 
 
 def verify_signature(algorithm: str, public_key_pem: bytes, message: bytes, signature: bytes) -> bool:
-    """True when `signature` over `message` verifies under the PEM public key (cryptography, never byte compare)."""
+    """True when `signature` over `message` verifies under the PEM key (cryptography, never bytes ==)."""
     try:
         key = serialization.load_pem_public_key(public_key_pem)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         return False
     try:
         if algorithm == ED25519 and isinstance(key, ed25519.Ed25519PublicKey):

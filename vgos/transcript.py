@@ -116,6 +116,17 @@ class Checkpoint:
 _B64 = re.compile(r"^[A-Za-z0-9+/]+=*$")
 
 
+def _b64_strict(text: str, what: str) -> bytes:
+    """Decode base64 and insist on the canonical encoding (no ignored trailing bits)."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise ValueError(f"checkpoint {what} is not base64") from None
+    if base64.b64encode(data).decode() != text:
+        raise ValueError(f"checkpoint {what} is not canonical base64")
+    return data
+
+
 def parse_checkpoint(data: bytes) -> Checkpoint:
     """Parse a C2SP checkpoint note; raises ValueError naming what is malformed."""
     try:
@@ -136,7 +147,7 @@ def parse_checkpoint(data: bytes) -> Checkpoint:
         raise ValueError("checkpoint origin or tree size is malformed")
     if not _B64.match(root_s):
         raise ValueError("checkpoint root hash is not base64")
-    root = base64.b64decode(root_s, validate=True)
+    root = _b64_strict(root_s, "root hash")
     if len(root) != 32:
         raise ValueError("checkpoint root hash is not 32 bytes")
     signatures = []
@@ -146,7 +157,7 @@ def parse_checkpoint(data: bytes) -> Checkpoint:
         m = re.fullmatch(r"\u2014 (\S+) ([A-Za-z0-9+/]+=*)", line)
         if not m:
             raise ValueError(f"malformed signature line {line[:60]!r}")
-        blob = base64.b64decode(m.group(2), validate=True)
+        blob = _b64_strict(m.group(2), "signature")
         if len(blob) < 5:
             raise ValueError("signature line too short")
         signatures.append((m.group(1), blob[:4], blob[4:]))

@@ -96,6 +96,8 @@ def verify_oauth1(creds: Credentials, method: str, url: str, authorization: str)
     from oauthlib.oauth1.rfc5849 import signature as sig
     from oauthlib.oauth1.rfc5849 import utils
 
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode("ascii", "replace")
     if not authorization or not authorization.startswith("OAuth "):
         return "missing OAuth Authorization header"
     params = dict(utils.parse_authorization_header(authorization))
@@ -111,6 +113,6 @@ def verify_oauth1(creds: Credentials, method: str, url: str, authorization: str)
     normalized = sig.normalize_parameters(collected)
     base = sig.signature_base_string(method.upper(), sig.base_string_uri(url), normalized)
     key = f"{utils.escape(creds.consumer_secret)}&{utils.escape(creds.token_secret)}".encode()
-    if not verify_hmac_sha256(key, base.encode(), params.get("oauth_signature", "")):
+    if not verify_hmac_sha256(key, base.encode(), utils.unescape(params.get("oauth_signature", ""))):
         return "OAuth signature does not verify"
     return None

@@ -1,14 +1,14 @@
 """Tables of the append-only journal, its hash-chain head and signatures, and the audit log (revision 0003).
 
 What the database enforces (both SQLite and PostgreSQL, created by migration 0003):
-- UPDATE and DELETE on `ledger_entries`, `ledger_lines`, `ledger_head_signatures` and `audit_log` are refused by
-  triggers (PostgreSQL also refuses TRUNCATE);
+- UPDATE and DELETE on `ledger_entries`, `ledger_lines`, `ledger_head_signatures` and `audit_log` are
+  refused by triggers (PostgreSQL also refuses TRUNCATE);
 - each line is one-sided and positive (CHECK), amounts are 64-bit integers of minor units;
 - an entry row can only be inserted after its lines, and only when they balance per currency (trigger on
   `ledger_entries`); lines cannot be added to an entry that already exists (trigger on `ledger_lines`);
 - every line belongs to an entry by the end of the transaction (deferred foreign key);
 - (source, source_event_id) is unique, which makes posting idempotent.
-`ledger_chain_head` is the single mutable row: the lock that serialises appends and a pointer to the last entry.
+`ledger_chain_head` is the single mutable row: the lock serialising appends, pointing at the last entry.
 """
 
 from __future__ import annotations
@@ -36,9 +36,7 @@ class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         UniqueConstraint("source", "source_event_id", name="uq_ledger_entries_source_event"),
-        CheckConstraint(
-            "entry_type IN ('TRANSFER', 'FEE', 'ADJUSTMENT', 'REVERSAL')", name="entry_type"
-        ),
+        CheckConstraint("entry_type IN ('TRANSFER', 'FEE', 'ADJUSTMENT', 'REVERSAL')", name="entry_type"),
         Index("ix_ledger_entries_window", "window_id"),
         Index("ix_ledger_entries_effective", "effective_at"),
     )

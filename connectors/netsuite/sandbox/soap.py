@@ -133,17 +133,28 @@ class SoapService:
             etree.SubElement(d, f"{{{self.core}}}message").text = message
 
     def _record_el(self, tag: str, parent: etree._Element, rec: StoredRecord, body_only: bool) -> None:
-        qn = etree.QName(rec.xsi_type)
-        el = etree.SubElement(parent, tag, nsmap={"rec": qn.namespace})
-        el.set(f"{{{XSI}}}type", f"rec:{qn.localname}")
-        el.set("internalId", rec.internal_id)
-        if rec.external_id:
-            el.set("externalId", rec.external_id)
+        children = []
         for name in field_order(self.wsdl, rec.xsi_type):
             if name in rec.fields:
                 if body_only and name.endswith("List") and name not in ("customFieldList", "nullFieldList"):
                     continue
-                el.append(copy.deepcopy(rec.fields[name]))
+                children.append(copy.deepcopy(rec.fields[name]))
+        # xsi:type values are stored in Clark notation; declare their namespaces on the record element
+        typed = [d for c in children for d in c.iter() if d.get(f"{{{XSI}}}type")]
+        uris = sorted({etree.QName(rec.xsi_type).namespace} | {etree.QName(d.get(f"{{{XSI}}}type")).namespace
+                                                               for d in typed})
+        prefixes = {uri: f"t{i}" for i, uri in enumerate(uris)}
+        el = etree.SubElement(parent, tag, nsmap={p: u for u, p in prefixes.items()})
+        qn = etree.QName(rec.xsi_type)
+        el.set(f"{{{XSI}}}type", f"{prefixes[qn.namespace]}:{qn.localname}")
+        el.set("internalId", rec.internal_id)
+        if rec.external_id:
+            el.set("externalId", rec.external_id)
+        for child in children:
+            el.append(child)
+        for d in typed:
+            tq = etree.QName(d.get(f"{{{XSI}}}type"))
+            d.set(f"{{{XSI}}}type", f"{prefixes[tq.namespace]}:{tq.localname}")
 
     # -- writes -----------------------------------------------------------------------------------------
     def _upsert_one(self, rec_el: etree._Element, parent: etree._Element) -> None:
@@ -159,6 +170,12 @@ class SoapService:
         if self.record_fault_every and next(self._record_counter) % self.record_fault_every == 0:
             self._status(wr, False, "UNEXPECTED_ERROR", "injected record-level failure")
             return
+
+        for d in rec_el.iter():  # keep xsi:type values independent of the request's prefixes
+            value = d.get(f"{{{XSI}}}type")
+            if value and d is not rec_el and not value.startswith("{"):
+                p, _, loc = value.rpartition(":")
+                d.set(f"{{{XSI}}}type", f"{{{d.nsmap.get(p or None, '')}}}{loc}")
 
         def merge(existing: StoredRecord) -> None:
             existing.xsi_type = f"{{{type_ns}}}{local}"

@@ -3,10 +3,10 @@
 Revision ID: 0003
 Revises: 0002
 
-The database enforces (SQLite and PostgreSQL alike): no UPDATE/DELETE on journal, lines, signatures and audit log
-(triggers; PostgreSQL also no TRUNCATE); one-sided positive lines (CHECK); an entry is inserted after its lines and
-only when they balance per currency (trigger); no lines added to an existing entry (trigger); every line belongs to
-an entry at commit (deferred foreign key); unique (source, source_event_id).
+The database enforces (SQLite and PostgreSQL alike): no UPDATE/DELETE on journal, lines, signatures and
+audit log (triggers; PostgreSQL also no TRUNCATE); one-sided positive lines (CHECK); an entry is inserted
+after its lines and only when they balance per currency (trigger); no lines added to an existing entry
+(trigger); every line belongs to an entry at commit (deferred foreign key); unique (source, source_event_id).
 """
 
 import sqlalchemy as sa
@@ -209,7 +209,13 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
         op.execute("DROP TRIGGER IF EXISTS ledger_entries_balanced ON ledger_entries")
         op.execute("DROP TRIGGER IF EXISTS ledger_lines_sealed ON ledger_lines")
-    for table in ("audit_log", "ledger_head_signatures", "ledger_chain_head", "ledger_lines", "ledger_entries"):
+    for table in (
+        "audit_log",
+        "ledger_head_signatures",
+        "ledger_chain_head",
+        "ledger_lines",
+        "ledger_entries",
+    ):
         op.drop_table(table)
     if dialect == "postgresql":
         for fn in ("vgos_ledger_refuse_change", "vgos_ledger_entry_balanced", "vgos_ledger_lines_sealed"):

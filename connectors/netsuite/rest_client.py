@@ -1,0 +1,154 @@
+"""NetSuite REST record API client (OAuth 1.0a HMAC-SHA256) with SuiteQL paging for read-back."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from vgos.money import decimal_to_minor, minor_to_decimal
+
+from . import jsonexact
+from .auth import oauth1_auth
+from .config import NetSuiteConfig
+from .model import BillSpec, ExpenseLine, RemoteBill, WriteResult
+from .retry import NetSuiteError, TransientFault
+
+
+class RestClient:
+    """Same operations as SuiteTalkClient, over REST: PUT by externalId is the upsert."""
+
+    def __init__(self, config: NetSuiteConfig) -> None:
+        self.config = config
+        self._local = threading.local()
+        self.calls = 0
+
+    def _session(self) -> requests.Session:
+        sess = getattr(self._local, "session", None)
+        if sess is None:
+            sess = self._local.session = requests.Session()
+            sess.auth = oauth1_auth(self.config.credentials)
+            sess.headers.update({"X-NetSuite-PropertyNameValidation": "error",
+                                 "Content-Type": "application/json", "Accept": "application/json"})
+        return sess
+
+    def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        """One signed request; 429 / SSS_REQUEST_LIMIT_EXCEEDED raise TransientFault."""
+        self.calls += 1
+        data = jsonexact.dumps(body).encode() if body is not None else None
+        resp = self._session().request(method, f"{self.config.rest_url}{path}", data=data,
+                                       timeout=self.config.timeout_s, **kwargs)
+        if resp.status_code == 429 or b"SSS_REQUEST_LIMIT_EXCEEDED" in resp.content[:2000]:
+            raise TransientFault("SSS_REQUEST_LIMIT_EXCEEDED", f"HTTP {resp.status_code}")
+        return resp
+
+    def bill_body(self, spec: BillSpec) -> dict[str, Any]:
+        """REST JSON of a vendor bill; amounts are exact Decimal literals."""
+        fids = self.config.field_ids
+        items = []
+        for line in spec.lines:
+            item: dict[str, Any] = {"account": {"id": line.account},
+                                    "amount": Decimal(minor_to_decimal(line.amount_minor, spec.currency))}
+            if line.memo:
+                item["memo"] = line.memo
+            if line.department:
+                item["department"] = {"id": line.department}
+            if line.class_:
+                item["class"] = {"id": line.class_}
+            items.append(item)
+        body: dict[str, Any] = {
+            "entity": {"id": spec.vendor_id}, "tranDate": spec.tran_date, "currency": {"id": spec.currency_id},
+            "paymentHold": spec.payment_hold, "memo": spec.memo, "expense": {"items": items},
+            fids["window_id"]: spec.window_id, fids["output_digest"]: spec.output_digest,
+            fids["transcript_url"]: spec.transcript_url, fids["provider_batch_id"]: spec.provider_batch_id or "",
+            fids["eligible_to_pay"]: spec.eligible_to_pay,
+        }
+        if spec.subsidiary_id:
+            body["subsidiary"] = {"id": spec.subsidiary_id}
+        return body
+
+    def upsert_bill(self, spec: BillSpec) -> WriteResult:
+        """PUT /record/v1/vendorBill/eid:<externalId> (create or replace)."""
+        resp = self.request("PUT", f"/record/v1/vendorBill/eid:{spec.external_id}", self.bill_body(spec))
+        if resp.status_code in (200, 204):
+            location = resp.headers.get("Location", "")
+            return WriteResult(spec.external_id, True, location.rsplit("/", 1)[-1] or None)
+        code, message = _error_detail(resp)
+        return WriteResult(spec.external_id, False, None, code, message)
+
+    def upsert_bills(self, specs: Sequence[BillSpec]) -> list[WriteResult]:
+        """REST has no list upsert: one PUT per bill (idempotent, so a retried chunk is safe)."""
+        return [self.upsert_bill(s) for s in specs]
+
+    def suiteql(self, query: str, page_size: int = 1000) -> list[dict[str, Any]]:
+        """Run a SuiteQL query, following limit/offset pages until hasMore is false."""
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            resp = self.request("POST", "/query/v1/suiteql", {"q": query},
+                                params={"limit": page_size, "offset": offset}, headers={"Prefer": "transient"})
+            if resp.status_code != 200:
+                raise NetSuiteError(*_error_detail(resp))
+            page = jsonexact.loads(resp.content)
+            rows.extend(page.get("items", []))
+            if not page.get("hasMore"):
+                return rows
+            offset += len(page.get("items", [])) or page_size
+
+    def find_window_bills(self, window_id: str, currency: str) -> list[RemoteBill]:
+        """SuiteQL for the window's bill ids, then each bill with its expense lines."""
+        field = self.config.field_ids["window_id"]
+        escaped = window_id.replace("'", "''")
+        rows = self.suiteql(f"SELECT id, externalid FROM transaction WHERE {field} = '{escaped}' "
+                            f"AND type = 'VendBill'", self.config.page_size)
+        bills = []
+        for row in rows:
+            resp = self.request("GET", f"/record/v1/vendorBill/{row['id']}", params={"expandSubResources": "true"})
+            if resp.status_code != 200:
+                raise NetSuiteError(*_error_detail(resp))
+            bills.append(self.parse_bill(jsonexact.loads(resp.content), currency))
+        return bills
+
+    def parse_bill(self, data: dict[str, Any], currency: str) -> RemoteBill:
+        """RemoteBill from REST JSON; amounts converted exactly from their decimal literals."""
+        fids = self.config.field_ids
+
+        def ref(name: str) -> str | None:
+            v = data.get(name)
+            return str(v["id"]) if isinstance(v, dict) and "id" in v else None
+
+        lines = tuple(
+            ExpenseLine("", str(it.get("account", {}).get("id", "")),
+                        decimal_to_minor(str(it.get("amount", "0")), currency),
+                        (it.get("department") or {}).get("id"), (it.get("class") or {}).get("id"), it.get("memo"))
+            for it in (data.get("expense") or {}).get("items", [])
+        )
+        eligible = data.get(fids["eligible_to_pay"])
+        return RemoteBill(
+            internal_id=str(data.get("id", "")), external_id=data.get("externalId"), vendor_id=ref("entity"),
+            tran_date=data.get("tranDate"), currency_id=ref("currency"), payment_hold=data.get("paymentHold"),
+            lines=lines, window_id=data.get(fids["window_id"]), output_digest=data.get(fids["output_digest"]),
+            transcript_url=data.get(fids["transcript_url"]),
+            provider_batch_id=data.get(fids["provider_batch_id"]),
+            eligible_to_pay=None if eligible is None else bool(eligible),
+        )
+
+
+def _error_detail(resp: requests.Response) -> tuple[str, str]:
+    try:
+        detail = jsonexact.loads(resp.content)["o:errorDetails"][0]
+        return str(detail.get("o:errorCode", f"HTTP_{resp.status_code}")), str(detail.get("detail", ""))
+    except (ValueError, KeyError, IndexError, TypeError):
+        return f"HTTP_{resp.status_code}", resp.text[:200]
+
+
+def make_client(config: NetSuiteConfig):  # -> SuiteTalkClient | RestClient
+    """The transport chosen by configuration (NETSUITE_TRANSPORT=soap|rest)."""
+    if config.transport == "rest":
+        return RestClient(config)
+    from .soap_client import SuiteTalkClient
+
+    return SuiteTalkClient(config)

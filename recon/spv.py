@@ -1,0 +1,43 @@
+"""SPV proofs: a batch whose receipts reconcile becomes settlement evidence bound to the output_digest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from recon.match import ReconResult
+
+
+def _ts(t: dt.datetime) -> str:
+    from vgos.acceptance import fmt_ts
+
+    return fmt_ts(t)
+
+
+def spv_proofs(result: ReconResult, *, issued_at: dt.datetime, ttl_s: int = 7 * 86400, issuer: str = "recon",
+               tenant_id: str | None = None) -> list[dict[str, Any]]:
+    """Unsigned SPV proof bodies, one per batch: CONFIRMED when the batch fully matched, else MISMATCH."""
+    if issued_at.tzinfo is None:
+        raise ValueError("issued_at: a time zone is required")
+    out = []
+    for bid, status in sorted(result.batches.items()):
+        body: dict[str, Any] = {
+            "window_id": result.window_id, "kind": "SPV", "subject_id": bid,
+            "status": "CONFIRMED" if status == "MATCHED" else "MISMATCH",
+            "issued_at": _ts(issued_at), "expires_at": _ts(issued_at + dt.timedelta(seconds=ttl_s)),
+            "output_digest": result.output_digest, "issuer": issuer,
+        }
+        if tenant_id and tenant_id != "default":
+            body["tenant_id"] = tenant_id
+        if body["status"] == "MISMATCH":
+            counts = {k: v for k, v in result.by_type().items() if v}
+            body["reason"] = "; ".join(f"{k}={v}" for k, v in counts.items()) or f"batch {status}"
+        out.append(body)
+    return out
+
+
+def sign_spv_proofs(bodies: list[dict[str, Any]], issuer_key: Any) -> list[dict[str, Any]]:
+    """Sign proof bodies with vgos.acceptance.sign_proof (Ed25519 key or HMAC secret bytes)."""
+    from vgos.acceptance import sign_proof
+
+    return [sign_proof(b, issuer_key) for b in bodies]
