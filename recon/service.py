@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.psp.batch import Batch, build_batch
-from connectors.psp.payees import Payee, demo_payees, load_payees
+from connectors.psp.payees import Payee, demo_payees
 from connectors.psp.reports import detect_format, parse_bytes
 from recon.match import DISCREPANCY_TYPES, ReconResult, reconcile
 from vgos.errors import InputError

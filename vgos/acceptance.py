@@ -480,7 +480,7 @@ def _evaluate(kind: str, subject: str, proofs: list[dict[str, Any]], good_status
 
 def evaluate_matrix(window_id: str, output_digest: str, as_of: dt.datetime, policy: Any,
                     proofs: list[dict[str, Any]], principals: list[str], total_payout_minor: int) -> Matrix:
-    """Pure evaluation: ACK per window (quorum rises above the high-value threshold), SPV per window, CT per principal."""
+    """Pure evaluation: ACK and SPV per window (ACK quorum rises above the high-value line), CT per principal."""
     acc = _policy_acceptance(policy)
     ack = acc.get("ACK", {})
     q_ack = int(ack.get("quorum", 1))

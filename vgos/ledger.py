@@ -47,6 +47,7 @@ HEAD_SCHEMA = "vgos.ledger.head/1"
 PROOF_SCHEMA = "vgos.ledger.proof/1"
 ENTRY_TYPES = ("TRANSFER", "FEE", "ADJUSTMENT", "REVERSAL")
 MAX_SAFE = 2**53 - 1
+_FLUSH_ENTRIES = 5_000  # entries per INSERT round trip within the one posting transaction
 
 EXPENSE_PAYOUTS = "expense:payouts"
 EXPENSE_FEES = "expense:fees"
@@ -308,6 +309,7 @@ def append(
     result = PostResult()
     if not ordered:
         return result
+    audit_at = audit.utc_text(recorded_at if recorded_at is not None else datetime.now(UTC), "recorded_at")
     signer = load_signer()
     engine = get_engine(url)
     with engine.connect() as conn:
@@ -315,6 +317,17 @@ def append(
         known = _existing(conn, ordered)
         entry_rows: list[dict[str, Any]] = []
         line_rows: list[dict[str, Any]] = []
+        windows: set[str] = set()
+        lines_total = 0
+
+        def flush() -> None:
+            # lines first: the database admits an entry only once its lines are there and balance
+            if entry_rows:
+                conn.execute(insert(_L), line_rows)
+                conn.execute(insert(_E), entry_rows)
+                entry_rows.clear()
+                line_rows.clear()
+
         for d in ordered:
             if d.key in known:
                 result.existing.append(known[d.key])
@@ -350,13 +363,14 @@ def append(
                 }
                 for i, ln in enumerate(d.lines, start=1)
             )
+            lines_total += len(d.lines)
+            windows.add(d.window_id)
             result.posted.append(eid)
             prev, head_entry = h, eid
-        if entry_rows:
-            for i in range(0, len(line_rows), 20_000):
-                conn.execute(insert(_L), line_rows[i : i + 20_000])
-            for i in range(0, len(entry_rows), 10_000):
-                conn.execute(insert(_E), entry_rows[i : i + 10_000])
+            if len(entry_rows) >= _FLUSH_ENTRIES:
+                flush()
+        flush()
+        if result.posted:
             conn.execute(update(_H).where(_H.c.id == 1).values(seq=seq, entry_id=head_entry, hash=prev))
             signature = signer.sign(head_message(seq, head_entry, prev))
             conn.execute(
@@ -373,7 +387,6 @@ def append(
                     }
                 ],
             )
-            windows = sorted({r["window_id"] for r in entry_rows})
             audit.record_on(
                 conn,
                 actor_id,
@@ -381,15 +394,15 @@ def append(
                 action,
                 resource,
                 correlation_id,
-                recorded_at if recorded_at is not None else datetime.now(UTC),
+                audit_at,
                 {
-                    "entries_posted": len(entry_rows),
+                    "entries_posted": len(result.posted),
                     "entries_existing": len(result.existing),
-                    "lines": len(line_rows),
+                    "lines": lines_total,
                     "head_seq": seq,
                     "head_hash": prev,
                 },
-                window_id=windows[0] if len(windows) == 1 else None,
+                window_id=next(iter(windows)) if len(windows) == 1 else None,
             )
         conn.commit()
     result.head_seq, result.head_hash = seq, prev

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from vgos.canonical import jcs_bytes, sha256_hex
 from vgos.errors import InputError
@@ -34,7 +36,11 @@ class Allocation:
 
     def to_dict(self) -> dict[str, Any]:
         """Seal form of the allocation."""
-        return asdict(self)
+        return {
+            "principal_id": self.principal_id, "events": self.events, "net_minor": self.net_minor,
+            "bonus_floor_minor": self.bonus_floor_minor, "remainder_micro": self.remainder_micro,
+            "carry_minor": self.carry_minor, "payout_minor": self.payout_minor,
+        }
 
 
 def _guard(name: str, value: int, who: str) -> int:
@@ -127,10 +133,40 @@ def build_seal(
 
 
 def seal_bytes(seal: dict[str, Any]) -> bytes:
-    """The exact bytes that are hashed and written as seal.json."""
+    """The exact bytes that are hashed and written as seal.json.
+
+    A seal built by `build_seal` has only ASCII member names and range-checked integers, so sorted-key orjson
+    output is its RFC 8785 form; anything else goes through the fully checked `jcs_bytes`.
+    """
+    if seal.get("schema") == SCHEMA and _is_built(seal):
+        return orjson.dumps(seal, option=orjson.OPT_SORT_KEYS)
     return jcs_bytes(seal)
+
+
+def _is_built(seal: dict[str, Any]) -> bool:
+    allocs = seal.get("allocations")
+    return (
+        isinstance(allocs, list)
+        and all(type(a) is dict and a.keys() == _ALLOC_KEYS for a in allocs)
+        and all(type(v) is int and -MAX_SAFE <= v <= MAX_SAFE
+                for a in allocs for k, v in a.items() if k != "principal_id")
+        and all(type(a["principal_id"]) is str for a in allocs)
+        and _check_rest(seal)
+    )
+
+
+def _check_rest(seal: dict[str, Any]) -> bool:
+    rest = {k: v for k, v in seal.items() if k != "allocations"}
+    try:
+        jcs_bytes(rest)
+    except ValueError:
+        return False
+    return True
 
 
 def output_digest(seal: dict[str, Any]) -> str:
     """Lowercase hex SHA-256 of the seal's RFC 8785 bytes."""
     return sha256_hex(seal_bytes(seal))
+
+
+_ALLOC_KEYS = Allocation(" ", 0, 0, 0, 0, 0, 0).to_dict().keys()

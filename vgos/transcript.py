@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from vgos.canonical import jcs_bytes, sha256_hex
-from vgos.signing import ECDSA_P256, ED25519, Signer, key_id_for_public_key, verify_signature
+from vgos.signing import ECDSA_P256, ED25519, Signer, verify_signature
 from vgos.storage import BlobNotFound, BlobStore, WriteOnceViolation, open_store
 
 SCHEMA = "vgos.transcript/1"

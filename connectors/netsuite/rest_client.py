@@ -15,14 +15,16 @@ from . import jsonexact
 from .auth import oauth1_auth
 from .config import NetSuiteConfig
 from .model import BillSpec, ExpenseLine, RemoteBill, WriteResult
-from .retry import NetSuiteError, TransientFault
+from .retry import NetSuiteError, RetryPolicy, TransientFault
 
 
 class RestClient:
     """Same operations as SuiteTalkClient, over REST: PUT by externalId is the upsert."""
 
-    def __init__(self, config: NetSuiteConfig) -> None:
+    def __init__(self, config: NetSuiteConfig, *, retry: RetryPolicy | None = None) -> None:
         self.config = config
+        self.retry = retry or RetryPolicy()
+        self.retries = 0
         self._local = threading.local()
         self.calls = 0
 
@@ -35,8 +37,14 @@ class RestClient:
                                  "Content-Type": "application/json", "Accept": "application/json"})
         return sess
 
+    def _count_retry(self) -> None:
+        self.retries += 1
+
     def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
-        """One signed request; 429 / SSS_REQUEST_LIMIT_EXCEEDED raise TransientFault."""
+        """One signed request (fresh nonce per attempt); 429 is retried with backoff within the budget."""
+        return self.retry.call(lambda: self._request_once(method, path, body, **kwargs), self._count_retry)
+
+    def _request_once(self, method: str, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
         self.calls += 1
         data = jsonexact.dumps(body).encode() if body is not None else None
         resp = self._session().request(method, f"{self.config.rest_url}{path}", data=data,
@@ -145,10 +153,10 @@ def _error_detail(resp: requests.Response) -> tuple[str, str]:
         return f"HTTP_{resp.status_code}", resp.text[:200]
 
 
-def make_client(config: NetSuiteConfig):  # -> SuiteTalkClient | RestClient
+def make_client(config: NetSuiteConfig, retry: RetryPolicy | None = None):  # -> SuiteTalkClient | RestClient
     """The transport chosen by configuration (NETSUITE_TRANSPORT=soap|rest)."""
     if config.transport == "rest":
-        return RestClient(config)
+        return RestClient(config, retry=retry)
     from .soap_client import SuiteTalkClient
 
-    return SuiteTalkClient(config)
+    return SuiteTalkClient(config, retry=retry)

@@ -17,7 +17,7 @@ from vgos.money import decimal_to_minor, minor_to_decimal
 from .auth import make_passport
 from .config import NetSuiteConfig
 from .model import BillSpec, ExpenseLine, RemoteBill, WriteResult
-from .retry import CONCURRENCY_CODES, NetSuiteError, TransientFault
+from .retry import CONCURRENCY_CODES, NetSuiteError, RetryPolicy, TransientFault
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -49,8 +49,10 @@ def load_wsdl(wsdl: str):  # -> zeep.Client
 class SuiteTalkClient:
     """Typed SuiteTalk operations used by stamping and read-back; raises TransientFault on concurrency faults."""
 
-    def __init__(self, config: NetSuiteConfig, *, clock=time.time) -> None:
+    def __init__(self, config: NetSuiteConfig, *, retry: RetryPolicy | None = None, clock=time.time) -> None:
         self.config = config
+        self.retry = retry or RetryPolicy()
+        self.retries = 0
         self.zeep = load_wsdl(config.wsdl)
         self.service = self.zeep.bind("NetSuiteService", "NetSuitePort")
         self._local = threading.local()
@@ -80,8 +82,14 @@ class SuiteTalkClient:
         env = self.zeep.create_message(self.service, operation, _soapheaders=soap_headers, **kwargs)
         return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
+    def _count_retry(self) -> None:
+        self.retries += 1
+
     def call(self, operation: str, headers: dict[str, Any] | None = None, **kwargs: Any) -> etree._Element:
-        """POST one operation; return the response body element or raise the NetSuite fault."""
+        """POST one operation, retrying concurrency faults with backoff (fresh passport each attempt)."""
+        return self.retry.call(lambda: self._call_once(operation, headers, **kwargs), self._count_retry)
+
+    def _call_once(self, operation: str, headers: dict[str, Any] | None = None, **kwargs: Any) -> etree._Element:
         body = self.envelope(operation, headers, **kwargs)
         self.calls += 1
         resp = self._session().post(
@@ -274,4 +282,28 @@ def parse_vendor_bill(rec: etree._Element, config: NetSuiteConfig, currency: str
         transcript_url=custom.get(fids["transcript_url"]),
         provider_batch_id=custom.get(fids["provider_batch_id"]),
         eligible_to_pay=None if eligible is None else eligible == "true",
+    )
+
+
+def journal_entry_record(client: SuiteTalkClient, journal: Any) -> Any:
+    """The window's journal as a zeep JournalEntry (debit/credit exact decimals), upserted by externalId."""
+    ref = client.type("core", "RecordRef")
+    line_t = client.type("general", "JournalEntryLine")
+    lines = []
+    for ln in journal.lines:
+        lines.append(line_t(
+            account=ref(internalId=ln.account),
+            debit=Decimal(minor_to_decimal(ln.debit_minor, journal.currency)) if ln.debit_minor else None,
+            credit=Decimal(minor_to_decimal(ln.credit_minor, journal.currency)) if ln.credit_minor else None,
+            memo=ln.memo, entity=ref(internalId=ln.entity_id) if ln.entity_id else None,
+            department=ref(internalId=ln.department) if ln.department else None,
+            **{"class": ref(internalId=ln.class_) if ln.class_ else None},
+        ))
+    return client.type("general", "JournalEntry")(
+        externalId=journal.external_id,
+        currency=ref(internalId=journal.currency_id) if journal.currency_id else None,
+        tranDate=f"{journal.tran_date}T00:00:00Z",
+        subsidiary=ref(internalId=journal.subsidiary) if journal.subsidiary else None,
+        memo=f"VGOS {journal.window_id} {journal.output_digest}",
+        lineList=client.type("general", "JournalEntryLineList")(line=lines, replaceAll=True),
     )

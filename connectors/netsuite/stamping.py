@@ -20,7 +20,7 @@ from .model import (
     WriteResult,
     bill_external_id,
 )
-from .retry import NetSuiteError, RetryPolicy
+from .retry import NetSuiteError
 
 
 class BillClient(Protocol):
@@ -95,23 +95,21 @@ def _clearing_spec(remote: RemoteBill, template: dict[str, Any]) -> BillSpec:
 def sync_window(client: BillClient, *, tenant_id: str, window_id: str, currency: str, output_digest: str,
                 transcript_url: str, provider_batch_id: str | None, allocations: list[dict],
                 decisions: list[dict], vendor_map: dict[str, str], gl_mapping: GLMapping, tran_date: str,
-                dry_run: bool = False, concurrency: int = 5, batch_size: int = 100,
-                retry: RetryPolicy | None = None) -> SyncReport:
-    """Upsert the window's bills so NetSuite matches the seal and the gate; idempotent and crash-safe."""
-    retry = retry or RetryPolicy()
+                dry_run: bool = False, concurrency: int = 5, batch_size: int = 100) -> SyncReport:
+    """Upsert the window's bills so NetSuite matches the seal and the gate; idempotent and crash-safe.
+
+    The client retries concurrency faults per call (its RetryPolicy); records that fail inside an
+    upsertList are retried alone once; upsert by externalId means a re-run after a crash adds nothing.
+    """
     report = SyncReport(window_id, dry_run=dry_run)
     lock = threading.Lock()
-
-    def on_retry() -> None:
-        with lock:
-            report.retries += 1
+    retries_before = getattr(client, "retries", 0)
 
     specs = build_bill_specs(
         tenant_id=tenant_id, window_id=window_id, currency=currency, output_digest=output_digest,
         transcript_url=transcript_url, provider_batch_id=provider_batch_id, allocations=allocations,
         decisions=decisions, vendor_map=vendor_map, gl_mapping=gl_mapping, tran_date=tran_date, report=report)
-    existing = {b.external_id: b for b in retry.call(lambda: client.find_window_bills(window_id, currency),
-                                                      on_retry)}
+    existing = {b.external_id: b for b in client.find_window_bills(window_id, currency)}
     category: dict[str, str] = {}
     to_write: list[BillSpec] = []
     for spec in specs:
@@ -144,7 +142,7 @@ def sync_window(client: BillClient, *, tenant_id: str, window_id: str, currency:
 
     def write_chunk(chunk: list[BillSpec]) -> None:
         try:
-            results = retry.call(lambda: client.upsert_bills(chunk), on_retry)
+            results = client.upsert_bills(chunk)
         except NetSuiteError as exc:
             results = [WriteResult(s.external_id, False, None, exc.code, str(exc)) for s in chunk]
         for spec, result in zip(chunk, results, strict=True):
@@ -152,7 +150,7 @@ def sync_window(client: BillClient, *, tenant_id: str, window_id: str, currency:
                 record(result)
                 continue
             try:  # a record that failed inside the list is retried alone
-                record(retry.call(lambda s=spec: client.upsert_bill(s), on_retry))
+                record(client.upsert_bill(spec))
             except NetSuiteError as exc:
                 record(WriteResult(spec.external_id, False, None, exc.code, str(exc)))
 
@@ -165,6 +163,7 @@ def sync_window(client: BillClient, *, tenant_id: str, window_id: str, currency:
             list(pool.map(write_chunk, chunks))
     for name in ("created", "updated", "unchanged"):
         getattr(report, name).sort()
+    report.retries = getattr(client, "retries", 0) - retries_before
     return report
 
 
@@ -196,16 +195,15 @@ def compare_bill(spec: BillSpec, remote: RemoteBill | None) -> list[DriftItem]:
 
 def verify_window(client: BillClient, *, tenant_id: str, window_id: str, currency: str, output_digest: str,
                   transcript_url: str, provider_batch_id: str | None, allocations: list[dict],
-                  decisions: list[dict], vendor_map: dict[str, str], gl_mapping: GLMapping, tran_date: str,
-                  retry: RetryPolicy | None = None) -> DriftReport:
+                  decisions: list[dict], vendor_map: dict[str, str], gl_mapping: GLMapping,
+                  tran_date: str) -> DriftReport:
     """Read the window's bills back and list every drift from what the seal and the gate require."""
-    retry = retry or RetryPolicy()
     scratch = SyncReport(window_id)
     specs = build_bill_specs(
         tenant_id=tenant_id, window_id=window_id, currency=currency, output_digest=output_digest,
         transcript_url=transcript_url, provider_batch_id=provider_batch_id, allocations=allocations,
         decisions=decisions, vendor_map=vendor_map, gl_mapping=gl_mapping, tran_date=tran_date, report=scratch)
-    remote = {b.external_id: b for b in retry.call(lambda: client.find_window_bills(window_id, currency))}
+    remote = {b.external_id: b for b in client.find_window_bills(window_id, currency)}
     report = DriftReport(window_id, checked=len(specs))
     for spec in specs:
         report.items.extend(compare_bill(spec, remote.get(spec.external_id)))

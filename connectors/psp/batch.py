@@ -143,7 +143,7 @@ def build_batch(
         created_at=created_at or f"{execution_date}T00:00:00Z",
         items=tuple(items), ctrl_sum_minor=sum(i.amount_minor for i in items), excluded=tuple(excluded),
     )
-    from connectors.psp import csv_rail, paypal, pain001, stripe
+    from connectors.psp import csv_rail, pain001, paypal, stripe
 
     render = {"pain001": pain001.render, "csv": csv_rail.render, "stripe": stripe.render,
               "paypal": paypal.render}[rail]

@@ -104,7 +104,8 @@ def read_pain001(path: str | Path) -> list[dict[str, Any]]:
     for pmt in x.xpath("//*[local-name()='PmtInf']"):
         pmt_id = pmt.xpath("string(*[local-name()='PmtInfId'])")
         for tx in pmt.xpath("*[local-name()='CdtTrfTxInf']"):
-            amt = tx.xpath("*[local-name()='Amt']/*")
+            amt = tx.xpath("*[local-name()='Amt']/*[local-name()='InstdAmt'] | "
+                           "*[local-name()='Amt']/*[local-name()='EqvtAmt']/*[local-name()='Amt']")
             if not amt:
                 raise InputError(f"{p}:{tx.sourceline}: field Amt: missing")
             ccy = amt[0].get("Ccy", "")

@@ -71,3 +71,12 @@ def test_cli_fold_writes_every_output(tmp_path: Path, vgos_home: Path) -> None:
     assert norm.columns == ["event_id", "ts_occurred", "principal_id", "amount_minor", "source_type", "currency"]
     assert norm["event_id"].to_list() == ["e1", "e2", "e3"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temp folders left behind"
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_chunked_input_hash_equals_whole(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    import vgos.fold
+
+    monkeypatch.setattr(vgos.fold, "HASH_CHUNK", chunk)
+    r = fold_files([seed_events_path()], "2025-09-23", load_policy(), policy_hash=ZERO)
+    assert r.input_digest == INPUT_DIGEST and r.output_digest == OUTPUT_DIGEST

@@ -182,3 +182,16 @@ def test_checkpoint_signed_with_kms(vgos_home, moto_server, tmp_path, seed_resul
     # ECDSA signatures differ per call: rewriting the same transcript keeps the first checkpoint
     again = write_transcript(seed_result, open_store(str(tmp_path / "out")), "t", signer)
     assert again == ref and verify_transcript(ref.url).ok
+
+
+def test_fold_out_writes_a_verifiable_transcript(vgos_home, tmp_path, capsys):
+    from tests.transcript.conftest import SEED_EVENTS
+    from vgos.cli import main
+
+    out = tmp_path / "w"
+    assert main(["fold", "--events", str(SEED_EVENTS), "--window-id", "2025-09-23", "--out", str(out)]) == 0
+    assert (out / "transcript" / "checkpoint").exists()
+    capsys.readouterr()
+    assert main(["verify", str(out / "transcript")]) == 0
+    assert capsys.readouterr().out.startswith("VERIFIED window 2025-09-23")
+    assert main(["verify", str(tmp_path / "nope")]) == 2

@@ -330,7 +330,7 @@ class SoapService:
 
 
 def envelope(body_child: etree._Element) -> bytes:
-    """Wrap one element in a SOAP 1.1 envelope."""
-    env = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV, "xsi": XSI})
-    etree.SubElement(env, f"{{{SOAP_ENV}}}Body").append(body_child)
-    return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+    """Wrap one element in a SOAP 1.1 envelope, byte for byte as validated (no namespace re-homing)."""
+    return (b'<?xml version="1.0" encoding="utf-8"?>'
+            b'<soapenv:Envelope xmlns:soapenv="' + SOAP_ENV.encode() + b'"><soapenv:Body>'
+            + etree.tostring(body_child) + b"</soapenv:Body></soapenv:Envelope>")

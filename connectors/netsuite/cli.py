@@ -1,0 +1,99 @@
+"""`vgos netsuite sync D [--dry-run]` and `vgos netsuite verify D`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from vgos.errors import InputError, VerificationError
+
+
+def register(subparsers: Any) -> None:
+    """Add the `netsuite` command group to the vgos argparse subparsers."""
+    ns = subparsers.add_parser("netsuite", help="stamp vendor bills in NetSuite and read them back")
+    sub = ns.add_subparsers(dest="netsuite_command", required=True)
+    for name, func, help_ in (("sync", _sync, "upsert the window's vendor bills"),
+                              ("verify", _verify, "read the window's bills back and report drift")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("window_id")
+        p.add_argument("--vendor-map", default=os.environ.get("VGOS_NETSUITE_VENDOR_MAP"),
+                       help="principal -> vendor mapping (YAML or CSV); default $VGOS_NETSUITE_VENDOR_MAP")
+        p.add_argument("--gl-mapping", default=None, help="GL mapping override file (default per tenant)")
+        p.add_argument("--transport", choices=["soap", "rest"], default=None)
+        if name == "sync":
+            p.add_argument("--dry-run", action="store_true")
+        p.set_defaults(func=func)
+
+
+def _load_window(args: argparse.Namespace) -> dict[str, Any]:
+    """Seal and gate decisions of the window from the store (vgos.transcript / vgos.gate)."""
+    from gl_mappings import load_gl_mapping
+
+    from .pipeline import window_kwargs
+    from .vendor_map import load_vendor_map
+
+    try:
+        from vgos.gate import latest_decisions
+        from vgos.transcript import current_seal
+    except ImportError as exc:
+        raise InputError(f"window loader unavailable ({exc}); run `vgos authorize {args.window_id}` first") from exc
+    sealed = current_seal(args.window_id)
+    if sealed is None:
+        raise InputError(f"window {args.window_id}: no sealed transcript")
+    seal = sealed["seal"] if isinstance(sealed, dict) and "seal" in sealed else getattr(sealed, "seal", sealed)
+    digest = (sealed.get("output_digest") if isinstance(sealed, dict) else getattr(sealed, "output_digest", None))
+    url = (sealed.get("transcript_url") if isinstance(sealed, dict) else getattr(sealed, "transcript_url", "")) or ""
+    decisions = [d if isinstance(d, dict) else vars(d) for d in latest_decisions(args.window_id)]
+    if not args.vendor_map:
+        raise InputError("--vendor-map (or VGOS_NETSUITE_VENDOR_MAP) is required: vendors are never guessed")
+    win = seal["window"]
+    return window_kwargs(
+        tenant_id=win.get("tenant_id", "default"), window_id=args.window_id, currency=win["currency"],
+        output_digest=digest, transcript_url=url, provider_batch_id=None, allocations=list(seal["allocations"]),
+        decisions=decisions, vendor_map=load_vendor_map(args.vendor_map),
+        gl_mapping=load_gl_mapping(win.get("tenant_id", "default"), args.gl_mapping),
+    )
+
+
+def _config(args: argparse.Namespace):
+    from .config import NetSuiteConfig
+
+    overrides = {"transport": args.transport} if args.transport else {}
+    return NetSuiteConfig.from_env(**overrides)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from .pipeline import sync_and_verify
+    from .retry import NetSuiteError
+
+    window = _load_window(args)
+    try:
+        report, drift = sync_and_verify(_config(args), window, dry_run=args.dry_run)
+    except NetSuiteError as exc:
+        raise VerificationError(exc.code, str(exc)) from exc
+    counts = " ".join(f"{k}={v}" for k, v in report.counts().items())
+    print(f"netsuite sync {args.window_id}{' (dry run)' if args.dry_run else ''}: {counts}")
+    for pid in report.missing_vendor:
+        print(f"  MISSING_VENDOR_MAPPING {pid}")
+    for f in report.failed:
+        print(f"  FAILED {f.external_id} {f.code}: {f.message}")
+    if drift is not None:
+        print(f"  read-back: checked={drift.checked} drift={len(drift.items)}")
+    return 0 if report.ok and (drift is None or drift.ok) else 1
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .rest_client import make_client
+    from .retry import NetSuiteError
+    from .stamping import verify_window
+
+    window = _load_window(args)
+    try:
+        drift = verify_window(make_client(_config(args)), **window)
+    except NetSuiteError as exc:
+        raise VerificationError(exc.code, str(exc)) from exc
+    print(f"netsuite verify {args.window_id}: checked={drift.checked} drift={len(drift.items)}")
+    for item in drift.items:
+        print(f"  {item.kind} {item.principal_id} {item.external_id}: expected {item.expected}, got {item.actual}")
+    return 0 if drift.ok else 1

@@ -1,0 +1,82 @@
+"""Entry points the CLI, the demo and the Dagster assets call: sync + read-back, journal, metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gl_mappings import build_journal, check_balanced, load_gl_mapping
+from gl_mappings.journal import Journal
+
+from .config import NetSuiteConfig
+from .model import DriftReport, SyncReport
+from .rest_client import make_client
+from .retry import RetryPolicy
+from .stamping import sync_window, verify_window
+from .vendor_map import load_vendor_map
+
+DEMO_VENDOR_MAP = Path(__file__).resolve().parent / "demo_vendors.yaml"
+
+
+def window_kwargs(*, tenant_id: str, window_id: str, currency: str, output_digest: str, transcript_url: str,
+                  provider_batch_id: str | None, allocations: list[dict], decisions: list[dict],
+                  vendor_map: dict[str, str], gl_mapping: Any, tran_date: str | None = None) -> dict[str, Any]:
+    """The keyword set sync_window/verify_window take (tran_date defaults to the window's close date)."""
+    return dict(tenant_id=tenant_id, window_id=window_id, currency=currency, output_digest=output_digest,
+                transcript_url=transcript_url, provider_batch_id=provider_batch_id, allocations=allocations,
+                decisions=decisions, vendor_map=vendor_map, gl_mapping=gl_mapping,
+                tran_date=tran_date or window_id)
+
+
+def sync_and_verify(config: NetSuiteConfig, window: dict[str, Any], *, dry_run: bool = False,
+                    retry: RetryPolicy | None = None) -> tuple[SyncReport, DriftReport | None]:
+    """Stamp the window with the configured transport, then read it back (skipped on dry runs)."""
+    client = make_client(config, retry=retry)
+    report = sync_window(client, **window, dry_run=dry_run, concurrency=config.concurrency,
+                         batch_size=config.batch_size)
+    drift = None if dry_run else verify_window(client, **window)
+    return report, drift
+
+
+def netsuite_bills_metadata(report: SyncReport, drift: DriftReport | None) -> dict[str, Any]:
+    """Metadata for the netsuite_bills asset: created, updated, unchanged, failed, drift."""
+    meta: dict[str, Any] = dict(report.counts())
+    meta["drift"] = len(drift.items) if drift is not None else 0
+    meta["missing_vendor_principals"] = ", ".join(report.missing_vendor)
+    meta["failed_records"] = ", ".join(f"{f.external_id}:{f.code}" for f in report.failed)
+    return meta
+
+
+def gl_journal(window: dict[str, Any], *, gl_mapping_path: str | None = None) -> Journal:
+    """Build and balance-check the window's journal (the gl_journal asset; its check is check_balanced)."""
+    mapping = window.get("gl_mapping") or load_gl_mapping(window["tenant_id"], gl_mapping_path)
+    journal = build_journal(tenant_id=window["tenant_id"], window_id=window["window_id"],
+                            currency=window["currency"], output_digest=window["output_digest"],
+                            allocations=window["allocations"], gl_mapping=mapping,
+                            tran_date=window.get("tran_date") or window["window_id"],
+                            vendor_map=window.get("vendor_map"))
+    check_balanced(journal)
+    return journal
+
+
+def gl_journal_metadata(journal: Journal) -> dict[str, Any]:
+    """Metadata for the gl_journal asset."""
+    return {"lines": len(journal.lines), "debit_minor": journal.total_debit_minor,
+            "credit_minor": journal.total_credit_minor, "balanced": journal.balanced,
+            "currency": journal.currency, "output_digest": journal.output_digest}
+
+
+def demo_sync(base_url: str, config: NetSuiteConfig | None = None, *, tenant_id: str, window_id: str,
+              currency: str, output_digest: str, transcript_url: str, allocations: list[dict],
+              decisions: list[dict], provider_batch_id: str | None = None,
+              vendor_map: dict[str, str] | None = None) -> tuple[SyncReport, DriftReport | None]:
+    """`vgos demo` hook: stamp the demo window into the sandbox at base_url (credentials from NETSUITE_*)."""
+    from dataclasses import replace
+
+    config = replace(config or NetSuiteConfig.from_env(), base_url=base_url)
+    window = window_kwargs(
+        tenant_id=tenant_id, window_id=window_id, currency=currency, output_digest=output_digest,
+        transcript_url=transcript_url, provider_batch_id=provider_batch_id, allocations=allocations,
+        decisions=decisions, vendor_map=vendor_map or load_vendor_map(DEMO_VENDOR_MAP),
+        gl_mapping=load_gl_mapping(tenant_id))
+    return sync_and_verify(config, window)

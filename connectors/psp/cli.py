@@ -1,0 +1,116 @@
+"""`vgos batch create` and `vgos recon parse|ingest|run`: payout rails and reconciliation commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vgos.errors import InputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `batch` and `recon` commands to the `vgos` parser."""
+    from connectors.psp.ids import RAILS
+    from connectors.psp.receipts import FORMATS
+
+    batch = subparsers.add_parser("batch", help="payout batches from ALLOW decisions (pain.001, CSV, PSP APIs)")
+    bsub = batch.add_subparsers(dest="batch_command", required=True)
+    c = bsub.add_parser("create", help="render the window's batch for a rail and record its provider_batch_id")
+    c.add_argument("window_id", metavar="D")
+    c.add_argument("--rail", required=True, choices=RAILS)
+    c.add_argument("--out", required=True, type=Path, metavar="F", help="batch file (written atomically)")
+    c.add_argument("--payees", type=Path, metavar="F",
+                   help="payee directory CSV (connectors/psp/payees.py); default: the demo directory")
+    c.add_argument("--debtor", type=Path, metavar="F", help="debtor account JSON {name, iban, bic}")
+    c.add_argument("--execution-date", metavar="YYYY-MM-DD", help="default: the day after the window closes")
+    c.add_argument("--tenant", default="default")
+    c.set_defaults(func=cmd_batch_create)
+
+    recon = subparsers.add_parser("recon", help="provider reports → receipts → reconciliation and SPV")
+    rsub = recon.add_subparsers(dest="recon_command", required=True)
+    p = rsub.add_parser("parse", help="print a report's normalized receipts as JSON lines")
+    p.add_argument("--format", required=True, choices=FORMATS)
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.set_defaults(func=cmd_recon_parse)
+    i = rsub.add_parser("ingest", help="record a report's receipts once per file hash (or quarantine it)")
+    i.add_argument("--format", choices=FORMATS, help="default: detected from the content")
+    i.add_argument("file", type=Path, metavar="FILE")
+    i.add_argument("--tenant", default="default")
+    i.set_defaults(func=cmd_recon_ingest)
+    r = rsub.add_parser("run", help="reconcile the window's batches against stored receipts (exit 1 if not clean)")
+    r.add_argument("window_id", metavar="D")
+    r.add_argument("--tenant", default="default")
+    r.add_argument("--tolerance-minor", type=int, default=0, help="amount tolerance in minor units (default 0)")
+    r.add_argument("--ingest-drops", action="store_true", help="first ingest new files in <drop zone>/reports/")
+    r.set_defaults(func=cmd_recon_run)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def cmd_batch_create(args: argparse.Namespace) -> int:
+    """vgos batch create D --rail R --out F."""
+    from connectors.psp.payees import load_payees
+    from recon.service import create_window_batch, load_window, read_debtor
+
+    state = load_window(args.window_id, tenant_id=args.tenant)
+    batch = create_window_batch(state, args.rail, args.out, payees=load_payees(args.payees) if args.payees else None,
+                                debtor=read_debtor(args.debtor), execution_date=args.execution_date)
+    from vgos.money import minor_to_decimal
+
+    print(f"batch {batch.provider_batch_id} rail {batch.rail}: {len(batch.items)} payouts, "
+          f"total {minor_to_decimal(batch.ctrl_sum_minor, batch.currency)} {batch.currency}, "
+          f"output_digest {batch.output_digest[:16]}… → {args.out}")
+    for x in batch.excluded:
+        print(f"  not paid: {x.principal_id} {x.reason_code}")
+    return 0
+
+
+def cmd_recon_parse(args: argparse.Namespace) -> int:
+    """vgos recon parse --format X FILE: receipts as JSON lines; a quarantined file is exit 2 with its reason."""
+    import orjson
+
+    from connectors.psp.reports import parse_bytes
+
+    res = parse_bytes(args.format, _read(args.file), args.file.name)
+    if res.quarantined:
+        q = res.quarantined[0]
+        raise InputError(f"{args.file}:{q.line or '?'}: quarantined {q.reason_code}: {q.reason}")
+    for r in res.receipts:
+        sys.stdout.write(orjson.dumps(r.to_dict(), option=orjson.OPT_SORT_KEYS).decode() + "\n")
+    return 0
+
+
+def cmd_recon_ingest(args: argparse.Namespace) -> int:
+    """vgos recon ingest FILE: record receipts once (sha256), or quarantine the whole file."""
+    from recon.service import ingest_report
+
+    out = ingest_report(_read(args.file), str(args.file), args.format, tenant_id=args.tenant)
+    print(f"{out.status} {args.file} ({out.format}, {out.n_receipts} receipts, sha256 {out.raw_sha256[:12]}…)")
+    if out.quarantine:
+        raise InputError(f"{args.file}:{out.quarantine.line or '?'}: quarantined {out.quarantine.reason_code}: "
+                         f"{out.quarantine.reason}")
+    return 0
+
+
+def cmd_recon_run(args: argparse.Namespace) -> int:
+    """vgos recon run D: reconcile, persist, print the summary and the discrepancy table."""
+    import datetime as dt
+
+    from recon.service import ingest_report_drops, load_window, recon_metadata, run_window_recon
+
+    now = dt.datetime.now(dt.UTC)
+    if args.ingest_drops:
+        ingest_report_drops(tenant_id=args.tenant, now=now)
+    state = load_window(args.window_id, tenant_id=args.tenant)
+    result, run_id, changed = run_window_recon(state, as_of=now, amount_tolerance_minor=args.tolerance_minor)
+    meta = recon_metadata(result)
+    print(f"recon {args.window_id} run {run_id}{'' if changed else ' (unchanged)'}: matched {meta['matched']}"
+          f"/{meta['expected']} ({meta['matched_share']}), fully reconciled: {meta['fully_reconciled']}")
+    print(meta["preview_markdown"])
+    return 0 if result.fully_reconciled else 1
