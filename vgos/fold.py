@@ -209,26 +209,47 @@ def _accumulate(kept: pl.DataFrame) -> list[tuple[str, int, int]]:
     return [(p, int(e), int(n)) for p, e, n in zip(g["principal_id"], g["events"], g["net"], strict=True)]
 
 
-def _finish(
-    kept: pl.DataFrame, rejects: list[Reject], window: WindowBounds, policy: Policy, tenant_id: str,
-    input_files: list[tuple[str, str]], progress: Progress, policy_hash: str | None,
+@dataclass
+class Intake:
+    """The normalized log of a window: kept canonical events in fold order and every reject with its reason."""
+
+    window: WindowBounds
+    policy: Policy
+    kept: pl.DataFrame
+    rejects: list[Reject]
+    input_files: list[tuple[str, str]] = field(default_factory=list)
+
+
+def fold_intake(
+    intake: Intake, tenant_id: str = "default", *, progress: Progress | None = None, policy_hash: str | None = None,
 ) -> FoldResult:
-    kept = kept.with_columns(_ts_string_expr().alias("ts_occurred")).select(list(FIELDS))
+    """Fold and seal a normalized log (SPEC §4–5): input digest, accumulation, carry, seal."""
+    progress = progress or _noop
+    kept, policy = intake.kept, intake.policy
     progress(f"hashing {kept.height:,} kept events")
     in_digest = _input_digest(kept, progress)
     progress("accumulating per principal")
     allocations = allocate(_accumulate(kept), policy.bonus_ppm)
-    seal = build_seal(window, policy, tenant_id, allocations, kept.height, len(rejects), in_digest, policy_hash)
+    seal = build_seal(intake.window, policy, tenant_id, allocations, kept.height, len(intake.rejects), in_digest,
+                      policy_hash)
     raw = seal_bytes(seal)
-    return FoldResult(window, policy, tenant_id, kept, rejects, allocations, seal, raw, sha256_hex(raw), in_digest,
-                      input_files)
+    return FoldResult(intake.window, policy, tenant_id, kept, intake.rejects, allocations, seal, raw,
+                      sha256_hex(raw), in_digest, intake.input_files)
 
 
-def fold_files(
-    paths: Sequence[str | Path], window_id: str, policy: Policy, tenant_id: str = "default", *,
-    progress: Progress | None = None, policy_hash: str | None = None,
-) -> FoldResult:
-    """Intake, fold and seal a window from event files (JSONL, CSV, Parquet) with the columnar fast path."""
+def _make_intake(
+    frames: list[pl.DataFrame], schema_rejects: list[tuple[int, int, Reject]], sources: list[str],
+    window: WindowBounds, policy: Policy, progress: Progress, input_files: list[tuple[str, str]],
+) -> Intake:
+    kept, rejects = _intake(frames, schema_rejects, sources, window, policy, progress)
+    kept = kept.with_columns(_ts_string_expr().alias("ts_occurred")).select(list(FIELDS))
+    return Intake(window, policy, kept, rejects, input_files)
+
+
+def intake_files(
+    paths: Sequence[str | Path], window_id: str, policy: Policy, *, progress: Progress | None = None,
+) -> Intake:
+    """Read and normalize a window's event files (JSONL, CSV, Parquet) with the columnar fast path (SPEC §1–3)."""
     progress = progress or _noop
     window = window_bounds(window_id, policy)
     files = [Path(p) for p in paths]
@@ -239,8 +260,17 @@ def fold_files(
         frame, rej = read_fast(path, policy.currency)
         frames.append(frame)
         schema_rejects.extend((i, line, r) for line, r in rej)
-    kept, rejects = _intake(frames, schema_rejects, [str(p) for p in files], window, policy, progress)
-    return _finish(kept, rejects, window, policy, tenant_id, _input_files(files), progress, policy_hash)
+    return _make_intake(frames, schema_rejects, [str(p) for p in files], window, policy, progress,
+                        _input_files(files))
+
+
+def fold_files(
+    paths: Sequence[str | Path], window_id: str, policy: Policy, tenant_id: str = "default", *,
+    progress: Progress | None = None, policy_hash: str | None = None,
+) -> FoldResult:
+    """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))`."""
+    intake = intake_files(paths, window_id, policy, progress=progress)
+    return fold_intake(intake, tenant_id, progress=progress, policy_hash=policy_hash)
 
 
 def fold_canonical(
@@ -256,8 +286,8 @@ def fold_canonical(
     df = df.with_row_index("_line", offset=1).with_columns(pl.col("_line").cast(pl.Int64))
     window = window_bounds(window_id, policy)
     frame, rej = normalize_frame(df, source=source, mode="parquet", default_currency=policy.currency)
-    kept, rejects = _intake([frame], [(0, line, r) for line, r in rej], [source], window, policy, _noop)
-    result = _finish(kept, rejects, window, policy, tenant_id, [], _noop, policy_hash)
+    intake = _make_intake([frame], [(0, line, r) for line, r in rej], [source], window, policy, _noop, [])
+    result = fold_intake(intake, tenant_id, policy_hash=policy_hash)
     if events_rejected:
         seal = dict(result.seal)
         seal["totals"] = {**seal["totals"], "events_rejected": seal["totals"]["events_rejected"] + events_rejected}

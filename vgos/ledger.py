@@ -1008,8 +1008,8 @@ def export_proof(date_from: str, date_to: str, out: str | Path, *, url: str | No
     lo, hi = _day(date_from, "--from"), _day(date_to, "--to")
     if lo > hi:
         raise InputError(f"--from {lo} is after --to {hi}")
-    # canonical UTC text sorts like the instants it names
-    start, stop = f"{lo}T00:00:00Z", f"{hi + timedelta(days=1)}T00:00:00Z"
+    # every canonical UTC text of day D starts with "D" and sorts after "D" and before the next day's "D+1"
+    start, stop = lo.isoformat(), (hi + timedelta(days=1)).isoformat()
     in_range = (_E.c.effective_at >= start) & (_E.c.effective_at < stop)
     with get_engine(url).connect() as conn:
         first, last, n = conn.execute(

@@ -93,3 +93,26 @@ def test_database_refuses_a_second_entry_for_one_source_event(store_url: str) ->
             LINE_SQL.replace(":no", "1").replace(":acct", "'a'").replace(":d", "5").replace(":c", "0"),
             LINE_SQL.replace(":no", "2").replace(":acct", "'b'").replace(":d", "0").replace(":c", "5"),
             ENTRY_SQL, params=params)
+
+
+def test_migration_downgrades_to_0002_and_upgrades_again(store_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from vgos.store.db import MIGRATIONS, get_engine
+
+    _posted(store_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    eng = get_engine(store_url)
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    assert not sa.inspect(eng).has_table("ledger_entries")
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    assert ledger.verify_chain(url=store_url)["entries"] == 0
+    _posted(store_url)  # the triggers are back too
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        raw(store_url, "DELETE FROM audit_log")

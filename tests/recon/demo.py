@@ -15,10 +15,12 @@ WINDOW = "2025-09-23"
 DIGEST = "90833464347fd19e2779e0929d7e57b81d4e951f1d96e84eab947d8c4bf97a73"
 CLOSE = "2025-09-23T21:00:00Z"
 DECISIONS = [
-    {"principal_id": "CRE-0001", "payout_minor": 380, "decision": "ALLOW", "reason_code": None, "output_digest": DIGEST},
+    {"principal_id": "CRE-0001", "payout_minor": 380, "decision": "ALLOW", "reason_code": None,
+     "output_digest": DIGEST},
     {"principal_id": "CRE-0002", "payout_minor": 275, "decision": "HOLD", "reason_code": "CT_HOLD",
      "output_digest": DIGEST},
-    {"principal_id": "CRE-0003", "payout_minor": 456, "decision": "ALLOW", "reason_code": None, "output_digest": DIGEST},
+    {"principal_id": "CRE-0003", "payout_minor": 456, "decision": "ALLOW", "reason_code": None,
+     "output_digest": DIGEST},
 ]
 
 
