@@ -26,8 +26,13 @@ PG_ADMIN = os.environ.get("VGOS_TEST_PG_URL", "postgresql+psycopg2://postgres@12
 def decisions(n: int) -> list[dict]:
     """N ALLOW decisions with distinct principals and amounts."""
     return [
-        {"principal_id": f"P-{i:07d}", "payout_minor": 100 + i % 10_000, "decision": "ALLOW",
-         "reason_code": None, "output_digest": DIGEST}
+        {
+            "principal_id": f"P-{i:07d}",
+            "payout_minor": 100 + i % 10_000,
+            "decision": "ALLOW",
+            "reason_code": None,
+            "output_digest": DIGEST,
+        }
         for i in range(n)
     ]
 
@@ -40,11 +45,25 @@ def run(engine_name: str, url: str, n: int) -> None:
     get_engine(url)  # migrate outside the timing
     decs = decisions(n)
     t0 = time.perf_counter()
-    res = ledger.post_authorization("2025-09-23", DIGEST, "USD", decs, effective_at="2025-09-23T21:00:00Z",
-                                    url=url, recorded_at="2025-09-23T22:00:00Z")
+    res = ledger.post_authorization(
+        "2025-09-23",
+        DIGEST,
+        "USD",
+        decs,
+        effective_at="2025-09-23T21:00:00Z",
+        url=url,
+        recorded_at="2025-09-23T22:00:00Z",
+    )
     t1 = time.perf_counter()
-    again = ledger.post_authorization("2025-09-23", DIGEST, "USD", decs, effective_at="2025-09-23T21:00:00Z",
-                                      url=url, recorded_at="2025-09-23T22:00:00Z")
+    again = ledger.post_authorization(
+        "2025-09-23",
+        DIGEST,
+        "USD",
+        decs,
+        effective_at="2025-09-23T21:00:00Z",
+        url=url,
+        recorded_at="2025-09-23T22:00:00Z",
+    )
     t2 = time.perf_counter()
     report = ledger.verify_chain(url=url)
     t3 = time.perf_counter()
@@ -52,9 +71,11 @@ def run(engine_name: str, url: str, n: int) -> None:
     t4 = time.perf_counter()
     assert len(res.posted) == n and not again.posted and report["entries"] == n and check["passed"]
     post_s, replay_s, verify_s, check_s = t1 - t0, t2 - t1, t3 - t2, t4 - t3
-    print(f"{engine_name:<9} N={n:>7}  post {post_s:7.2f}s = {n / post_s:9.0f} postings/s "
-          f"({2 * n / post_s:9.0f} lines/s)  replay {replay_s:6.2f}s  verify {verify_s:6.2f}s "
-          f"= {n / verify_s:9.0f} entries/s  balance check {check_s:5.2f}s")
+    print(
+        f"{engine_name:<9} N={n:>7}  post {post_s:7.2f}s = {n / post_s:9.0f} postings/s "
+        f"({2 * n / post_s:9.0f} lines/s)  replay {replay_s:6.2f}s  verify {verify_s:6.2f}s "
+        f"= {n / verify_s:9.0f} entries/s  balance check {check_s:5.2f}s"
+    )
     get_engine(url).dispose()
 
 

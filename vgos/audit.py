@@ -152,11 +152,7 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
     lines = []
     for r in rows:
         summary = r["diff_summary"]
-        text = (
-            summary
-            if isinstance(summary, str)
-            else orjson.dumps(summary, option=orjson.OPT_SORT_KEYS).decode()
-        )
+        text = summary if isinstance(summary, str) else orjson.dumps(summary, option=orjson.OPT_SORT_KEYS).decode()
         lines.append(
             f"{r['at']}  {r['actor_type']}:{r['actor_id']}  {r['action']}  {r['resource']}"
             f"  corr={r['correlation_id'] or '-'}  {text}"

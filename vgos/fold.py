@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +77,12 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _input_files_unsorted(paths: Sequence[Path]) -> list[tuple[str, str]]:
+    return [(p.name, file_sha256(p)) for p in paths]
+
+
 def _input_files(paths: Sequence[Path]) -> list[tuple[str, str]]:
-    return sorted((p.name, file_sha256(p)) for p in paths)
+    return sorted(_input_files_unsorted(paths))
 
 
 def _noop(_: str) -> None:
@@ -248,8 +252,12 @@ def _make_intake(
 
 def intake_files(
     paths: Sequence[str | Path], window_id: str, policy: Policy, *, progress: Progress | None = None,
+    sources: Sequence[str] | None = None,
 ) -> Intake:
-    """Read and normalize a window's event files (JSONL, CSV, Parquet) with the columnar fast path (SPEC §1–3)."""
+    """Read and normalize a window's event files (JSONL, CSV, Parquet) with the columnar fast path (SPEC §1–3).
+
+    `sources` names the files in rejects (e.g. their drop-zone keys) when `paths` are local copies.
+    """
     progress = progress or _noop
     window = window_bounds(window_id, policy)
     files = [Path(p) for p in paths]
@@ -260,8 +268,11 @@ def intake_files(
         frame, rej = read_fast(path, policy.currency)
         frames.append(frame)
         schema_rejects.extend((i, line, r) for line, r in rej)
-    return _make_intake(frames, schema_rejects, [str(p) for p in files], window, policy, progress,
-                        _input_files(files))
+    names = list(sources) if sources is not None else [str(p) for p in files]
+    if sources is not None:
+        schema_rejects = [(i, line, replace(r, source=f"{names[i]}:{line}")) for i, line, r in schema_rejects]
+    inputs = sorted((Path(n).name, sha) for n, (_, sha) in zip(names, _input_files_unsorted(files), strict=True))
+    return _make_intake(frames, schema_rejects, names, window, policy, progress, inputs)
 
 
 def fold_files(
@@ -359,3 +370,15 @@ def fold_reference(
                                               "source_type": pl.String, "currency": pl.String})
     return FoldResult(window, policy, tenant_id, kept_df, reject_list, allocations, seal, seal_bytes(seal),
                       output_digest(seal), in_digest, _input_files(files))
+
+
+def result_from_seal(raw_seal: bytes, intake: Intake, tenant_id: str = "default") -> FoldResult:
+    """Rebuild a FoldResult from stored seal bytes and its normalized log (the seal must match the log)."""
+    import orjson
+
+    seal = orjson.loads(raw_seal)
+    if seal["window"]["window_id"] != intake.window.window_id or seal["window"]["tenant_id"] != tenant_id:
+        raise ValueError("stored seal belongs to another window or tenant")
+    allocations = [Allocation(**a) for a in seal["allocations"]]
+    return FoldResult(intake.window, intake.policy, tenant_id, intake.kept, intake.rejects, allocations, seal,
+                      raw_seal, sha256_hex(raw_seal), seal["trailer"]["input_digest"], intake.input_files)

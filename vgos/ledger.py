@@ -211,9 +211,7 @@ def head_message(seq: int, entry_id: str | None, head_hash: str) -> bytes:
 
 def _text(value: Any, name: str, max_len: int = 512) -> str:
     if not isinstance(value, str) or not value or len(value) > max_len:
-        raise InputError(
-            f"{name}: expected a non-empty string of at most {max_len} characters, got {value!r}"
-        )
+        raise InputError(f"{name}: expected a non-empty string of at most {max_len} characters, got {value!r}")
     return value
 
 
@@ -256,9 +254,7 @@ def _lock_head(conn: Connection) -> tuple[int, str | None, str]:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         row = conn.execute(select(_H.c.seq, _H.c.entry_id, _H.c.hash).where(_H.c.id == 1)).one()
     else:
-        row = conn.execute(
-            select(_H.c.seq, _H.c.entry_id, _H.c.hash).where(_H.c.id == 1).with_for_update()
-        ).one()
+        row = conn.execute(select(_H.c.seq, _H.c.entry_id, _H.c.hash).where(_H.c.id == 1).with_for_update()).one()
     return int(row.seq), row.entry_id, row.hash
 
 
@@ -440,9 +436,7 @@ def post_authorization(
         seen.add(pid)
         bound = dec.get("output_digest", output_digest)
         if bound != output_digest:
-            raise InputError(
-                f"{where}.output_digest: decision for {pid} is bound to {bound}, not {output_digest}"
-            )
+            raise InputError(f"{where}.output_digest: decision for {pid} is bound to {bound}, not {output_digest}")
         verdict = dec.get("decision")
         if verdict not in ("ALLOW", "HOLD"):
             raise InputError(f"{where}.decision: expected ALLOW or HOLD, got {verdict!r}")
@@ -765,9 +759,7 @@ def check_window(
         t["debit_minor"] += r["debit_minor"]
         t["credit_minor"] += r["credit_minor"]
     expected = sum(
-        int(d["payout_minor"])
-        for d in decisions
-        if d.get("decision") == "ALLOW" and int(d["payout_minor"]) > 0
+        int(d["payout_minor"]) for d in decisions if d.get("decision") == "ALLOW" and int(d["payout_minor"]) > 0
     )
     net = cast(func.coalesce(func.sum(_L.c.debit_minor - _L.c.credit_minor), 0), BigInteger)
     stmt = (
@@ -881,18 +873,14 @@ def _broken(reason: str, seq: int, entry_id: str, what: str) -> VerificationErro
     return VerificationError(reason, f"first broken entry #{seq} {entry_id}: {what}")
 
 
-def _check_entry(
-    body: dict[str, Any], stored_hash: str, expected_seq: int, prev: str, lines: Sequence[Line]
-) -> None:
+def _check_entry(body: dict[str, Any], stored_hash: str, expected_seq: int, prev: str, lines: Sequence[Line]) -> None:
     seq, eid = body["seq"], body["entry_id"]
     if seq != expected_seq:
         raise _broken("LEDGER_SEQ_GAP", seq, eid, f"expected sequence number {expected_seq}")
     if body["prev_hash"] != prev:
         raise _broken("LEDGER_CHAIN_BROKEN", seq, eid, "prev_hash does not match the previous entry's hash")
     if entry_id_for(body["source"], body["source_event_id"]) != eid:
-        raise _broken(
-            "LEDGER_HASH_MISMATCH", seq, eid, "entry_id does not match its (source, source_event_id)"
-        )
+        raise _broken("LEDGER_HASH_MISMATCH", seq, eid, "entry_id does not match its (source, source_event_id)")
     try:
         recomputed = entry_hash(body)
     except CanonicalError as exc:
@@ -983,9 +971,7 @@ def verify_chain(*, url: str | None = None, trusted: set[str] | None = None) -> 
             )
             signed_to, keys = max(signed_to, int(s.seq)), keys | {s.key_id}
     if signed_to != count:
-        raise VerificationError(
-            "LEDGER_HEAD_UNSIGNED", f"entries after #{signed_to} up to #{count} are not signed"
-        )
+        raise VerificationError("LEDGER_HEAD_UNSIGNED", f"entries after #{signed_to} up to #{count} are not signed")
     return {"entries": count, "head_seq": count, "head_hash": prev, "key_ids": sorted(keys)}
 
 
@@ -1089,9 +1075,7 @@ def verify_proof(path: str | Path, *, trusted: set[str] | None = None) -> dict[s
             ]
             body = {k: e[k] for k in _ENTRY_KEYS}
             if [ln.as_dict() for ln in lines] != e["lines"]:
-                raise _broken(
-                    "LEDGER_HASH_MISMATCH", e["seq"], e["entry_id"], "lines are not in canonical form"
-                )
+                raise _broken("LEDGER_HASH_MISMATCH", e["seq"], e["entry_id"], "lines are not in canonical form")
             _check_entry(body, e["hash"], expected, prev, lines)
             prev, expected = e["hash"], expected + 1
         last = entries[-1]

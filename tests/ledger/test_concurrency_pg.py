@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
-from tests.ledger.conftest import SEED_CLOSE, SEED_DIGEST, SEED_WINDOW, raw
+from tests.ledger.helpers import SEED_CLOSE, SEED_DIGEST, SEED_WINDOW, raw
 from vgos import ledger
 
 WORKERS = 4
@@ -12,8 +12,16 @@ PRINCIPALS = 150
 
 
 def _decisions() -> list[dict]:
-    return [{"principal_id": f"P-{i:05d}", "payout_minor": 100 + i, "decision": "ALLOW", "reason_code": None,
-             "output_digest": SEED_DIGEST} for i in range(PRINCIPALS)]
+    return [
+        {
+            "principal_id": f"P-{i:05d}",
+            "payout_minor": 100 + i,
+            "decision": "ALLOW",
+            "reason_code": None,
+            "output_digest": SEED_DIGEST,
+        }
+        for i in range(PRINCIPALS)
+    ]
 
 
 def _worker(url: str, barrier, queue) -> None:  # noqa: ANN001
@@ -39,7 +47,9 @@ def test_concurrent_posting_yields_one_set_of_entries(postgres_url: str) -> None
     assert all(posted + existing == PRINCIPALS for posted, existing, _ in results)
     assert {seq for _, _, seq in results} == {PRINCIPALS}
     assert raw(postgres_url, "SELECT COUNT(*), COUNT(DISTINCT source_event_id) FROM ledger_entries")[0] == (
-        PRINCIPALS, PRINCIPALS)
+        PRINCIPALS,
+        PRINCIPALS,
+    )
     report = ledger.verify_chain(url=postgres_url)
     assert report["entries"] == PRINCIPALS
     total = sum(d["payout_minor"] for d in _decisions())

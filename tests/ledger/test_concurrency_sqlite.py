@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 
-from tests.ledger.conftest import SEED_CLOSE, SEED_DIGEST, SEED_WINDOW, raw
+from tests.ledger.helpers import SEED_CLOSE, SEED_DIGEST, SEED_WINDOW, raw
 from vgos import ledger
 
 
 def test_concurrent_threads_post_one_set_of_entries(sqlite_url: str) -> None:
-    decisions = [{"principal_id": f"P-{i:04d}", "payout_minor": 10 + i, "decision": "ALLOW",
-                  "output_digest": SEED_DIGEST} for i in range(60)]
+    decisions = [
+        {"principal_id": f"P-{i:04d}", "payout_minor": 10 + i, "decision": "ALLOW", "output_digest": SEED_DIGEST}
+        for i in range(60)
+    ]
     barrier, results, errors = threading.Barrier(3), [], []
 
     def post() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.ledger.conftest import SEED_CLOSE, SEED_DIGEST, SEED_WINDOW, raw, seed_decisions
+from tests.ledger.helpers import SEED_CLOSE, SEED_DIGEST, SEED_WINDOW, raw, seed_decisions
 from vgos import audit, ledger
 
 ENTRY_SQL = (
@@ -21,8 +21,9 @@ LINE_SQL = (
 
 def _posted(url: str) -> None:
     ledger.post_authorization(SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at=SEED_CLOSE, url=url)
-    audit.record("alice", "user", "proof.submit", "window/2025-09-23", "c-1", "2025-09-23T20:00:00Z",
-                 {"proofs": 1}, url=url)
+    audit.record(
+        "alice", "user", "proof.submit", "window/2025-09-23", "c-1", "2025-09-23T20:00:00Z", {"proofs": 1}, url=url
+    )
 
 
 @pytest.mark.parametrize(
@@ -58,8 +59,12 @@ def _entry(seq: int, eid: str) -> dict:
 
 def test_database_refuses_an_unbalanced_entry(store_url: str) -> None:
     with pytest.raises(sa.exc.DatabaseError, match="not balanced"):
-        raw(store_url, LINE_SQL, ENTRY_SQL, params={
-            **_entry(1, "x1"), "no": 1, "acct": "expense:payouts", "d": 100, "c": 0})
+        raw(
+            store_url,
+            LINE_SQL,
+            ENTRY_SQL,
+            params={**_entry(1, "x1"), "no": 1, "acct": "expense:payouts", "d": 100, "c": 0},
+        )
     eng = sa.create_engine(store_url)
     try:
         with pytest.raises(sa.exc.DatabaseError, match="not balanced"), eng.begin() as conn:
@@ -74,8 +79,9 @@ def test_database_refuses_an_unbalanced_entry(store_url: str) -> None:
 
 
 def test_database_refuses_lines_added_to_a_posted_entry_and_two_sided_lines(store_url: str) -> None:
-    res = ledger.post_authorization(SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at=SEED_CLOSE,
-                                    url=store_url)
+    res = ledger.post_authorization(
+        SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at=SEED_CLOSE, url=store_url
+    )
     eid = res.posted[0]
     with pytest.raises(sa.exc.DatabaseError, match="sealed"):
         raw(store_url, LINE_SQL, params={"eid": eid, "no": 9, "acct": "a", "d": 1, "c": 0})
@@ -84,15 +90,19 @@ def test_database_refuses_lines_added_to_a_posted_entry_and_two_sided_lines(stor
 
 
 def test_database_refuses_a_second_entry_for_one_source_event(store_url: str) -> None:
-    res = ledger.post_authorization(SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at=SEED_CLOSE,
-                                    url=store_url)
+    res = ledger.post_authorization(
+        SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at=SEED_CLOSE, url=store_url
+    )
     source_event = ledger.get_entry(res.posted[0], url=store_url)["source_event_id"]
     params = {**_entry(10, "dup"), "src": "authorization", "sev": source_event}
     with pytest.raises(sa.exc.IntegrityError):
-        raw(store_url,
+        raw(
+            store_url,
             LINE_SQL.replace(":no", "1").replace(":acct", "'a'").replace(":d", "5").replace(":c", "0"),
             LINE_SQL.replace(":no", "2").replace(":acct", "'b'").replace(":d", "0").replace(":c", "5"),
-            ENTRY_SQL, params=params)
+            ENTRY_SQL,
+            params=params,
+        )
 
 
 def test_migration_downgrades_to_0002_and_upgrades_again(store_url: str) -> None:

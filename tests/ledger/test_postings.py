@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ledger.conftest import SEED_CLOSE, SEED_DIGEST, SEED_WINDOW, raw, seed_decisions
+from tests.ledger.helpers import SEED_CLOSE, SEED_DIGEST, SEED_WINDOW, raw, seed_decisions
 from vgos import ledger
 from vgos.errors import InputError
 
@@ -45,18 +45,33 @@ def test_reposting_the_same_decisions_is_idempotent(sqlite_url: str) -> None:
 def test_full_money_path_clears_payables_and_clearing(sqlite_url: str) -> None:
     ledger.post_authorization(SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at=SEED_CLOSE)
     items = [{"principal_id": "CRE-0001", "amount_minor": 380}, {"principal_id": "CRE-0003", "amount_minor": 456}]
-    ledger.post_batch(SEED_WINDOW, SEED_DIGEST, "PB-1", items, provider="acme", currency="USD",
-                      effective_at="2025-09-24T08:00:00Z")
+    ledger.post_batch(
+        SEED_WINDOW, SEED_DIGEST, "PB-1", items, provider="acme", currency="USD", effective_at="2025-09-24T08:00:00Z"
+    )
     receipts = [{"receipt_id": "R-1", "amount_minor": 380}, {"receipt_id": "R-2", "amount_minor": 456}]
-    ledger.post_settlement(SEED_WINDOW, SEED_DIGEST, receipts, provider="acme", currency="USD",
-                           effective_at="2025-09-25T08:00:00Z")
-    ledger.post_fee(SEED_WINDOW, SEED_DIGEST, "USD", 25, "FEE-1", provider="acme",
-                    effective_at="2025-09-25T08:00:00Z")
+    ledger.post_settlement(
+        SEED_WINDOW, SEED_DIGEST, receipts, provider="acme", currency="USD", effective_at="2025-09-25T08:00:00Z"
+    )
+    ledger.post_fee(SEED_WINDOW, SEED_DIGEST, "USD", 25, "FEE-1", provider="acme", effective_at="2025-09-25T08:00:00Z")
     # replays of every step change nothing
-    assert ledger.post_batch(SEED_WINDOW, SEED_DIGEST, "PB-1", items, provider="acme", currency="USD",
-                             effective_at="2025-09-24T08:00:00Z").posted == []
-    assert ledger.post_settlement(SEED_WINDOW, SEED_DIGEST, receipts, provider="acme", currency="USD",
-                                  effective_at="2025-09-25T08:00:00Z").posted == []
+    assert (
+        ledger.post_batch(
+            SEED_WINDOW,
+            SEED_DIGEST,
+            "PB-1",
+            items,
+            provider="acme",
+            currency="USD",
+            effective_at="2025-09-24T08:00:00Z",
+        ).posted
+        == []
+    )
+    assert (
+        ledger.post_settlement(
+            SEED_WINDOW, SEED_DIGEST, receipts, provider="acme", currency="USD", effective_at="2025-09-25T08:00:00Z"
+        ).posted
+        == []
+    )
     bal = ledger.balances(SEED_WINDOW)
     assert bal[("liability:payable:CRE-0001", "USD")] == 0
     assert bal[("liability:payable:CRE-0003", "USD")] == 0
@@ -68,11 +83,11 @@ def test_full_money_path_clears_payables_and_clearing(sqlite_url: str) -> None:
 
 
 def test_reversal_restores_balances_and_keeps_both_entries(store_url: str) -> None:
-    res = ledger.post_authorization(SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at=SEED_CLOSE,
-                                    url=store_url)
+    res = ledger.post_authorization(
+        SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at=SEED_CLOSE, url=store_url
+    )
     before = ledger.balances(url=store_url)
-    original = next(e for e in res.posted
-                    if ledger.get_entry(e, url=store_url)["source_event_id"].endswith("CRE-0001"))
+    original = next(e for e in res.posted if ledger.get_entry(e, url=store_url)["source_event_id"].endswith("CRE-0001"))
     rev = ledger.reverse(original, "gate decision withdrawn", effective_at="2025-09-24T10:00:00Z", url=store_url)
     after = ledger.balances(url=store_url)
     assert after[("liability:payable:CRE-0001", "USD")] == 0
@@ -91,15 +106,23 @@ def test_reversal_restores_balances_and_keeps_both_entries(store_url: str) -> No
 
 def test_unbalanced_entry_is_refused_before_insert(sqlite_url: str) -> None:
     draft = ledger.Draft(
-        window_id=SEED_WINDOW, output_digest=SEED_DIGEST, entry_type="ADJUSTMENT", effective_at=SEED_CLOSE,
-        source="manual", source_event_id="adj-1",
+        window_id=SEED_WINDOW,
+        output_digest=SEED_DIGEST,
+        entry_type="ADJUSTMENT",
+        effective_at=SEED_CLOSE,
+        source="manual",
+        source_event_id="adj-1",
         lines=(ledger.dr("expense:payouts", "USD", 100), ledger.cr("asset:bank", "USD", 99)),
     )
     with pytest.raises(ledger.UnbalancedEntry, match="USD debits 100 != credits 99"):
         ledger.append([draft], action="test", resource="window/2025-09-23")
     cross = ledger.Draft(
-        window_id=SEED_WINDOW, output_digest=SEED_DIGEST, entry_type="ADJUSTMENT", effective_at=SEED_CLOSE,
-        source="manual", source_event_id="adj-2",
+        window_id=SEED_WINDOW,
+        output_digest=SEED_DIGEST,
+        entry_type="ADJUSTMENT",
+        effective_at=SEED_CLOSE,
+        source="manual",
+        source_event_id="adj-2",
         lines=(ledger.dr("expense:payouts", "USD", 100), ledger.cr("asset:bank", "EUR", 100)),
     )
     with pytest.raises(ledger.UnbalancedEntry, match="EUR debits 0 != credits 100"):
@@ -108,10 +131,8 @@ def test_unbalanced_entry_is_refused_before_insert(sqlite_url: str) -> None:
 
 
 def test_multi_currency_batch_balances_per_currency(sqlite_url: str) -> None:
-    items = [{"principal_id": "A", "amount_minor": 500, "currency": "EUR"},
-             {"principal_id": "B", "amount_minor": 700}]
-    ledger.post_batch(SEED_WINDOW, SEED_DIGEST, "PB-9", items, provider="acme", currency="USD",
-                      effective_at=SEED_CLOSE)
+    items = [{"principal_id": "A", "amount_minor": 500, "currency": "EUR"}, {"principal_id": "B", "amount_minor": 700}]
+    ledger.post_batch(SEED_WINDOW, SEED_DIGEST, "PB-9", items, provider="acme", currency="USD", effective_at=SEED_CLOSE)
     bal = ledger.balances()
     assert bal[("asset:clearing:acme", "EUR")] == -500 and bal[("asset:clearing:acme", "USD")] == -700
 
@@ -137,8 +158,8 @@ def test_bad_decisions_are_refused_and_nothing_is_written(sqlite_url: str, chang
 
 def test_effective_at_must_be_explicit_and_zoned(sqlite_url: str) -> None:
     with pytest.raises(InputError, match="effective_at"):
-        ledger.post_authorization(SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(),
-                                  effective_at="2025-09-23T21:00:00")
-    res = ledger.post_authorization(SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(),
-                                    effective_at="2025-09-23T23:00:00+02:00")
+        ledger.post_authorization(SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at="2025-09-23T21:00:00")
+    res = ledger.post_authorization(
+        SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at="2025-09-23T23:00:00+02:00"
+    )
     assert ledger.get_entry(res.posted[0])["effective_at"] == "2025-09-23T21:00:00Z"

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tests.ledger.conftest import (
+from tests.ledger.helpers import (
     SEED_CLOSE,
     SEED_DIGEST,
     SEED_WINDOW,
@@ -26,14 +26,28 @@ from vgos.errors import VerificationError
 
 def _books(url: str) -> list[str]:
     """Four entries over three days: two authorizations, a batch, a settlement."""
-    auth = ledger.post_authorization(SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at=SEED_CLOSE,
-                                     url=url)
-    batch = ledger.post_batch(SEED_WINDOW, SEED_DIGEST, "PB-1",
-                              [{"principal_id": "CRE-0001", "amount_minor": 380},
-                               {"principal_id": "CRE-0003", "amount_minor": 456}],
-                              provider="acme", currency="USD", effective_at="2025-09-24T08:00:00Z", url=url)
-    settle = ledger.post_settlement(SEED_WINDOW, SEED_DIGEST, [{"receipt_id": "R-1", "amount_minor": 836}],
-                                    provider="acme", currency="USD", effective_at="2025-09-25T08:00:00Z", url=url)
+    auth = ledger.post_authorization(
+        SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at=SEED_CLOSE, url=url
+    )
+    batch = ledger.post_batch(
+        SEED_WINDOW,
+        SEED_DIGEST,
+        "PB-1",
+        [{"principal_id": "CRE-0001", "amount_minor": 380}, {"principal_id": "CRE-0003", "amount_minor": 456}],
+        provider="acme",
+        currency="USD",
+        effective_at="2025-09-24T08:00:00Z",
+        url=url,
+    )
+    settle = ledger.post_settlement(
+        SEED_WINDOW,
+        SEED_DIGEST,
+        [{"receipt_id": "R-1", "amount_minor": 836}],
+        provider="acme",
+        currency="USD",
+        effective_at="2025-09-25T08:00:00Z",
+        url=url,
+    )
     return auth.posted + batch.posted + settle.posted
 
 
@@ -42,8 +56,11 @@ def test_changed_amount_is_found_and_the_entry_named(store_url: str) -> None:
     assert ledger.verify_chain(url=store_url)["entries"] == 4
     drop_append_only_triggers(store_url)
     # change both sides so the entry still balances: only the hash chain can tell
-    raw(store_url, "UPDATE ledger_lines SET debit_minor = debit_minor * 10, credit_minor = credit_minor * 10 "
-                   "WHERE entry_id = :e", params={"e": ids[1]})
+    raw(
+        store_url,
+        "UPDATE ledger_lines SET debit_minor = debit_minor * 10, credit_minor = credit_minor * 10 WHERE entry_id = :e",
+        params={"e": ids[1]},
+    )
     with pytest.raises(VerificationError) as info:
         ledger.verify_chain(url=store_url)
     assert info.value.reason == "LEDGER_HASH_MISMATCH"
@@ -55,10 +72,16 @@ def test_cli_verify_names_the_first_broken_entry_and_exits_1(sqlite_url: str) ->
     code, out, _ = run_cli(["ledger", "verify"])
     assert code == 0 and "ledger OK: 4 entries" in out
     drop_append_only_triggers(sqlite_url)
-    raw(sqlite_url, "UPDATE ledger_entries SET effective_at = '2025-09-22T00:00:00Z' WHERE entry_id = :e",
-        params={"e": ids[2]})
-    raw(sqlite_url, "UPDATE ledger_lines SET account = 'asset:clearing:mallory' WHERE entry_id = :e",
-        params={"e": ids[3]})
+    raw(
+        sqlite_url,
+        "UPDATE ledger_entries SET effective_at = '2025-09-22T00:00:00Z' WHERE entry_id = :e",
+        params={"e": ids[2]},
+    )
+    raw(
+        sqlite_url,
+        "UPDATE ledger_lines SET account = 'asset:clearing:mallory' WHERE entry_id = :e",
+        params={"e": ids[3]},
+    )
     code, _, err = run_cli(["ledger", "verify"])
     assert code == 1
     assert "LEDGER_HASH_MISMATCH" in err and ids[2] in err and ids[3] not in err
@@ -68,18 +91,36 @@ def test_rewritten_chain_without_the_key_fails_on_signatures(sqlite_url: str) ->
     """An attacker who recomputes every hash after an edit still cannot produce the head signature."""
     ids = _books(sqlite_url)
     drop_append_only_triggers(sqlite_url)
-    raw(sqlite_url, "UPDATE ledger_lines SET credit_minor = 1, debit_minor = 0 WHERE entry_id = :e AND line_no = 2",
-        params={"e": ids[0]})
-    raw(sqlite_url, "UPDATE ledger_lines SET debit_minor = 1 WHERE entry_id = :e AND line_no = 1",
-        params={"e": ids[0]})
+    raw(
+        sqlite_url,
+        "UPDATE ledger_lines SET credit_minor = 1, debit_minor = 0 WHERE entry_id = :e AND line_no = 2",
+        params={"e": ids[0]},
+    )
+    raw(sqlite_url, "UPDATE ledger_lines SET debit_minor = 1 WHERE entry_id = :e AND line_no = 1", params={"e": ids[0]})
     prev = "0" * 64
     for seq, eid in enumerate(ids, start=1):
         entry = ledger.get_entry(eid)
-        body = {k: entry[k] for k in ("entry_id", "window_id", "output_digest", "entry_type", "reverses",
-                                      "effective_at", "source", "source_event_id", "memo", "lines")}
+        body = {
+            k: entry[k]
+            for k in (
+                "entry_id",
+                "window_id",
+                "output_digest",
+                "entry_type",
+                "reverses",
+                "effective_at",
+                "source",
+                "source_event_id",
+                "memo",
+                "lines",
+            )
+        }
         new = digest({**body, "schema": ledger.ENTRY_SCHEMA, "seq": seq, "prev_hash": prev})
-        raw(sqlite_url, "UPDATE ledger_entries SET prev_hash = :p, hash = :h WHERE entry_id = :e",
-            params={"p": prev, "h": new, "e": eid})
+        raw(
+            sqlite_url,
+            "UPDATE ledger_entries SET prev_hash = :p, hash = :h WHERE entry_id = :e",
+            params={"p": prev, "h": new, "e": eid},
+        )
         prev = new
     raw(sqlite_url, "UPDATE ledger_chain_head SET hash = :h", params={"h": prev})
     with pytest.raises(VerificationError) as info:
@@ -90,8 +131,12 @@ def test_rewritten_chain_without_the_key_fails_on_signatures(sqlite_url: str) ->
 def test_removed_last_entry_is_found(store_url: str) -> None:
     ids = _books(store_url)
     drop_append_only_triggers(store_url)
-    raw(store_url, "DELETE FROM ledger_lines WHERE entry_id = :e", "DELETE FROM ledger_entries WHERE entry_id = :e",
-        params={"e": ids[-1]})
+    raw(
+        store_url,
+        "DELETE FROM ledger_lines WHERE entry_id = :e",
+        "DELETE FROM ledger_entries WHERE entry_id = :e",
+        params={"e": ids[-1]},
+    )
     with pytest.raises(VerificationError) as info:
         ledger.verify_chain(url=store_url)
     assert info.value.reason == "LEDGER_HEAD_MISMATCH"
@@ -100,8 +145,12 @@ def test_removed_last_entry_is_found(store_url: str) -> None:
 def test_removed_middle_entry_is_found_and_named(sqlite_url: str) -> None:
     ids = _books(sqlite_url)
     drop_append_only_triggers(sqlite_url)
-    raw(sqlite_url, "DELETE FROM ledger_lines WHERE entry_id = :e", "DELETE FROM ledger_entries WHERE entry_id = :e",
-        params={"e": ids[1]})
+    raw(
+        sqlite_url,
+        "DELETE FROM ledger_lines WHERE entry_id = :e",
+        "DELETE FROM ledger_entries WHERE entry_id = :e",
+        params={"e": ids[1]},
+    )
     with pytest.raises(VerificationError) as info:
         ledger.verify_chain()
     assert info.value.reason == "LEDGER_SEQ_GAP" and ids[2] in str(info.value)
@@ -154,14 +203,17 @@ def test_resigned_export_is_refused_when_the_key_is_pinned(sqlite_url: str, tmp_
     out = _export(tmp_path)
     pkg = json.loads(out.read_text())
     mallory = ed25519.Ed25519PrivateKey.generate()
-    pem = mallory.public_key().public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = mallory.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     from vgos.signing import key_id_for_public_key
 
     head = pkg["head"]
     message = ledger.head_message(head["seq"], head["entry_id"], head["hash"])
-    pkg["signature"] = {"algorithm": "ed25519", "key_id": key_id_for_public_key(pem),
-                        "public_key_pem": pem.decode(), "signature_b64": base64.b64encode(mallory.sign(message)).decode()}
+    pkg["signature"] = {
+        "algorithm": "ed25519",
+        "key_id": key_id_for_public_key(pem),
+        "public_key_pem": pem.decode(),
+        "signature_b64": base64.b64encode(mallory.sign(message)).decode(),
+    }
     out.write_text(json.dumps(pkg))
     assert run_cli(["ledger", "verify", str(out)])[0] == 0  # self-consistent, but by an unknown key
     ours = tmp_path / "vgos.pub.pem"
@@ -172,6 +224,7 @@ def test_resigned_export_is_refused_when_the_key_is_pinned(sqlite_url: str, tmp_
 
 def test_export_of_an_empty_range_is_unusable_input(sqlite_url: str, tmp_path: Path) -> None:
     _books(sqlite_url)
-    code, _, err = run_cli(["ledger", "export", "--from", "2024-01-01", "--to", "2024-01-31",
-                            "--out", str(tmp_path / "p.json")])
+    code, _, err = run_cli(
+        ["ledger", "export", "--from", "2024-01-01", "--to", "2024-01-31", "--out", str(tmp_path / "p.json")]
+    )
     assert code == 2 and "no ledger entries" in err and not (tmp_path / "p.json").exists()

@@ -159,8 +159,8 @@ def test_external_id_is_deterministic_and_charset_safe():
 
 def test_amounts_use_the_currency_exponent(sandbox):
     client = _client(sandbox)
-    from gl_mappings import load_gl_mapping
     from connectors.netsuite.stamping import build_bill_specs
+    from gl_mappings import load_gl_mapping
 
     for ccy, minor, text in (("JPY", 380, "380"), ("BHD", 1234, "1.234"), ("USD", 5, "0.05")):
         alloc = [{"principal_id": "P", "net_minor": minor, "bonus_floor_minor": 0, "carry_minor": 0,
