@@ -28,6 +28,7 @@ class BlobStore(Protocol):
     def exists(self, key: str) -> bool: ...
     def list(self, prefix: str = "") -> list[str]: ...
     def url(self, key: str) -> str: ...
+    def fingerprint(self, key: str) -> str: ...
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
@@ -112,6 +113,11 @@ class LocalBlobStore:
     def url(self, key: str) -> str:
         return str(self._path(key))
 
+    def fingerprint(self, key: str) -> str:
+        """Cheap change detector (size and mtime) so unchanged files are not re-read."""
+        st = self._path(key).stat()
+        return f"{st.st_size}:{st.st_mtime_ns}"
+
 
 @dataclass
 class S3BlobStore:
@@ -180,6 +186,11 @@ class S3BlobStore:
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
+
+    def fingerprint(self, key: str) -> str:
+        """Cheap change detector (size and ETag) so unchanged objects are not re-read."""
+        head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return f"{head['ContentLength']}:{head['ETag']}"
 
 
 def open_store(root: str) -> BlobStore:
