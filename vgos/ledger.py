@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Connection, cast, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, cast, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from vgos import audit, money
 from vgos.canonical import CanonicalError, digest, jcs_bytes
@@ -48,6 +49,7 @@ PROOF_SCHEMA = "vgos.ledger.proof/1"
 ENTRY_TYPES = ("TRANSFER", "FEE", "ADJUSTMENT", "REVERSAL")
 MAX_SAFE = 2**53 - 1
 _FLUSH_ENTRIES = 5_000  # entries per INSERT round trip within the one posting transaction
+_EXACT_LOOKUP_MAX = 2_000  # keys looked up one by one when not found in their window
 
 EXPENSE_PAYOUTS = "expense:payouts"
 EXPENSE_FEES = "expense:fees"
@@ -251,6 +253,7 @@ def _validated(draft: Draft) -> Draft:
 def _lock_head(conn: Connection) -> tuple[int, str | None, str]:
     """Serialise appends: BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE of the head row elsewhere."""
     if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA cache_size = -65536")  # 64 MiB: big windows touch many index pages
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         row = conn.execute(select(_H.c.seq, _H.c.entry_id, _H.c.hash).where(_H.c.id == 1)).one()
     else:
@@ -259,20 +262,25 @@ def _lock_head(conn: Connection) -> tuple[int, str | None, str]:
 
 
 def _existing(conn: Connection, drafts: Sequence[Draft]) -> dict[tuple[str, str], str]:
-    """Entries already posted under the drafts' idempotency keys."""
-    found: dict[tuple[str, str], str] = {}
+    """Entries already posted under the drafts' idempotency keys (one query per source and window set)."""
     keys = {d.key for d in drafts}
-    by_source: dict[str, list[str]] = {}
-    for s, e in keys:
-        by_source.setdefault(s, []).append(e)
-    for source, ids in by_source.items():
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            stmt = select(_E.c.source_event_id, _E.c.entry_id).where(
-                _E.c.source == source, _E.c.source_event_id.in_(chunk)
-            )
-            for r in conn.execute(stmt):
+    windows_of: dict[str, set[str]] = {}
+    for d in drafts:
+        windows_of.setdefault(d.source, set()).add(d.window_id)
+    found: dict[tuple[str, str], str] = {}
+    for source, windows in windows_of.items():
+        stmt = select(_E.c.source_event_id, _E.c.entry_id).where(
+            _E.c.source == source, _E.c.window_id.in_(sorted(windows))
+        )
+        for r in conn.execute(stmt):
+            if (source, r.source_event_id) in keys:
                 found[(source, r.source_event_id)] = r.entry_id
+    rest = sorted(keys - found.keys())
+    if len(rest) <= _EXACT_LOOKUP_MAX:  # same key under another window: still the same posting
+        for i in range(0, len(rest), 500):
+            cond = [(_E.c.source == s) & (_E.c.source_event_id == e) for s, e in rest[i : i + 500]]
+            for r in conn.execute(select(_E.c.source, _E.c.source_event_id, _E.c.entry_id).where(or_(*cond))):
+                found[(r.source, r.source_event_id)] = r.entry_id
     return found
 
 
@@ -319,8 +327,11 @@ def append(
         def flush() -> None:
             # lines first: the database admits an entry only once its lines are there and balance
             if entry_rows:
-                conn.execute(insert(_L), line_rows)
-                conn.execute(insert(_E), entry_rows)
+                try:
+                    conn.execute(insert(_L), line_rows)
+                    conn.execute(insert(_E), entry_rows)
+                except IntegrityError as exc:
+                    raise InputError(f"the ledger refused the posting: {str(exc.orig).splitlines()[0]}") from exc
                 entry_rows.clear()
                 line_rows.clear()
 

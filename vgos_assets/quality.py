@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from vgos.events import MAX_SAFE, SOURCE_TYPES, ts_to_us
 from vgos.fold import Intake
 
-CANONICAL_TS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?Z$"
+CANONICAL_TS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{6})?Z$"
 
 
 @dataclass

@@ -163,3 +163,15 @@ def test_effective_at_must_be_explicit_and_zoned(sqlite_url: str) -> None:
         SEED_WINDOW, SEED_DIGEST, "USD", seed_decisions(), effective_at="2025-09-23T23:00:00+02:00"
     )
     assert ledger.get_entry(res.posted[0])["effective_at"] == "2025-09-23T21:00:00Z"
+
+
+def test_same_source_event_under_another_window_is_the_same_posting(sqlite_url: str) -> None:
+    items = [{"principal_id": "CRE-0001", "amount_minor": 380}]
+    first = ledger.post_batch(
+        SEED_WINDOW, SEED_DIGEST, "PB-7", items, provider="acme", currency="USD", effective_at=SEED_CLOSE
+    )
+    again = ledger.post_batch(
+        "2025-09-24", SEED_DIGEST, "PB-7", items, provider="acme", currency="USD", effective_at=SEED_CLOSE
+    )
+    assert again.posted == [] and again.existing == first.posted
+    assert _count(sqlite_url) == 1
