@@ -78,7 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fold)
 
     p = sub.add_parser("demo", help="run the seed demo window end to end and print each step")
-    p.add_argument("--no-dagster", action="store_true", help="fold directly, without the Dagster instance")
     p.set_defaults(func=cmd_demo)
 
     for name in REGISTRARS:

@@ -166,30 +166,37 @@ def seed_ct_rows(path: Path | None = None) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def demo_acceptance(window_id: str, result: Any, *, as_of: dt.datetime, ack_age_s: int = 60,
-                    db_url: str | None = None) -> Any:
-    """Demo: publish the transcript if needed, create issuer keys, submit a fresh ACK and the seed CT, run the gate."""
-    from vgos.acceptance import demo_issuers, fmt_ts, sign_proof, submit_proof
-    from vgos.gate import authorize
-    from vgos.transcript import current_transcript, publish_transcript
+def demo_proofs(window_id: str, tenant_id: str, output_digest: str, *, issued: dt.datetime) -> list[dict[str, Any]]:
+    """Signed demo evidence bound to a digest: one ACK from finance-1 and the seed CT table from compliance."""
+    from vgos.acceptance import demo_issuers, fmt_ts, sign_proof
 
-    ref = current_transcript(window_id, result.tenant_id, db_url)
-    if ref is None or ref.output_digest != result.output_digest:
-        publish_transcript(result, db_url=db_url)
     keys = demo_issuers()
-    issued = as_of - dt.timedelta(seconds=ack_age_s)
-    base = {"window_id": window_id, "tenant_id": result.tenant_id, "issued_at": fmt_ts(issued),
-            "output_digest": result.output_digest}
-    ack = sign_proof({**base, "kind": "ACK", "subject_id": window_id, "status": "ACCEPTED", "issuer": "finance-1",
-                      "expires_at": fmt_ts(issued + dt.timedelta(days=1))}, keys["finance-1"])
-    proofs = [ack]
+    base = {"window_id": window_id, "tenant_id": tenant_id, "issued_at": fmt_ts(issued),
+            "output_digest": output_digest}
+    proofs = [sign_proof({**base, "kind": "ACK", "subject_id": window_id, "status": "ACCEPTED",
+                          "issuer": "finance-1", "expires_at": fmt_ts(issued + dt.timedelta(days=1))},
+                         keys["finance-1"])]
     for row in seed_ct_rows():
         body = {**base, "kind": "CT", "subject_id": row["principal_id"], "status": row["status"],
                 "issuer": "compliance", "expires_at": fmt_ts(issued + dt.timedelta(days=30))}
         if row.get("reason"):
             body["reason"] = row["reason"]
         proofs.append(sign_proof(body, keys["compliance"]))
-    for p in proofs:
+    return proofs
+
+
+def demo_acceptance(window_id: str, result: Any, *, as_of: dt.datetime, ack_age_s: int = 60,
+                    db_url: str | None = None) -> Any:
+    """Demo: publish the transcript if needed, create issuer keys, submit a fresh ACK and the seed CT, run the gate."""
+    from vgos.acceptance import submit_proof
+    from vgos.gate import authorize
+    from vgos.transcript import current_transcript, publish_transcript
+
+    ref = current_transcript(window_id, result.tenant_id, db_url)
+    if ref is None or ref.output_digest != result.output_digest:
+        publish_transcript(result, db_url=db_url)
+    issued = as_of - dt.timedelta(seconds=ack_age_s)
+    for p in demo_proofs(window_id, result.tenant_id, result.output_digest, issued=issued):
         res = submit_proof(p, db_url=db_url, as_of=as_of, source="demo")
         if not res.accepted:
             raise InputError(f"demo proof refused: {res.reason}: {res.message}")

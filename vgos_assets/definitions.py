@@ -7,8 +7,17 @@ import os
 from dagster import Definitions
 
 from vgos_assets.acceptance import acceptance_bundle, authorization
+from vgos_assets.finance import NetSuiteResource, gl_journal, netsuite_bills
 from vgos_assets.io_manager import ArtifactIOManager
-from vgos_assets.jobs import settlement_job
+from vgos_assets.jobs import disbursement_job, recon_job, settlement_job
+from vgos_assets.ledger import ledger_postings
+from vgos_assets.recon import (
+    daily_recon_schedule,
+    payout_batch,
+    provider_receipts,
+    provider_report_sensor,
+    recon_results,
+)
 from vgos_assets.resources import ArtifactStoreResource, DropZoneResource, VgosSettingsResource
 from vgos_assets.schedules import window_close_schedule
 from vgos_assets.sensors import event_drop_sensor
@@ -17,14 +26,16 @@ from vgos_assets.settlement import allocations, normalized_log, raw_events, tran
 TENANT = os.environ.get("VGOS_TENANT", "default")
 
 defs = Definitions(
-    assets=[raw_events, normalized_log, allocations, transcript, acceptance_bundle, authorization],
-    jobs=[settlement_job],
-    sensors=[event_drop_sensor],
-    schedules=[window_close_schedule],
+    assets=[raw_events, normalized_log, allocations, transcript, acceptance_bundle, authorization,
+            netsuite_bills, gl_journal, payout_batch, provider_receipts, recon_results, ledger_postings],
+    jobs=[settlement_job, disbursement_job, recon_job],
+    sensors=[event_drop_sensor, provider_report_sensor],
+    schedules=[window_close_schedule, daily_recon_schedule],
     resources={
         "drop_zone": DropZoneResource(),
         "artifacts": ArtifactStoreResource(),
         "settings": VgosSettingsResource(tenant_id=TENANT),
+        "netsuite": NetSuiteResource(),
         "io_manager": ArtifactIOManager(tenant_id=TENANT),
     },
 )

@@ -1,0 +1,32 @@
+"""`vgos demo` (what `make demo` runs) end to end in isolated homes: every step prints its result."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VGOS_", "NETSUITE_", "AWS_"))}
+    env.update(VGOS_HOME=str(tmp_path / "vh"), DAGSTER_HOME=str(tmp_path / "dh"))
+    proc = subprocess.run([str(Path(sys.executable).parent / "vgos"), "demo"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "kept 3, rejected 2 {'AFTER_CUTOFF': 1, 'DUPLICATE_EVENT': 1}" in out
+    assert "totals: net 1010, bonus 100, carry 1, payout 1111" in out
+    assert "vgos verify: VERIFIED" in out
+    assert re.search(r"CRE-0001\s+380\s+ALLOW", out) and re.search(r"CRE-0002\s+275\s+HOLD\s+CT_HOLD", out)
+    assert re.search(r"CRE-0003\s+456\s+ALLOW", out)
+    assert "2 transactions, CtrlSum 836 minor" in out
+    assert "'created': 3" in out and "read-back drift: none" in out
+    assert "2/2 matched" in out and "fully reconciled: True" in out
+    assert re.search(r"total\s+USD\s+8\.36\s+8\.36\s+balanced", out)
+    assert (tmp_path / "dh" / "dagster.yaml").exists()
+    digest = re.search(r"output_digest ([0-9a-f]{64})", out).group(1)
+    assert (tmp_path / "vh" / "artifacts" / "transcripts" / "default" / "2025-09-23" / digest / "checkpoint").exists()
