@@ -84,6 +84,12 @@ def create_window_batch(
         created_at=created_at or state.close_ts)
     atomic_write_bytes(Path(out), batch.content)
     save_batch(batch, location=str(Path(out).absolute()), db_url=db_url)
+    from vgos.audit import note
+
+    note("batch.create", f"window/{state.tenant_id}/{state.window_id}",
+         {"rail": rail, "provider_batch_id": batch.provider_batch_id, "items": len(batch.items),
+          "ctrl_sum_minor": batch.ctrl_sum_minor, "output_digest": state.output_digest},
+         window_id=state.window_id, url=db_url)
     return batch
 
 
@@ -124,6 +130,11 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
     result = reconcile(state.window_id, state.output_digest, state.decisions, batches, receipts,
                        tenant_id=state.tenant_id, amount_tolerance_minor=amount_tolerance_minor)
     run_id, changed = save_result(result, as_of=_iso(as_of), db_url=db_url)
+    from vgos.audit import note
+
+    note("recon.run", f"window/{state.tenant_id}/{state.window_id}",
+         {"matched": result.n_matched, "expected": result.n_expected, "fully_reconciled": result.fully_reconciled,
+          "result_digest": result.result_digest, "changed": changed}, window_id=state.window_id, url=db_url)
     return result, run_id, changed
 
 

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
-
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VGOS_", "NETSUITE_", "AWS_"))}
@@ -30,3 +28,16 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert (tmp_path / "dh" / "dagster.yaml").exists()
     digest = re.search(r"output_digest ([0-9a-f]{64})", out).group(1)
     assert (tmp_path / "vh" / "artifacts" / "transcripts" / "default" / "2025-09-23" / digest / "checkpoint").exists()
+
+
+def test_demo_leaves_an_audit_trail_per_state_change(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VGOS_", "NETSUITE_", "AWS_"))}
+    env.update(VGOS_HOME=str(tmp_path / "vh"), DAGSTER_HOME=str(tmp_path / "dh"), VGOS_ACTOR="ops-demo")
+    subprocess.run([str(Path(sys.executable).parent / "vgos"), "demo"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True, timeout=600)
+    proc = subprocess.run([str(Path(sys.executable).parent / "vgos"), "audit", "2025-09-23"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, check=True)
+    for action in ("transcript.publish", "proof.submit", "gate.authorize", "batch.create", "recon.run",
+                   "netsuite.sync"):
+        assert action in proc.stdout, action
+    assert "ops-demo" in proc.stdout

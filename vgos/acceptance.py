@@ -305,6 +305,9 @@ def submit_proof(path_or_dict: str | Path | dict[str, Any] | bytes, *, db_url: s
         proof = validate_proof(proof, issuers if issuers is not None else load_issuers())
     except ProofRefused as refused:
         _store_quarantine(src, refused.reason, refused.message, raw, db_url, now)
+        from vgos.audit import note
+
+        note("proof.quarantine", f"proof/{Path(src).name}", {"reason": refused.reason}, url=db_url)
         return SubmitResult(False, refused.reason, refused.message, src)
 
     canon = jcs_bytes(proof)
@@ -326,6 +329,11 @@ def submit_proof(path_or_dict: str | Path | dict[str, Any] | bytes, *, db_url: s
             issued_at=fmt_ts(parse_ts(proof["issued_at"])), expires_at=fmt_ts(parse_ts(proof["expires_at"])),
             output_digest=proof["output_digest"], issuer=proof["issuer"], signature=proof["signature"],
             proof_json=canon.decode(), proof_sha256=digest, source=src[:512], received_at=fmt_ts(now)))
+    from vgos.audit import note
+
+    note("proof.submit", f"window/{tenant}/{proof['window_id']}",
+         {"kind": proof["kind"], "subject_id": proof["subject_id"], "status": proof["status"],
+          "issuer": proof["issuer"], "proof_sha256": digest}, window_id=proof["window_id"], url=db_url)
     return SubmitResult(True, None, "accepted", src, digest, warning=warning)
 
 

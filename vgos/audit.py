@@ -158,3 +158,16 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
             f"  corr={r['correlation_id'] or '-'}  {text}"
         )
     return "\n".join(lines)
+
+
+def note(action: str, resource: str, diff_summary: dict[str, Any] | str | None, *, window_id: str | None = None,
+         correlation_id: str | None = None, url: str | None = None) -> None:
+    """Record a state change by the current actor (`VGOS_ACTOR`/`VGOS_ACTOR_TYPE`, else the OS user), now."""
+    import datetime as dt
+    import getpass
+    import os
+
+    actor = os.environ.get("VGOS_ACTOR") or getpass.getuser()
+    actor_type = os.environ.get("VGOS_ACTOR_TYPE") or "user"
+    record(actor, actor_type, action, resource, correlation_id or os.environ.get("VGOS_CORRELATION_ID"),
+           dt.datetime.now(dt.UTC), diff_summary, window_id=window_id, url=url)

@@ -50,6 +50,10 @@ def cmd_fold(args: argparse.Namespace) -> int:
     if progress:
         sys.stderr.write("\r\x1b[2K")
     out = write_fold_outputs(result, args.out, transcript_writer(result))
+    from vgos.audit import note
+
+    note("fold", f"window/{args.tenant}/{args.window_id}",
+         {"output_digest": result.output_digest, "out": str(out), **result.totals}, window_id=args.window_id)
     print(fold_summary(result))
     print(f"wrote {out}/ (seal.json, output_digest, rejects.jsonl, allocations.csv, normalized.parquet"
           f"{', transcript/' if (out / 'transcript').exists() else ''})")

@@ -157,6 +157,12 @@ def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default",
         result.run_id = run.id
         s.add_all([GateDecision(run_id=run.id, tenant_id=tenant_id, window_id=window_id, as_of=as_of_s, **d)
                    for d in decisions])
+    from vgos.audit import note
+
+    allow = sum(1 for d in decisions if d["decision"] == "ALLOW")
+    note("gate.authorize", f"window/{tenant_id}/{window_id}",
+         {"output_digest": ref.output_digest, "as_of": as_of_s, "decisions_digest": d_digest, "allow": allow,
+          "hold": len(decisions) - allow}, window_id=window_id, url=db_url)
     return result
 
 

@@ -339,6 +339,10 @@ def publish_transcript(result: Any, *, artifacts_root: str | None = None, db_url
         s.add(TranscriptIndex(tenant_id=ref.tenant_id, window_id=ref.window_id, output_digest=ref.output_digest,
                               transcript_root=ref.transcript_root, url=ref.url, key_id=ref.key_id,
                               created_at=_utc_now()))
+    from vgos.audit import note
+
+    note("transcript.publish", f"window/{ref.tenant_id}/{ref.window_id}",
+         {"output_digest": ref.output_digest, "transcript_url": ref.url}, window_id=ref.window_id, url=db_url)
     return ref
 
 

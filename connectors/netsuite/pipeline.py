@@ -35,6 +35,12 @@ def sync_and_verify(config: NetSuiteConfig, window: dict[str, Any], *, dry_run: 
     report = sync_window(client, **window, dry_run=dry_run, concurrency=config.concurrency,
                          batch_size=config.batch_size)
     drift = None if dry_run else verify_window(client, **window)
+    if not dry_run:
+        from vgos.audit import note
+
+        note("netsuite.sync", f"window/{window['tenant_id']}/{window['window_id']}",
+             {**report.counts(), "output_digest": window["output_digest"], "drift": None if drift is None else drift.ok},
+             window_id=window["window_id"])
     return report, drift
 
 

@@ -33,8 +33,8 @@ def test_failing_expectations_block_downstream(instance, monkeypatch: pytest.Mon
 
 
 def test_conservation_check_finds_inconsistent_totals() -> None:
-    from vgos.fold import fold_files
     from vgos.demo import seed_events_path
+    from vgos.fold import fold_files
     from vgos.policy import load_policy
 
     r = fold_files([seed_events_path()], WINDOW, load_policy())

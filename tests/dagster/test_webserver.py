@@ -19,8 +19,8 @@ from vgos_assets.definitions import defs
 
 GRAPH = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
 MATS = """{ assetOrError(assetKey: {path: ["transcript"]}) { ... on Asset {
-  assetMaterializations(partitions: ["%s"]) { partition runId
-    metadataEntries { label ... on TextMetadataEntry { text } } } } } }""" % WINDOW
+  assetMaterializations(partitions: ["WINDOW"]) { partition runId
+    metadataEntries { label ... on TextMetadataEntry { text } } } } } }""".replace("WINDOW", WINDOW)
 
 
 def _free_port() -> int:

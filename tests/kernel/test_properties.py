@@ -101,7 +101,8 @@ import sys
 from vgos.fold import fold_files, fold_reference
 from vgos.policy import load_policy
 p = load_policy()
-print(fold_files(sys.argv[1:], "2025-09-23", p).output_digest, fold_reference(sys.argv[1:], "2025-09-23", p).output_digest)
+fast = fold_files(sys.argv[1:], "2025-09-23", p).output_digest
+print(fast, fold_reference(sys.argv[1:], "2025-09-23", p).output_digest)
 """
 
 
