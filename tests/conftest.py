@@ -14,6 +14,18 @@ FIXTURES = SHARED / "fixtures"
 PG_ADMIN_URL = os.environ.get("VGOS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """No test touches the checkout's .vgos/ or dagster_home/: the session gets its own homes."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="vgos-tests-"))
+    for var, sub in (("VGOS_HOME", "vgos_home"), ("DAGSTER_HOME", "dagster_home")):
+        (root / sub).mkdir()
+        os.environ[var] = str(root / sub)
+    for var in ("VGOS_DATABASE_URL", "VGOS_ARTIFACTS", "VGOS_DROP_ZONE", "VGOS_SIGNING_KEY", "VGOS_KMS_KEY_ID"):
+        os.environ.pop(var, None)
+
+
 @pytest.fixture
 def vgos_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, fully isolated VGOS_HOME (and DAGSTER_HOME) for one test."""
