@@ -1,0 +1,121 @@
+"""The whole window graph for the demo partition: settlement, then NetSuite, GL, batch, receipts, recon, ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, Failure
+
+from connectors.psp.camt054 import camt054_for_batch
+from recon.service import load_window
+from tests.dagster_ext.conftest import WINDOW, as_of_config, checks, materialization, meta
+from tests.recon.demo import debtor, demo_batch
+from vgos_assets.definitions import defs
+
+NEW_ASSETS = ["netsuite_bills", "gl_journal", "payout_batch", "provider_receipts", "recon_results",
+              "ledger_postings"]
+SETTLEMENT_CONFIG = as_of_config("acceptance_bundle", "authorization")
+DISBURSEMENT_CONFIG = as_of_config("provider_receipts", "recon_results", "ledger_postings")
+
+
+def test_definitions_load_with_every_asset_job_sensor_and_schedule() -> None:
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert set(NEW_ASSETS) <= keys and "authorization" in keys
+    job = defs.resolve_job_def("disbursement_window")
+    assert {n.name for n in job.graph.node_defs} == set(NEW_ASSETS)
+    assert defs.resolve_job_def("settlement_window") is not None
+    assert defs.resolve_sensor_def("provider_report_sensor").job_name == "window_recon"
+    assert defs.resolve_schedule_def("daily_recon_schedule").job_name == "window_recon"
+    check_keys = {k.name for k in graph.asset_check_keys}
+    assert {"netsuite_drift", "gl_journal_balanced", "ledger_balanced"} <= check_keys
+
+
+def drop_camt054_for_the_batch(home: Path) -> str:
+    """A camt.054 the debtor's bank would send for the window's pain.001 batch, in <drop>/reports/camt054/."""
+    state = load_window(WINDOW)
+    batch = demo_batch(decisions=state.decisions, digest=state.output_digest)
+    camt = camt054_for_batch(batch, debtor_iban=debtor()["iban"], booked_on=batch.execution_date,
+                             created_at=f"{batch.execution_date}T08:00:00Z")
+    path = home / "drop" / "reports" / "camt054" / f"{WINDOW}-{batch.provider_batch_id}.xml"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(camt)
+    return batch.provider_batch_id
+
+
+def run_graph(instance: DagsterInstance, home: Path):
+    """settlement_window, the bank's report for the batch, then disbursement_window; returns the second result."""
+    first = defs.resolve_job_def("settlement_window").execute_in_process(
+        partition_key=WINDOW, instance=instance, run_config=SETTLEMENT_CONFIG)
+    assert first.success
+    assert meta(materialization(first, "authorization"), "allow") == 2
+    batch_id = drop_camt054_for_the_batch(home)
+    result = defs.resolve_job_def("disbursement_window").execute_in_process(
+        partition_key=WINDOW, instance=instance, run_config=DISBURSEMENT_CONFIG)
+    assert result.success
+    return result, batch_id
+
+
+def assert_disbursed(result, batch_id: str, home: Path) -> None:
+    """Bills stamped without drift, CtrlSum 8.36, full reconciliation, balanced GL journal and ledger."""
+    bills = materialization(result, "netsuite_bills")
+    assert (meta(bills, "created"), meta(bills, "failed"), meta(bills, "drift")) == (3, 0, 0)
+    assert meta(bills, "missing_vendor") == 0 and meta(bills, "missing_vendor_principals") == ""
+    journal = materialization(result, "gl_journal")
+    assert meta(journal, "balanced") is True and meta(journal, "debit_minor") == meta(journal, "credit_minor")
+    batch = materialization(result, "payout_batch")
+    assert meta(batch, "provider_batch_id") == batch_id
+    assert (meta(batch, "items"), meta(batch, "ctrl_sum"), meta(batch, "excluded")) == (2, "8.36 USD", 1)
+    pain001 = Path(meta(batch, "batch_url")).read_text()
+    assert pain001.startswith("<?xml") and pain001.count("<CtrlSum>8.36</CtrlSum>") >= 1
+    receipts = materialization(result, "provider_receipts")
+    assert (meta(receipts, "processed"), meta(receipts, "quarantined")) == (1, 0)
+    recon = materialization(result, "recon_results")
+    assert meta(recon, "fully_reconciled") is True and meta(recon, "matched_share") == "100.0000%"
+    assert not any(meta(recon, "discrepancies_by_type").values())
+    ledger = materialization(result, "ledger_postings")
+    assert meta(ledger, "balanced") is True and meta(ledger, "authorized_minor") == 836
+    assert (meta(ledger, "entries_posted"), meta(ledger, "settlement_receipts")) == (5, 2)  # 2 auth, 1 batch, 2
+    assert "balanced" in meta(ledger, "trial_balance")
+    assert checks(result) == {"netsuite_drift": True, "gl_journal_balanced": True, "ledger_balanced": True}
+
+
+def test_full_graph_materializes_for_the_demo_partition(window_home: Path, netsuite_sandbox: str) -> None:
+    with DagsterInstance.ephemeral() as instance:
+        result, batch_id = run_graph(instance, window_home)
+        assert_disbursed(result, batch_id, window_home)
+        # a rerun changes nothing: bills unchanged, batch rewritten with the same bytes, no new ledger entries
+        again = defs.resolve_job_def("disbursement_window").execute_in_process(
+            partition_key=WINDOW, instance=instance, run_config=DISBURSEMENT_CONFIG)
+        assert again.success
+        assert meta(materialization(again, "netsuite_bills"), "unchanged") == 3
+        assert meta(materialization(again, "provider_receipts"), "already_seen") == 1
+        assert meta(materialization(again, "ledger_postings"), "entries_posted") == 0
+        assert meta(materialization(again, "recon_results"), "changed") is False
+        recon = defs.resolve_job_def("window_recon").execute_in_process(  # what the sensor and schedule run
+            partition_key=WINDOW, instance=instance, run_config=DISBURSEMENT_CONFIG)
+    assert recon.success and meta(materialization(recon, "recon_results"), "fully_reconciled") is True
+
+
+def test_full_graph_on_postgresql(window_home: Path, netsuite_sandbox: str, pg_url: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VGOS_DATABASE_URL", pg_url)
+    with DagsterInstance.ephemeral() as instance:
+        result, batch_id = run_graph(instance, window_home)
+    assert_disbursed(result, batch_id, window_home)
+    from vgos.ledger import trial_balance
+
+    assert {r["account"] for r in trial_balance(WINDOW, url=pg_url)} >= {"expense:payouts", "asset:bank"}
+    assert not list(window_home.rglob("*.db")) and not list(window_home.rglob("*.sqlite*"))
+
+
+def test_netsuite_not_configured_names_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vgos_assets.finance import CREDENTIAL_VARS, NetSuiteResource
+
+    for var in (*CREDENTIAL_VARS, "NETSUITE_BASE_URL", "VGOS_NETSUITE_VENDOR_MAP"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(Failure) as err:
+        NetSuiteResource().client_config()
+    message = str(err.value.description)
+    assert all(v in message for v in (*CREDENTIAL_VARS, "VGOS_NETSUITE_VENDOR_MAP", "NETSUITE_BASE_URL"))
