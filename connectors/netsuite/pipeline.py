@@ -39,7 +39,8 @@ def sync_and_verify(config: NetSuiteConfig, window: dict[str, Any], *, dry_run: 
         from vgos.audit import note
 
         note("netsuite.sync", f"window/{window['tenant_id']}/{window['window_id']}",
-             {**report.counts(), "output_digest": window["output_digest"], "drift": None if drift is None else drift.ok},
+             {**report.counts(), "output_digest": window["output_digest"],
+              "drift": None if drift is None else drift.ok},
              window_id=window["window_id"])
     return report, drift
 
