@@ -31,8 +31,8 @@ class BlobStore(Protocol):
     def fingerprint(self, key: str) -> str: ...
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Write a file through a temp file in the same folder and rename, so readers never see half a file."""
+def _temp_copy(path: Path, data: bytes, mode: int | None) -> str:
+    """A synced temp file with `data` beside `path` (same file system, so rename/link is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -42,10 +42,19 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> N
             os.fsync(fh.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Write a file through a temp file in the same folder and rename, so readers never see half a file."""
+    tmp = _temp_copy(path, data, mode)
+    try:
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.unlink(tmp)
         raise
 
 
@@ -71,14 +80,8 @@ class LocalBlobStore:
         if not write_once:
             atomic_write_bytes(path, data)
             return self.url(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = _temp_copy(path, data, 0o444)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o444)
             try:
                 os.link(tmp, path)
             except FileExistsError:

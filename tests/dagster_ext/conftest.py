@@ -27,24 +27,14 @@ def as_of_config(*assets: str) -> dict:
 
 def drop_proofs(home: Path, window_id: str = WINDOW) -> str:
     """Fold the seed window, sign a fresh ACK and the seed CT table for its digest into <drop>/proofs/."""
-    from vgos.acceptance import demo_issuers, fmt_ts, parse_ts, sign_proof
-    from vgos.cli_acceptance import seed_ct_rows
+    from vgos.acceptance import parse_ts
+    from vgos.cli_acceptance import demo_proofs
     from vgos.fold import fold_files
     from vgos.policy import load_policy
 
     digest = fold_files([seed_events_path()], window_id, load_policy()).output_digest
-    keys = demo_issuers()
     issued = parse_ts(AS_OF, "as_of") - dt.timedelta(seconds=60)
-    base = {"window_id": window_id, "tenant_id": "default", "issued_at": fmt_ts(issued), "output_digest": digest}
-    proofs = [sign_proof({**base, "kind": "ACK", "subject_id": window_id, "status": "ACCEPTED",
-                          "issuer": "finance-1", "expires_at": fmt_ts(issued + dt.timedelta(days=1))},
-                         keys["finance-1"])]
-    for row in seed_ct_rows():
-        body = {**base, "kind": "CT", "subject_id": row["principal_id"], "status": row["status"],
-                "issuer": "compliance", "expires_at": fmt_ts(issued + dt.timedelta(days=30))}
-        if row.get("reason"):
-            body["reason"] = row["reason"]
-        proofs.append(sign_proof(body, keys["compliance"]))
+    proofs = demo_proofs(window_id, "default", digest, issued=issued)
     folder = home / "drop" / "proofs"
     folder.mkdir(parents=True)
     for n, p in enumerate(proofs):
