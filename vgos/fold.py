@@ -6,8 +6,13 @@ tests hold equal to it. Neither reads the clock, and neither iterates anything i
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Callable, Sequence
+import heapq
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
+from polars import CompatLevel
 
 from vgos.canonical import jcs_bytes, json_string, sha256_hex
 from vgos.events import (
@@ -25,17 +31,31 @@ from vgos.events import (
     DUPLICATE_EVENT,
     EVENT_ID_CONFLICT,
     FIELDS,
+    REASONS,
     Reject,
+    _rejects_from_columns,
     normalize_frame,
     read_fast,
     read_reference,
     ts_to_us,
 )
 from vgos.policy import Policy, WindowBounds, window_bounds
-from vgos.seal import Allocation, allocate, build_seal, output_digest, seal_bytes
+from vgos.seal import (
+    MAX_SAFE,
+    MICRO,
+    Allocation,
+    _columns_seal_bytes,
+    _seal_from_columns,
+    allocate,
+    build_seal,
+    output_digest,
+    seal_bytes,
+)
 
 Progress = Callable[[str], None]
-HASH_CHUNK = 500_000
+HASH_CHUNK = 250_000
+_PARALLEL_MIN = 1_000_000  # below this many rows, splitting work across threads does not pay
+_BUILD_THREADS = 2
 _INT64_MAX = 2**63 - 1
 
 
@@ -92,77 +112,239 @@ def _noop(_: str) -> None:
 # ---------------------------------------------------------------------------------------------- fast path
 
 
-def _ts_string_expr() -> pl.Expr:
-    us = pl.col("ts_us")
-    frac = us % 1_000_000
-    base = us.cast(pl.Datetime("us", "UTC")).dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return (
-        pl.when(frac == 0)
-        .then(base + pl.lit("Z"))
-        .otherwise(base + pl.lit(".") + frac.cast(pl.String).str.pad_start(6, "0") + pl.lit("Z"))
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic GC while building many small objects (it cannot change any result, only time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _ts_strings(ts_us: pl.Series) -> pl.Series:
+    """Canonical SPEC §1 strings of epoch microseconds: one strftime pass, the minority format patched in place."""
+    dt_col = ts_us.cast(pl.Datetime("us", "UTC"))
+    whole = (ts_us % 1_000_000) == 0
+    n_whole = int(whole.sum())
+    frac_fmt, whole_fmt = "%Y-%m-%dT%H:%M:%S%.6fZ", "%Y-%m-%dT%H:%M:%SZ"
+    major, minor, minor_mask = (
+        (whole_fmt, frac_fmt, ~whole) if 2 * n_whole > len(ts_us) else (frac_fmt, whole_fmt, whole)
     )
+    n = len(ts_us)
+    if n >= _PARALLEL_MIN:  # strftime runs on one thread per call: format two halves side by side
+        half = n // 2
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            parts = list(pool.map(lambda s: s.dt.strftime(major), [dt_col.slice(0, half), dt_col.slice(half)]))
+        out = parts[0].append(parts[1])
+    else:
+        out = dt_col.dt.strftime(major)
+    if minor_mask.any():
+        idx = minor_mask.arg_true()
+        out = out.scatter(idx, dt_col.gather(idx).dt.strftime(minor))
+    return out.alias("ts_occurred")
+
+
+_ESCAPED = ['"', "\\", *(chr(i) for i in range(32))]
+
+
+def _needs_escape(col: pl.Series) -> bool:
+    """True when some value has a character RFC 8785 escapes (quote, backslash, control)."""
+    return bool(col.str.contains_any(_ESCAPED).any())
 
 
 def _json_str_col(df: pl.DataFrame, name: str) -> pl.Expr:
     """RFC 8785 string form of a column; escaping is done per value only when some value needs it."""
-    needs = df.select(pl.col(name).str.contains(r'["\\\x00-\x1f]').any()).item()
-    if needs:
+    if _needs_escape(df[name]):
         return pl.col(name).map_elements(json_string, return_dtype=pl.String)
     return pl.lit('"') + pl.col(name) + pl.lit('"')
+
+
+def _row_expr(chunk: pl.DataFrame, escape: bool, currency: str | None = None) -> pl.Expr:
+    """One canonical row plus a ',' separator.
+
+    `escape=False` assumes that no event_id/principal_id needs escaping (quotes go into the literal parts), and a
+    given `currency` stands for a column whose every value is that string; the caller checks the result bytes.
+    """
+    if escape:
+        return pl.concat_str(
+            [
+                pl.lit('{"amount_minor":'), pl.col("amount_minor").cast(pl.String),
+                pl.lit(',"currency":"'), pl.col("currency"),
+                pl.lit('","event_id":'), _json_str_col(chunk, "event_id"),
+                pl.lit(',"principal_id":'), _json_str_col(chunk, "principal_id"),
+                pl.lit(',"source_type":"'), pl.col("source_type"),
+                pl.lit('","ts_occurred":"'), pl.col("ts_occurred"), pl.lit('"},'),
+            ]
+        ).alias("row")
+    head = (
+        [pl.lit(',"currency":"' + currency + '","event_id":"')] if currency is not None
+        else [pl.lit(',"currency":"'), pl.col("currency"), pl.lit('","event_id":"')]
+    )
+    return pl.concat_str(
+        [
+            pl.lit('{"amount_minor":'), pl.col("amount_minor").cast(pl.String), *head, pl.col("event_id"),
+            pl.lit('","principal_id":"'), pl.col("principal_id"),
+            pl.lit('","source_type":"'), pl.col("source_type"),
+            pl.lit('","ts_occurred":"'), pl.col("ts_occurred"), pl.lit('"},'),
+        ]
+    ).alias("row")
+
+
+_ROW_QUOTES = 22  # '"' characters of one row's literal parts when no value contains one
+
+
+def _plain_bytes(bufs: list[Any], rows: int) -> bool:
+    """True when rows built with `escape=False` are exact: no value added a quote, a backslash or a control byte.
+
+    Values can only add quote characters to the literal ones, so an exact count proves that neither event_id nor
+    principal_id holds a character RFC 8785 escapes (and so that their plain quoting is their canonical form).
+    """
+    quotes = 0
+    for b in bufs:
+        arr = np.frombuffer(b, dtype=np.uint8)
+        if not arr.size:
+            continue
+        if int(arr.min()) < 0x20 or np.count_nonzero(arr == 0x5C):
+            return False
+        quotes += int(np.count_nonzero(arr == 0x22))
+    return quotes == _ROW_QUOTES * rows
+
+
+def _view_buffers(arr: pa.Array) -> list[Any] | None:
+    """Data buffers of a string-view array when they hold exactly its values back to back, in order; else None."""
+    if not pa.types.is_string_view(arr.type) or arr.null_count or len(arr) == 0:
+        return None
+    bufs = arr.buffers()
+    views = np.frombuffer(bufs[1], dtype=np.uint32).reshape(-1, 4)[arr.offset:arr.offset + len(arr)]
+    data = bufs[2:]
+    lens = views[:, 0].astype(np.int64)
+    if int(lens.min()) <= 12:  # inline values are not in the data buffers
+        return None
+    sizes = np.array([b.size for b in data], dtype=np.int64)
+    starts = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=starts[1:])
+    pos = starts[views[:, 2].astype(np.int64)] + views[:, 3].astype(np.int64)
+    ends = pos + lens
+    if pos[0] != 0 or ends[-1] != starts[-1] or not np.array_equal(pos[1:], ends[:-1]):
+        return None
+    return list(data)
+
+
+def _row_bytes(chunk: pl.DataFrame, currency: str | None) -> list[Any]:
+    """Buffers whose concatenation is the chunk's canonical rows, each followed by a ',' separator."""
+    bufs = _row_buffers(chunk.select(_row_expr(chunk, escape=False, currency=currency))["row"])
+    if _plain_bytes(bufs, chunk.height):
+        return bufs
+    return _row_buffers(chunk.select(_row_expr(chunk, escape=True))["row"])
+
+
+def _row_buffers(rows: pl.Series) -> list[Any]:
+    """Buffers holding the values of a string column back to back, in order (zero-copy when the layout allows)."""
+    out: list[Any] = []
+    exported = rows.to_arrow(compat_level=CompatLevel.newest())
+    for arr in exported.chunks if isinstance(exported, pa.ChunkedArray) else [exported]:
+        bufs = _view_buffers(arr)
+        if bufs is None:  # not a plain view layout: copy to an offset layout and slice that
+            large = arr.cast(pa.large_string())
+            _, offsets, data = large.buffers()
+            offs = np.frombuffer(offsets, dtype=np.int64)
+            first, last = int(offs[large.offset]), int(offs[large.offset + len(large)])
+            bufs = [memoryview(data)[first:last]] if last > first else []
+        out.extend(bufs)
+    return out
 
 
 def _input_digest(kept: pl.DataFrame, progress: Progress) -> str:
     """SHA-256 of the RFC 8785 array of kept canonical events in fold order, hashed chunk by chunk.
 
-    Each row's canonical bytes (plus a separator) are built column-wise; the Arrow data buffer of a chunk is then
-    exactly the concatenation of its rows, so it is hashed in place without joining strings in Python.
+    Each row's canonical bytes (plus a separator) are built column-wise; the Arrow data buffers of a chunk then hold
+    exactly the concatenation of its rows, so they are hashed in place, in order, while worker threads build the
+    next chunks, without joining strings in Python.
     """
-    row = pl.concat_str(
-        [
-            pl.lit('{"amount_minor":'), pl.col("amount_minor").cast(pl.String),
-            pl.lit(',"currency":"'), pl.col("currency"),
-            pl.lit('","event_id":'), _json_str_col(kept, "event_id"),
-            pl.lit(',"principal_id":'), _json_str_col(kept, "principal_id"),
-            pl.lit(',"source_type":"'), pl.col("source_type"),
-            pl.lit('","ts_occurred":"'), pl.col("ts_occurred"), pl.lit('"},'),
-        ]
-    ).alias("row")
     h = hashlib.sha256(b"[")
     n = kept.height
-    for start in range(0, n, HASH_CHUNK):
-        arr = kept.slice(start, HASH_CHUNK).select(row)["row"].to_arrow()
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        _, offsets, data = arr.buffers()
-        width = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-        offs = np.frombuffer(offsets, dtype=width)
-        first, last = int(offs[arr.offset]), int(offs[arr.offset + len(arr)])
-        if start:
+    step = HASH_CHUNK
+
+    def feed(bufs: list[Any], first: bool) -> None:
+        if not first:
             h.update(b",")
-        h.update(memoryview(data)[first:last - 1])  # drop this chunk's trailing separator
-        if n > HASH_CHUNK:
-            progress(f"hashing input {min(start + HASH_CHUNK, n):,}/{n:,}")
+        if not bufs:
+            return
+        for b in bufs[:-1]:
+            h.update(b)
+        h.update(memoryview(bufs[-1])[:-1])  # drop this chunk's trailing separator
+
+    currency = None
+    if n and kept["currency"].null_count() == 0:
+        lo, hi = kept.select(pl.col("currency").min().alias("lo"), pl.col("currency").max().alias("hi")).row(0)
+        currency = lo if lo == hi else None
+    # Chunks are built by worker threads (polars releases the GIL) and hashed here, strictly in order.
+    with ThreadPoolExecutor(max_workers=_BUILD_THREADS) as pool:
+        pending: deque[Any] = deque()
+        starts = iter(range(0, n, step))
+        for start in starts:
+            pending.append((start, pool.submit(_row_bytes, kept.slice(start, step), currency)))
+            if len(pending) >= _BUILD_THREADS:
+                break
+        while pending:
+            start, fut = pending.popleft()
+            feed(fut.result(), start == 0)
+            del fut
+            nxt = next(starts, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(_row_bytes, kept.slice(nxt, step), currency)))
+            if n > step:
+                progress(f"hashing input {min(start + step, n):,}/{n:,}")
     h.update(b"]")
     return h.hexdigest()
+
+
+def _code(reason: str) -> pl.Expr:
+    return pl.lit(REASONS.index(reason), dtype=pl.UInt8).alias("_reason")
+
+
+def _reject_objects(rows: pl.DataFrame, sources: list[str]) -> list[Reject]:
+    """Reject objects for a frame of event_id, _file, _line, _reason rows, in row order, built in one pass."""
+    if len(sources) == 1:
+        src = pl.lit(f"{sources[0]}:") + pl.col("_line").cast(pl.String)
+    else:
+        names = pl.Series([f"{s}:" for s in sources], dtype=pl.String)
+        src = pl.col("_file").replace_strict(pl.Series(range(len(sources)), dtype=pl.Int32), names) + pl.col(
+            "_line").cast(pl.String)
+    cols = rows.select(pl.col("event_id"), pl.col("_reason"), src.alias("_source"))
+    with _no_gc():
+        reasons = [REASONS[code] for code in cols["_reason"].to_list()]  # shared reason strings
+        return _rejects_from_columns(cols["event_id"].to_list(), reasons, cols["_source"].to_list())
 
 
 def _intake(
     frames: list[pl.DataFrame], schema_rejects: list[tuple[int, int, Reject]], sources: list[str],
     window: WindowBounds, policy: Policy, progress: Progress,
 ) -> tuple[pl.DataFrame, list[Reject]]:
-    """Steps 2–4 of SPEC §3 on canonical columns; returns kept rows in fold order and every reject."""
+    """Steps 2–4 of SPEC §3 on canonical columns; returns kept canonical events in fold order and every reject."""
     df = pl.concat(
         [f.with_columns(pl.lit(i, dtype=pl.Int32).alias("_file")) for i, f in enumerate(frames)]
     ) if frames else pl.DataFrame(schema={**CANON_SCHEMA, "_file": pl.Int32})
-    df = df.with_row_index("_ord")
-    out: list[tuple[int, int, Reject]] = list(schema_rejects)
-
-    def collect(rows: pl.DataFrame, reason: str) -> None:
-        for eid, f, line in zip(rows["event_id"], rows["_file"], rows["_line"], strict=True):
-            out.append((f, line, Reject(eid, reason, f"{sources[f]}:{line}")))
+    frames.clear()  # the caller hands the frames over: free them as soon as the working copy drops rows
+    reject_frames: list[pl.DataFrame] = []
+    reject_cols = ["event_id", "_file", "_line", "_reason"]
 
     progress("deduplicating event ids")
-    dups = df.filter(pl.col("event_id").is_duplicated())
+    keep = None
+    # Candidates by a 64-bit hash of event_id (cheap); the exact string comparison below runs on candidates only,
+    # so a hash collision can only add a candidate, never change a result.
+    hashes = df.select(pl.col("event_id").hash().alias("h"))["h"]
+    ordered = hashes.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1))
+    del ordered
+    if len(repeated):
+        dups = df.with_row_index("_ord").filter(hashes.is_in(repeated.implode()))
+        dups = dups.filter(pl.col("event_id").is_duplicated())
+    else:
+        dups = df.clear().with_row_index("_ord")
     if dups.height:
         nu = dups.group_by("event_id").agg(
             pl.struct("ts_us", "principal_id", "amount_minor", "source_type", "currency").n_unique().alias("nu")
@@ -174,31 +356,64 @@ def _intake(
         )
         conflicts = dups.filter(pl.col("_conflict"))
         extra = dups.filter(~pl.col("_conflict") & (pl.col("_rank") > 1))
-        collect(conflicts, EVENT_ID_CONFLICT)
-        collect(extra, DUPLICATE_EVENT)
-        drop = pl.concat([conflicts["_ord"], extra["_ord"]])
-        df = df.filter(~pl.col("_ord").is_in(drop.implode()))
+        reject_frames.append(conflicts.with_columns(_code(EVENT_ID_CONFLICT)).select(reject_cols))
+        reject_frames.append(extra.with_columns(_code(DUPLICATE_EVENT)).select(reject_cols))
+        mask = np.ones(df.height, dtype=bool)
+        mask[conflicts["_ord"].to_numpy()] = False
+        mask[extra["_ord"].to_numpy()] = False
+        keep = pl.Series("_keep", mask)
+    del dups, hashes, repeated
 
     open_us, cutoff_us = ts_to_us(window.open_cutoff_ts), ts_to_us(window.cutoff_ts)
+    ccy, ts = pl.col("currency"), pl.col("ts_us")
+    # Kept exactly when no reject condition holds (a null condition does not reject, as in the reason chain).
+    in_window = ~(
+        (ccy != policy.currency).fill_null(False) | (ts <= open_us).fill_null(False)
+        | (ts > cutoff_us).fill_null(False)
+    )
     reason = (
-        pl.when(pl.col("currency") != policy.currency).then(pl.lit(CURRENCY_MISMATCH))
-        .when(pl.col("ts_us") <= open_us).then(pl.lit(BEFORE_WINDOW))
-        .when(pl.col("ts_us") > cutoff_us).then(pl.lit(AFTER_CUTOFF))
-        .otherwise(pl.lit(None, dtype=pl.String))
+        pl.when(ccy != policy.currency).then(_code(CURRENCY_MISMATCH))
+        .when(ts <= open_us).then(_code(BEFORE_WINDOW))
+        .otherwise(_code(AFTER_CUTOFF))
     )
-    df = df.with_columns(reason.alias("_reason"))
-    dropped = df.filter(pl.col("_reason").is_not_null())
-    for eid, f, line, why in zip(dropped["event_id"], dropped["_file"], dropped["_line"], dropped["_reason"],
-                                 strict=True):
-        out.append((f, line, Reject(eid, why, f"{sources[f]}:{line}")))
+    ok = df.select(in_window.alias("ok"))["ok"]
+    out_of_window = ~ok if keep is None else keep & ~ok
+    reject_frames.append(
+        df.select("event_id", "_file", "_line", reason.alias("_reason")).filter(out_of_window)
+    )
     progress("sorting into fold order")
+    # Every kept row carries the policy currency (when the column has no null), so it is dropped before the sort
+    # and put back as a constant column.
+    constant_ccy = df["currency"].null_count() == 0
     kept = (
-        df.filter(pl.col("_reason").is_null())
-        .sort(["ts_us", "event_id"], maintain_order=False)
-        .select("event_id", "ts_us", "principal_id", "amount_minor", "source_type", "currency")
+        df.select("event_id", "ts_us", "principal_id", "amount_minor", "source_type",
+                  *([] if constant_ccy else ["currency"]))
+        .filter(ok if keep is None else keep & ok)
     )
-    out.sort(key=lambda t: (t[0], t[1]))
-    return kept, [r for _, _, r in out]
+    del df, keep, ok, out_of_window
+    rej = pl.concat(reject_frames).sort(["_file", "_line"])
+    # Sorting and the canonical timestamp strings run in polars (without the GIL) while this thread builds the
+    # Reject objects.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        handover = [kept]  # the worker takes the only reference, so the unsorted rows are freed once sorted
+        del kept
+        ordered = pool.submit(_fold_order, handover, policy.currency if constant_ccy else None)
+        rejects = _reject_objects(rej, sources)
+        kept = ordered.result()
+    if schema_rejects:  # merge by (file, line); a record has at most one reject, so the keys are unique
+        positions = zip(rej["_file"].to_list(), rej["_line"].to_list(), rejects, strict=True)
+        merged = heapq.merge(sorted(schema_rejects, key=lambda t: (t[0], t[1])), positions,
+                             key=lambda t: (t[0], t[1]))
+        rejects = [r for _, _, r in merged]
+    return kept, rejects
+
+
+def _fold_order(handover: list[pl.DataFrame], currency: str | None) -> pl.DataFrame:
+    """Kept rows in fold order (SPEC §4) as canonical columns, `ts_occurred` rendered from `ts_us`, `currency`
+    filled with the given constant when the rows come without it."""
+    kept = handover.pop().sort(["ts_us", "event_id"], maintain_order=False)
+    extra = [] if currency is None else [pl.lit(currency, dtype=pl.String).alias("currency")]
+    return kept.with_columns(_ts_strings(kept["ts_us"]), *extra).select(list(FIELDS))
 
 
 def _accumulate(kept: pl.DataFrame) -> list[tuple[str, int, int]]:
@@ -211,6 +426,46 @@ def _accumulate(kept: pl.DataFrame) -> list[tuple[str, int, int]]:
         amount = amount.cast(pl.Int128)
     g = kept.group_by("principal_id").agg(pl.len().alias("events"), amount.sum().alias("net")).sort("principal_id")
     return [(p, int(e), int(n)) for p, e, n in zip(g["principal_id"], g["events"], g["net"], strict=True)]
+
+
+def _allocation_columns(kept: pl.DataFrame, bonus_ppm: int) -> dict[str, list[Any]] | None:
+    """SPEC §4 accumulate, bonus and carry on columns, sorted by principal_id, with every sealed value checked.
+
+    Returns None whenever plain Int64 arithmetic could not hold some intermediate exactly or some value leaves
+    ±(2^53−1): the caller then takes the exact one-principal-at-a-time path (`allocate`), which also raises the
+    precise FoldRangeError.
+    """
+    if kept.height == 0 or bonus_ppm < 0:
+        return None
+    max_abs = kept.select(pl.col("amount_minor").abs().max()).item()
+    if max_abs is None or max_abs * kept.height > _INT64_MAX:
+        return None
+    g = (
+        kept.lazy().select("principal_id", "amount_minor").group_by("principal_id")
+        .agg(pl.len().alias("events"), pl.col("amount_minor").sum().alias("net_minor"))
+        .sort("principal_id").collect(engine="streaming")
+    )
+    net_max, net_min = g.select(pl.col("net_minor").max().alias("hi"), pl.col("net_minor").min().alias("lo")).row(0)
+    if not -MAX_SAFE <= net_min <= net_max <= MAX_SAFE or max(net_max, 0) * bonus_ppm > _INT64_MAX:
+        return None
+    raw = pl.col("net_minor").clip(lower_bound=0) * bonus_ppm
+    g = g.with_columns((raw // MICRO).alias("bonus_floor_minor"), (raw % MICRO).alias("remainder_micro"))
+    pool = int(g["remainder_micro"].sum()) // MICRO
+    carry = np.zeros(g.height, dtype=np.int64)
+    if pool:
+        order = g.select(pl.arg_sort_by(["remainder_micro", "principal_id"], descending=[True, False]))
+        carry[order.to_series().to_numpy()[:pool]] = 1
+    g = g.with_columns(pl.Series("carry_minor", carry)).with_columns(
+        (pl.col("net_minor") + pl.col("bonus_floor_minor") + pl.col("carry_minor")).alias("payout_minor")
+    )
+    lo, hi = g.select(
+        pl.min_horizontal(pl.col("payout_minor").min(), pl.col("bonus_floor_minor").min()).alias("lo"),
+        pl.max_horizontal(pl.col("payout_minor").max(), pl.col("bonus_floor_minor").max()).alias("hi"),
+    ).row(0)
+    if not -MAX_SAFE <= lo <= hi <= MAX_SAFE:
+        return None
+    return {c: g[c].to_list() for c in ("principal_id", "events", "net_minor", "bonus_floor_minor",
+                                        "remainder_micro", "carry_minor", "payout_minor")}
 
 
 @dataclass
@@ -230,13 +485,32 @@ def fold_intake(
     """Fold and seal a normalized log (SPEC §4–5): input digest, accumulation, carry, seal."""
     progress = progress or _noop
     kept, policy = intake.kept, intake.policy
-    progress(f"hashing {kept.height:,} kept events")
-    in_digest = _input_digest(kept, progress)
-    progress("accumulating per principal")
-    allocations = allocate(_accumulate(kept), policy.bonus_ppm)
-    seal = build_seal(intake.window, policy, tenant_id, allocations, kept.height, len(intake.rejects), in_digest,
-                      policy_hash)
-    raw = seal_bytes(seal)
+    n_rejects = len(intake.rejects)
+
+    def allocations_and_seal(in_digest: str) -> tuple[list[Allocation], dict[str, Any], bool]:
+        with _no_gc():
+            cols = _allocation_columns(kept, policy.bonus_ppm)
+            if cols is None:
+                return allocate(_accumulate(kept), policy.bonus_ppm), {}, False
+            allocations, seal = _seal_from_columns(intake.window, policy, tenant_id, cols, kept.height, n_rejects,
+                                                   in_digest, policy_hash)
+        return allocations, seal, True
+
+    # The per-principal work (polars, then Python objects) overlaps the input hashing, which mostly runs without
+    # the GIL; the seal only needs the digest at the end.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        staged = pool.submit(allocations_and_seal, "")
+        progress(f"hashing {kept.height:,} kept events")
+        in_digest = _input_digest(kept, progress)
+        progress("accumulating per principal")
+        allocations, seal, columnar = staged.result()
+    if columnar:
+        seal["trailer"]["input_digest"] = in_digest
+        raw = _columns_seal_bytes(seal)
+    else:
+        seal = build_seal(intake.window, policy, tenant_id, allocations, kept.height, n_rejects, in_digest,
+                          policy_hash)
+        raw = seal_bytes(seal)
     return FoldResult(intake.window, policy, tenant_id, kept, intake.rejects, allocations, seal, raw,
                       sha256_hex(raw), in_digest, intake.input_files)
 
@@ -246,7 +520,6 @@ def _make_intake(
     window: WindowBounds, policy: Policy, progress: Progress, input_files: list[tuple[str, str]],
 ) -> Intake:
     kept, rejects = _intake(frames, schema_rejects, sources, window, policy, progress)
-    kept = kept.with_columns(_ts_string_expr().alias("ts_occurred")).select(list(FIELDS))
     return Intake(window, policy, kept, rejects, input_files)
 
 
@@ -263,15 +536,19 @@ def intake_files(
     files = [Path(p) for p in paths]
     frames: list[pl.DataFrame] = []
     schema_rejects: list[tuple[int, int, Reject]] = []
-    for i, path in enumerate(files):
-        progress(f"reading {path.name} ({i + 1}/{len(files)})")
-        frame, rej = read_fast(path, policy.currency)
-        frames.append(frame)
-        schema_rejects.extend((i, line, r) for line, r in rej)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashed = pool.submit(_input_files_unsorted, files)  # file digests alongside the reads (read errors first)
+        for i, path in enumerate(files):
+            progress(f"reading {path.name} ({i + 1}/{len(files)})")
+            frame, rej = read_fast(path, policy.currency)
+            frames.append(frame)
+            del frame  # `frames` holds the only reference: the intake frees each frame once it has its copy
+            schema_rejects.extend((i, line, r) for line, r in rej)
+        file_hashes = hashed.result()
     names = list(sources) if sources is not None else [str(p) for p in files]
     if sources is not None:
         schema_rejects = [(i, line, replace(r, source=f"{names[i]}:{line}")) for i, line, r in schema_rejects]
-    inputs = sorted((Path(n).name, sha) for n, (_, sha) in zip(names, _input_files_unsorted(files), strict=True))
+    inputs = sorted((Path(n).name, sha) for n, (_, sha) in zip(names, file_hashes, strict=True))
     return _make_intake(frames, schema_rejects, names, window, policy, progress, inputs)
 
 

@@ -16,6 +16,8 @@ MAX_SAFE = 2**53 - 1
 MICRO = 1_000_000
 FOLD_ORDER = ["ts_occurred asc", "event_id asc"]
 CARRY_ORDER = ["remainder_micro desc", "principal_id asc"]
+_new_object = object.__new__
+_set_attr = object.__setattr__
 
 
 class FoldRangeError(InputError):
@@ -77,16 +79,25 @@ def allocate(per_principal: list[tuple[str, int, int]], bonus_ppm: int) -> list[
 
 def totals(allocations: list[Allocation], events_kept: int, events_rejected: int) -> dict[str, int]:
     """Window totals of SPEC §5, each checked against the exact range."""
-    rem_total = sum(a.remainder_micro for a in allocations)
+    return _totals_from_sums(
+        events_kept, events_rejected, len(allocations), sum(a.net_minor for a in allocations),
+        sum(a.bonus_floor_minor for a in allocations), sum(a.payout_minor for a in allocations),
+        sum(a.remainder_micro for a in allocations),
+    )
+
+
+def _totals_from_sums(
+    events_kept: int, events_rejected: int, principals: int, net: int, bonus: int, payout: int, rem_total: int,
+) -> dict[str, int]:
     pool = rem_total // MICRO
     t = {
         "events_kept": events_kept,
         "events_rejected": events_rejected,
-        "principals": len(allocations),
-        "net_minor": sum(a.net_minor for a in allocations),
-        "bonus_floor_minor": sum(a.bonus_floor_minor for a in allocations),
+        "principals": principals,
+        "net_minor": net,
+        "bonus_floor_minor": bonus,
         "carry_minor": pool,
-        "payout_minor": sum(a.payout_minor for a in allocations),
+        "payout_minor": payout,
         "remainder_micro_total": rem_total,
         "residual_micro": rem_total - pool * MICRO,
     }
@@ -130,6 +141,52 @@ def build_seal(
         "totals": totals(allocations, events_kept, events_rejected),
         "trailer": {"fold_order": FOLD_ORDER, "carry_order": CARRY_ORDER, "input_digest": input_digest},
     }
+
+
+def _seal_from_columns(
+    window: WindowBounds,
+    policy: Policy,
+    tenant_id: str,
+    cols: dict[str, list[Any]],
+    events_kept: int,
+    events_rejected: int,
+    input_digest: str,
+    policy_hash: str | None,
+) -> tuple[list[Allocation], dict[str, Any]]:
+    """`allocate` + `build_seal` from allocation columns that are already sorted by principal_id and range-checked
+    (every value a Python int within ±(2^53−1), principal_id a str): the same allocations and seal object."""
+    p, e, n, b, r, c, pay = (cols[k] for k in _ALLOC_KEYS)
+    t = _totals_from_sums(events_kept, events_rejected, len(p), sum(n), sum(b), sum(pay), sum(r))
+    rows = [
+        {"principal_id": p_, "events": e_, "net_minor": n_, "bonus_floor_minor": b_, "remainder_micro": r_,
+         "carry_minor": c_, "payout_minor": pay_}
+        for p_, e_, n_, b_, r_, c_, pay_ in zip(p, e, n, b, r, c, pay, strict=True)
+    ]
+    # Each Allocation gets its own copy of the row as instance dict: the same object `Allocation(*row)` builds
+    # (no __post_init__), without the frozen dataclass's one-attribute-at-a-time __init__.
+    allocations: list[Allocation] = []
+    append = allocations.append
+    for row in rows:
+        a = _new_object(Allocation)
+        _set_attr(a, "__dict__", row.copy())
+        append(a)
+    seal = {
+        "schema": SCHEMA,
+        "window": window_section(window, policy, tenant_id,
+                                 policy.policy_hash if policy_hash is None else policy_hash),
+        "allocations": rows,
+        "totals": t,
+        "trailer": {"fold_order": FOLD_ORDER, "carry_order": CARRY_ORDER, "input_digest": input_digest},
+    }
+    return allocations, seal
+
+
+def _columns_seal_bytes(seal: dict[str, Any]) -> bytes:
+    """`seal_bytes` of a seal from `_seal_from_columns`, without re-walking its (already checked) allocations:
+    their member names are ASCII constants, so sorted-key orjson output is their RFC 8785 form."""
+    if _check_rest(seal):
+        return orjson.dumps(seal, option=orjson.OPT_SORT_KEYS)
+    return jcs_bytes(seal)
 
 
 def seal_bytes(seal: dict[str, Any]) -> bytes:
