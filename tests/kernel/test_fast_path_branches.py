@@ -17,7 +17,7 @@ from vgos.policy import load_policy
 def _window(n: int, seed: int) -> list[dict]:
     rnd = random.Random(seed)
     recs = []
-    for i in range(n):
+    for _ in range(n):
         rec = {"event_id": f"{rnd.choice(EVENT_IDS)}-{rnd.randint(0, n * 9 // 10)}",
                "principal_id": rnd.choice(PRINCIPALS) + str(rnd.randint(0, 40)),
                "ts_occurred": f"2025-09-{rnd.choice(['22', '23', '23', '24'])}T{rnd.randint(0, 23):02d}:"
