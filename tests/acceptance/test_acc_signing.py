@@ -26,20 +26,9 @@ def test_ed25519_key_file_created_0600_and_stable(vgos_home):
 
 
 @pytest.fixture
-def kms_server(monkeypatch):
-    """moto's KMS on 127.0.0.1 with a free port, stopped after the test."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    yield f"http://{host}:{port}"
-    server.stop()
+def kms_server(moto_server: str) -> str:
+    """moto's KMS (shared moto server fixture)."""
+    return moto_server
 
 
 def test_kms_ecdsa_p256_raw_verified_with_cryptography(vgos_home, kms_server, monkeypatch):

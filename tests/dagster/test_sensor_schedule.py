@@ -69,17 +69,9 @@ def test_event_drop_sensor_local_folder(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def moto_s3(monkeypatch: pytest.MonkeyPatch):
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    for k, v in {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "test",
-                 "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    yield boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1")
-    server.stop()
+def moto_s3(moto_server: str):
+    """An S3 client on the shared moto server."""
+    return boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
 
 
 def test_event_drop_sensor_s3(moto_s3) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -67,22 +66,10 @@ def test_report_sensor_on_a_local_folder(tmp_path, vgos_home) -> None:
 
 
 @pytest.fixture
-def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="drops")
-    try:
-        yield endpoint
-    finally:
-        server.stop()
+def moto_s3(moto_server: str) -> str:
+    """moto S3 with the `drops` bucket."""
+    boto3.client("s3", endpoint_url=moto_server).create_bucket(Bucket="drops")
+    return moto_server
 
 
 def test_report_sensor_on_s3(moto_s3: str, vgos_home) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import boto3
 import pytest
@@ -41,22 +40,10 @@ def test_local_folder_sensor(tmp_path, vgos_home):
 
 
 @pytest.fixture
-def moto_s3(monkeypatch):
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="drops")
-    yield endpoint
-    server.stop()
+def moto_s3(moto_server: str) -> str:
+    """moto S3 with the `drops` bucket."""
+    boto3.client("s3", endpoint_url=moto_server).create_bucket(Bucket="drops")
+    return moto_server
 
 
 def test_s3_sensor_on_moto_server(moto_s3, vgos_home):
