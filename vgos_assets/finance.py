@@ -86,9 +86,9 @@ def bound_digest(allocations: FoldResult, authorization: dict) -> str:
                                    description="the read-back of the window's bills shows no drift")])
 def netsuite_bills(
     context: AssetExecutionContext, allocations: FoldResult, transcript: dict, authorization: dict,
-    netsuite: NetSuiteResource, settings: VgosSettingsResource,
+    payout_batch: dict, netsuite: NetSuiteResource, settings: VgosSettingsResource,
 ):
-    """Vendor bills stamped with window_id, output_digest, transcript_url and eligible_to_pay, then read back."""
+    """Vendor bills stamped with window_id, output_digest, transcript_url, provider_batch_id and eligible_to_pay."""
     from connectors.netsuite import pipeline
     from connectors.netsuite.retry import NetSuiteError
 
@@ -96,7 +96,8 @@ def netsuite_bills(
     digest = bound_digest(allocations, authorization)
     window = pipeline.window_kwargs(
         tenant_id=settings.tenant_id, window_id=context.partition_key, currency=allocations.seal["window"]["currency"],
-        output_digest=digest, transcript_url=transcript["transcript_url"], provider_batch_id=None,
+        output_digest=digest, transcript_url=transcript["transcript_url"],
+        provider_batch_id=payout_batch["provider_batch_id"],
         allocations=list(allocations.seal["allocations"]), decisions=authorization["decisions"],
         vendor_map=netsuite.vendor_map(), gl_mapping=netsuite.gl_mapping(settings.tenant_id))
     try:
@@ -104,7 +105,8 @@ def netsuite_bills(
     except NetSuiteError as exc:
         raise Failure(f"NetSuite sync failed: {exc}") from exc
     meta = pipeline.netsuite_bills_metadata(report, drift)
-    meta.update({"output_digest": digest, "endpoint": config.root_url, "transport": config.transport})
+    meta.update({"output_digest": digest, "provider_batch_id": payout_batch["provider_batch_id"],
+                 "endpoint": config.root_url, "transport": config.transport})
     yield Output({"window_id": context.partition_key, "output_digest": digest, "counts": report.counts(),
                   "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
                   "failed": plain(report.failed), "missing_vendor": report.missing_vendor,

@@ -62,6 +62,8 @@ def assert_disbursed(result, batch_id: str, home: Path) -> None:
     bills = materialization(result, "netsuite_bills")
     assert (meta(bills, "created"), meta(bills, "failed"), meta(bills, "drift")) == (3, 0, 0)
     assert meta(bills, "missing_vendor") == 0 and meta(bills, "missing_vendor_principals") == ""
+    # the read-back (drift 0) compares every stamped field, provider_batch_id included
+    assert meta(bills, "provider_batch_id") == batch_id
     journal = materialization(result, "gl_journal")
     assert meta(journal, "balanced") is True and meta(journal, "debit_minor") == meta(journal, "credit_minor")
     batch = materialization(result, "payout_batch")
