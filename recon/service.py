@@ -125,9 +125,16 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
     """Reconcile the window's stored batches and receipts and persist the result (idempotent)."""
     from recon.persist import load_batches, save_result, window_receipts
 
+    from vgos.gate import allowed_decisions
+
     batches = load_batches(state.window_id, state.output_digest, tenant_id=state.tenant_id, db_url=db_url)
     receipts = window_receipts(state.window_id, batches, tenant_id=state.tenant_id, db_url=db_url)
-    result = reconcile(state.window_id, state.output_digest, state.decisions, batches, receipts,
+    # a payment is judged against the authorization it was made under, not a later HOLD
+    allowed = {d["principal_id"]: d for d in allowed_decisions(state.window_id, state.output_digest,
+                                                                state.tenant_id, db_url)}
+    decisions = sorted([*allowed.values(), *(d for d in state.decisions if d["principal_id"] not in allowed)],
+                       key=lambda d: d["principal_id"])
+    result = reconcile(state.window_id, state.output_digest, decisions, batches, receipts,
                        tenant_id=state.tenant_id, amount_tolerance_minor=amount_tolerance_minor)
     run_id, changed = save_result(result, as_of=_iso(as_of), db_url=db_url)
     from vgos.audit import note
