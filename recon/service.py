@@ -124,7 +124,6 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
                      amount_tolerance_minor: int = 0) -> tuple[ReconResult, int, bool]:
     """Reconcile the window's stored batches and receipts and persist the result (idempotent)."""
     from recon.persist import load_batches, save_result, window_receipts
-
     from vgos.gate import allowed_decisions
 
     batches = load_batches(state.window_id, state.output_digest, tenant_id=state.tenant_id, db_url=db_url)
