@@ -27,32 +27,33 @@ def register(subparsers: Any) -> None:
 
 
 def _load_window(args: argparse.Namespace) -> dict[str, Any]:
-    """Seal and gate decisions of the window from the store (vgos.transcript / vgos.gate)."""
+    """Seal, transcript, gate decisions and recorded payout batch of the window, from the store."""
     from gl_mappings import load_gl_mapping
+    from recon.persist import load_batches
+    from vgos.gate import latest_decisions
+    from vgos.transcript import current_transcript, read_seal
 
     from .pipeline import window_kwargs
     from .vendor_map import load_vendor_map
 
-    try:
-        from vgos.gate import latest_decisions
-        from vgos.transcript import current_seal
-    except ImportError as exc:
-        raise InputError(f"window loader unavailable ({exc}); run `vgos authorize {args.window_id}` first") from exc
-    sealed = current_seal(args.window_id)
-    if sealed is None:
-        raise InputError(f"window {args.window_id}: no sealed transcript")
-    seal = sealed["seal"] if isinstance(sealed, dict) and "seal" in sealed else getattr(sealed, "seal", sealed)
-    digest = (sealed.get("output_digest") if isinstance(sealed, dict) else getattr(sealed, "output_digest", None))
-    url = (sealed.get("transcript_url") if isinstance(sealed, dict) else getattr(sealed, "transcript_url", "")) or ""
-    decisions = [d if isinstance(d, dict) else vars(d) for d in latest_decisions(args.window_id)]
+    tenant = getattr(args, "tenant", None) or "default"
+    ref = current_transcript(args.window_id, tenant)
+    if ref is None:
+        raise InputError(f"window {args.window_id} (tenant {tenant}): no sealed transcript; run the fold first")
+    decisions = latest_decisions(args.window_id, tenant)
+    if decisions is None:
+        raise InputError(f"window {args.window_id}: not authorized yet; run `vgos authorize {args.window_id}`")
     if not args.vendor_map:
         raise InputError("--vendor-map (or VGOS_NETSUITE_VENDOR_MAP) is required: vendors are never guessed")
-    win = seal["window"]
+    seal = read_seal(ref)
+    batches = load_batches(args.window_id, ref.output_digest, tenant_id=tenant)
+    batch_ids = sorted({b["provider_batch_id"] for b in batches})
     return window_kwargs(
-        tenant_id=win.get("tenant_id", "default"), window_id=args.window_id, currency=win["currency"],
-        output_digest=digest, transcript_url=url, provider_batch_id=None, allocations=list(seal["allocations"]),
+        tenant_id=tenant, window_id=args.window_id, currency=seal["window"]["currency"],
+        output_digest=ref.output_digest, transcript_url=ref.url,
+        provider_batch_id=",".join(batch_ids) or None, allocations=list(seal["allocations"]),
         decisions=decisions, vendor_map=load_vendor_map(args.vendor_map),
-        gl_mapping=load_gl_mapping(win.get("tenant_id", "default"), args.gl_mapping),
+        gl_mapping=load_gl_mapping(tenant, args.gl_mapping),
     )
 
 

@@ -1,0 +1,50 @@
+"""`vgos netsuite sync/verify D` as an operator runs them: the window comes from the store, bills from the sandbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from connectors.netsuite.pipeline import DEMO_VENDOR_MAP
+from recon.service import create_window_batch, load_window
+from tests.netsuite.conftest import CREDS
+from vgos.cli import main
+from vgos.cli_acceptance import demo_acceptance
+from vgos.demo import SEED_WINDOW, seed_events_path
+from vgos.fold import fold_files
+from vgos.policy import load_policy
+
+
+@pytest.fixture
+def authorized_window(vgos_home: Path, tmp_path: Path, sandbox, monkeypatch: pytest.MonkeyPatch):
+    """The seed window sealed, authorized (ALLOW/HOLD/ALLOW) and batched; NETSUITE_* point at the sandbox."""
+    result = fold_files([seed_events_path()], SEED_WINDOW, load_policy())
+    demo_acceptance(SEED_WINDOW, result, as_of=dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC))
+    batch = create_window_batch(load_window(SEED_WINDOW), "pain001", tmp_path / "b.xml")
+    for var, value in {"NETSUITE_ACCOUNT": CREDS.account, "NETSUITE_CONSUMER_KEY": CREDS.consumer_key,
+                       "NETSUITE_CONSUMER_SECRET": CREDS.consumer_secret, "NETSUITE_TOKEN_ID": CREDS.token_id,
+                       "NETSUITE_TOKEN_SECRET": CREDS.token_secret, "NETSUITE_BASE_URL": sandbox.url}.items():
+        monkeypatch.setenv(var, value)
+    return result, batch
+
+
+def test_sync_then_verify_from_the_store(authorized_window, sandbox, capsys: pytest.CaptureFixture) -> None:
+    result, batch = authorized_window
+    args = [SEED_WINDOW, "--vendor-map", str(DEMO_VENDOR_MAP)]
+    assert main(["netsuite", "sync", *args]) == 0
+    assert "created=3" in capsys.readouterr().out
+    bills = [r for r in sandbox.store.all() if r.record_type.lower() == "vendorbill"]
+    assert len(bills) == 3
+    text = "".join(etree.tostring(v).decode() for b in bills for v in b.fields.values())
+    assert result.output_digest in text and batch.provider_batch_id in text
+    assert main(["netsuite", "verify", *args]) == 0
+    assert main(["netsuite", "sync", *args]) == 0
+    assert "unchanged=3" in capsys.readouterr().out
+
+
+def test_sync_without_vendor_map_is_refused(authorized_window, capsys: pytest.CaptureFixture) -> None:
+    assert main(["netsuite", "sync", SEED_WINDOW]) == 2
+    assert "vendors are never guessed" in capsys.readouterr().err
