@@ -659,3 +659,30 @@ def result_from_seal(raw_seal: bytes, intake: Intake, tenant_id: str = "default"
     allocations = [Allocation(**a) for a in seal["allocations"]]
     return FoldResult(intake.window, intake.policy, tenant_id, intake.kept, intake.rejects, allocations, seal,
                       raw_seal, sha256_hex(raw_seal), seal["trailer"]["input_digest"], intake.input_files)
+
+
+CANONICAL_EVENT_SCHEMA = {"event_id": pl.String, "ts_occurred": pl.String, "principal_id": pl.String,
+                          "amount_minor": pl.Int64, "source_type": pl.String, "currency": pl.String}
+
+
+def canonical_events_bytes(events: pl.DataFrame) -> bytes:
+    """RFC 8785 bytes of the JSON array of canonical events (the six SPEC §1 columns), built column-wise."""
+    if events.height == 0:
+        return b"[]"
+    body = b"".join(bytes(b) for b in _row_bytes(events.select(list(FIELDS)), None))
+    return b"[" + body[:-1] + b"]"
+
+
+def events_from_canonical_bytes(data: bytes) -> pl.DataFrame:
+    """Parse an RFC 8785 array of canonical events; anything that does not round-trip byte for byte is refused."""
+    import io
+
+    if data == b"[]":
+        return pl.DataFrame(schema=CANONICAL_EVENT_SCHEMA)
+    try:
+        df = pl.read_json(io.BytesIO(data), schema=CANONICAL_EVENT_SCHEMA)
+    except Exception as exc:  # noqa: BLE001 - polars raises several types for malformed JSON
+        raise ValueError(f"not an array of canonical events: {str(exc).splitlines()[0]}") from None
+    if canonical_events_bytes(df) != data:
+        raise ValueError("not the RFC 8785 form of its events (extra or missing fields, other types or order)")
+    return df

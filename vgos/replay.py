@@ -10,6 +10,7 @@ INPUT_DIGEST_MISMATCH → REJECTS_COUNT_MISMATCH → DIGEST_MISMATCH (replay of 
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,7 +101,30 @@ def _load_segments(store: BlobStore, index: dict[str, Any]) -> dict[str, list[tu
     return by_kind
 
 
-def _replay_from(index: dict[str, Any], segs: dict[str, list[tuple[dict, bytes]]]) -> ReplayResult:
+def _input_frames(segs: dict[str, list[tuple[dict, bytes]]]) -> list[Any]:
+    """The normalized input chunks as frames (each checked to be the exact canonical form of its events)."""
+    from vgos.fold import events_from_canonical_bytes
+
+    return [events_from_canonical_bytes(data) for _e, data in segs.get("normalized_input", [])]
+
+
+def _array_digest(chunks: list[bytes]) -> str:
+    """SHA-256 of the one array the canonical chunks split: `[` + their members joined by `,` + `]`."""
+    h = hashlib.sha256(b"[")
+    first = True
+    for data in chunks:
+        inner = data[1:-1]
+        if inner:
+            h.update(inner if first else b"," + inner)
+            first = False
+    h.update(b"]")
+    return h.hexdigest()
+
+
+def _replay_from(index: dict[str, Any], segs: dict[str, list[tuple[dict, bytes]]],
+                 frames: list[Any] | None = None) -> ReplayResult:
+    import polars as pl
+
     from vgos.fold import fold_canonical
     from vgos.policy import policy_from_manifest
 
@@ -108,12 +132,11 @@ def _replay_from(index: dict[str, Any], segs: dict[str, list[tuple[dict, bytes]]
     seal = orjson.loads(seal_bytes)
     sealed_digest = sha256_hex(seal_bytes)
     policy = policy_from_manifest(orjson.loads(segs["policy_manifest"][0][1]), "transcript:policy_manifest")
-    events: list[dict[str, Any]] = []
-    for _e, data in segs.get("normalized_input", []):
-        events.extend(orjson.loads(data))
     rejects = orjson.loads(segs["rejects"][0][1])
     window = seal["window"]
     try:
+        frames = _input_frames(segs) if frames is None else frames
+        events = pl.concat(frames) if frames else pl.DataFrame()
         result = fold_canonical(events, window["window_id"], policy, window["tenant_id"], len(rejects))
     except Exception as exc:  # noqa: BLE001 - any failure to recompute is a mismatch, reported with its cause
         return ReplayResult(False, sealed_digest, "", [], window["window_id"], window["tenant_id"],
@@ -236,17 +259,18 @@ def _verify(store: BlobStore, pubkey_pem: bytes | None) -> VerifyReport:
         raise _Fail("POLICY_HASH_MISMATCH", "policy_manifest", "manifest does not hash to the seal's policy_hash")
     if jcs_bytes(seal["allocations"]) != by_kind["allocations"][0][1]:
         raise _Fail("ALLOCATIONS_MISMATCH", "allocations", "allocations segment differs from the seal")
-    events: list[Any] = []
-    for _e, data in by_kind["normalized_input"]:
-        events.extend(orjson.loads(data))
-    if sha256_hex(jcs_bytes(events)) != seal["trailer"]["input_digest"]:
+    try:
+        frames = _input_frames(by_kind)
+    except ValueError as exc:
+        raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", str(exc)) from None
+    if _array_digest([d for _e, d in by_kind["normalized_input"]]) != seal["trailer"]["input_digest"]:
         raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", "normalized input does not hash to input_digest")
     n_rejects = len(orjson.loads(by_kind["rejects"][0][1]))
     if n_rejects != seal["totals"]["events_rejected"]:
         raise _Fail("REJECTS_COUNT_MISMATCH", "rejects",
                     f"{n_rejects} rejects, seal says {seal['totals']['events_rejected']}")
 
-    rep = _replay_from(index, by_kind)
+    rep = _replay_from(index, by_kind, frames)
     if not rep.ok:
         detail = rep.reason if rep.reason and rep.reason != "DIGEST_MISMATCH" else (
             f"replay digest {rep.replay_digest} != sealed {rep.sealed_digest}; {len(rep.diff)} allocation "

@@ -183,13 +183,6 @@ class TranscriptRef:
         return open_store(self.url)
 
 
-def _kept_events(result: Any) -> list[dict[str, Any]]:
-    kept = result.kept
-    if hasattr(kept, "to_dicts"):
-        kept = kept.to_dicts()
-    return [dict(e) for e in kept]
-
-
 def _to_dict(x: Any) -> dict[str, Any]:
     if isinstance(x, dict):
         return dict(x)
@@ -211,15 +204,18 @@ def _reject_entry(r: Any) -> dict[str, Any]:
 
 def build_segments(result: Any, chunk_events: int = CHUNK_EVENTS) -> list[tuple[str, str, bytes]]:
     """(name, kind, bytes) of every segment in the fixed order of SEGMENT_ORDER."""
+    from vgos.fold import canonical_events_bytes
+
     seal = orjson.loads(result.seal_bytes)
-    events = _kept_events(result)
-    chunks = [events[i:i + chunk_events] for i in range(0, len(events), chunk_events)] or [[]]
+    kept = result.kept
+    chunks = [canonical_events_bytes(kept.slice(i, chunk_events)) for i in range(0, kept.height, chunk_events)] \
+        or [b"[]"]
     segs: list[tuple[str, str, bytes]] = [
         ("policy_manifest", "policy_manifest", jcs_bytes(result.policy.manifest())),
         ("input_files", "input_files",
          jcs_bytes([{"name": n, "sha256": h} for n, h in getattr(result, "input_files", [])])),
     ]
-    segs += [(f"normalized_input/{i:05d}", "normalized_input", jcs_bytes(c)) for i, c in enumerate(chunks)]
+    segs += [(f"normalized_input/{i:05d}", "normalized_input", c) for i, c in enumerate(chunks)]
     segs += [
         ("rejects", "rejects", jcs_bytes([_reject_entry(r) for r in result.rejects])),
         ("allocations", "allocations", jcs_bytes(seal["allocations"])),
