@@ -41,3 +41,39 @@ def sign_spv_proofs(bodies: list[dict[str, Any]], issuer_key: Any) -> list[dict[
     from vgos.acceptance import sign_proof
 
     return [sign_proof(b, issuer_key) for b in bodies]
+
+
+def recon_issuer_key() -> Any:
+    """The recon service's Ed25519 issuer key: `VGOS_RECON_ISSUER_KEY`, else VGOS_HOME/issuer_keys/recon.pem.
+
+    None when there is no key file; a key file readable by group or others is refused.
+    """
+    import os
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives import serialization
+
+    from vgos import config
+    from vgos.errors import InputError
+
+    path = Path(os.environ.get("VGOS_RECON_ISSUER_KEY") or config.vgos_home() / "issuer_keys" / "recon.pem")
+    if not path.is_file():
+        return None
+    if path.stat().st_mode & 0o077:
+        raise InputError(f"{path}: issuer key must not be readable by group or others (chmod 600)")
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+
+
+def submit_spv(result: ReconResult, *, as_of: dt.datetime, tenant_id: str = "default",
+               db_url: str | None = None) -> list[Any] | None:
+    """Sign the window's SPV proofs with the recon issuer key and submit them to the acceptance bundle.
+
+    Returns the submit results, or None when no recon issuer key is configured (nothing is submitted).
+    """
+    from vgos.acceptance import submit_proof
+
+    key = recon_issuer_key()
+    if key is None:
+        return None
+    proofs = sign_spv_proofs(spv_proofs(result, issued_at=as_of, tenant_id=tenant_id), key)
+    return [submit_proof(p, as_of=as_of, source="recon", db_url=db_url) for p in proofs]

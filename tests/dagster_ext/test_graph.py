@@ -76,6 +76,13 @@ def assert_disbursed(result, batch_id: str, home: Path) -> None:
     recon = materialization(result, "recon_results")
     assert meta(recon, "fully_reconciled") is True and meta(recon, "matched_share") == "100.0000%"
     assert not any(meta(recon, "discrepancies_by_type").values())
+    # matched receipts become a signed SPV proof in the acceptance bundle, bound to the digest
+    assert meta(recon, "spv_submitted") == [{"accepted": True, "reason": None, "duplicate": False}]
+    from vgos.acceptance import load_proofs
+
+    spv = [p for p in load_proofs(WINDOW, "default") if p["kind"] == "SPV"]
+    assert [(p["subject_id"], p["status"], p["output_digest"]) for p in spv] == \
+        [(batch_id, "CONFIRMED", meta(recon, "output_digest"))]
     ledger = materialization(result, "ledger_postings")
     assert meta(ledger, "balanced") is True and meta(ledger, "authorized_minor") == 836
     assert (meta(ledger, "entries_posted"), meta(ledger, "settlement_receipts")) == (5, 2)  # 2 auth, 1 batch, 2
