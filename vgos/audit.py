@@ -113,9 +113,9 @@ def record(
     """Append one audit row; `window_id` defaults to the single YYYY-MM-DD found in `resource`."""
     from vgos.store.db import get_engine
 
-    row = _row(actor_id, actor_type, action, resource, correlation_id, at, diff_summary, window_id)
     with get_engine(url).begin() as conn:
-        conn.execute(insert(AuditRecord), [row])
+        record_on(conn, actor_id, actor_type, action, resource, correlation_id, at, diff_summary,
+                  window_id=window_id)
 
 
 def query(

@@ -42,21 +42,25 @@ def cmd_fold(args: argparse.Namespace) -> int:
     from vgos.outputs import write_fold_outputs
     from vgos.policy import load_policy
     from vgos.report import fold_summary
-    from vgos.transcript_hook import transcript_writer
+    from vgos.signing import load_signer
+    from vgos.storage import open_store
+    from vgos.transcript import write_transcript
 
     policy = load_policy(args.policy)
     progress = _progress_printer()
     result = fold_files(args.events, args.window_id, policy, args.tenant, progress=progress)
     if progress:
         sys.stderr.write("\r\x1b[2K")
-    out = write_fold_outputs(result, args.out, transcript_writer(result))
+    signer = load_signer()
+    out = write_fold_outputs(
+        result, args.out, lambda folder: write_transcript(result, open_store(str(folder)), "transcript", signer))
     from vgos.audit import note
 
     note("fold", f"window/{args.tenant}/{args.window_id}",
          {"output_digest": result.output_digest, "out": str(out), **result.totals}, window_id=args.window_id)
     print(fold_summary(result))
-    print(f"wrote {out}/ (seal.json, output_digest, rejects.jsonl, allocations.csv, normalized.parquet"
-          f"{', transcript/' if (out / 'transcript').exists() else ''})")
+    print(f"wrote {out}/ (seal.json, output_digest, rejects.jsonl, allocations.csv, normalized.parquet, "
+          "transcript/)")
     return 0
 
 

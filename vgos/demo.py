@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import os
 import secrets
-import shutil
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -153,9 +152,8 @@ def run_demo(args: argparse.Namespace) -> int:
     ref = current_transcript(SEED_WINDOW)
     with netsuite_sandbox() as ns_url:
         print(f"local NetSuite sandbox at {ns_url}")
-        disburse_and_book(seal, ref.url, decisions, out_dir=home / "batches")
+        disburse_and_book(seal, ref.output_digest, ref.url, decisions, out_dir=home / "batches")
     print(f"\nDone. Window {SEED_WINDOW} sealed as {digest}. Browse the lineage with `make ui`.")
-    shutil.rmtree(home / "tmp", ignore_errors=True)
     return 0
 
 
@@ -166,7 +164,8 @@ def _decisions_table(decisions: list[dict]) -> str:
                  [[d["principal_id"], d["payout_minor"], d["decision"], d["reason_code"] or ""] for d in decisions])
 
 
-def disburse_and_book(seal: dict, transcript_url: str, decisions: list[dict], *, out_dir: Path) -> None:
+def disburse_and_book(seal: dict, digest: str, transcript_url: str, decisions: list[dict], *,
+                      out_dir: Path) -> None:
     """Stamp NetSuite bills, write the pain.001 batch, reconcile a camt.054 for it, record SPV, post the ledger."""
     from connectors.netsuite.pipeline import demo_sync
     from recon.service import run_demo_recon
@@ -175,13 +174,13 @@ def disburse_and_book(seal: dict, transcript_url: str, decisions: list[dict], *,
 
     w = seal["window"]
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    recon = run_demo_recon(w["window_id"], _digest(seal), decisions, currency=w["currency"], close_ts=w["close_ts"],
+    recon = run_demo_recon(w["window_id"], digest, decisions, currency=w["currency"], close_ts=w["close_ts"],
                            out_dir=out_dir, as_of=now, issuer_key=demo_issuers()["recon"])
     batch = recon["batch"]
     print(f"pain.001 {recon['batch_path']}: {len(batch['items'])} transactions, CtrlSum "
           f"{batch['ctrl_sum_minor']} minor, provider_batch_id {batch['provider_batch_id']}")
     sync, drift = demo_sync(os.environ["NETSUITE_BASE_URL"], tenant_id=w["tenant_id"], window_id=w["window_id"],
-                            currency=w["currency"], output_digest=_digest(seal), transcript_url=transcript_url,
+                            currency=w["currency"], output_digest=digest, transcript_url=transcript_url,
                             allocations=seal["allocations"], decisions=decisions,
                             provider_batch_id=batch["provider_batch_id"])
     print(f"NetSuite vendor bills: {sync.counts()}; read-back drift: {'none' if drift and drift.ok else drift}")
@@ -192,10 +191,4 @@ def disburse_and_book(seal: dict, transcript_url: str, decisions: list[dict], *,
     for p in recon["spv_proofs"]:
         res = submit_proof(p, as_of=now, source="demo-recon")
         print(f"SPV proof for batch {p['subject_id']}: {p['status']} ({'accepted' if res.accepted else res.reason})")
-    print(demo_ledger(w["window_id"], _digest(seal), w["currency"], decisions))
-
-
-def _digest(seal: dict) -> str:
-    from vgos.seal import output_digest
-
-    return output_digest(seal)
+    print(demo_ledger(w["window_id"], digest, w["currency"], decisions))
