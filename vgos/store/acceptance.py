@@ -71,6 +71,7 @@ class GateRun(Base):
     key_id: Mapped[str] = mapped_column(String(32))
     public_key_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str] = mapped_column(String(16), default="evaluate")  # release | evaluate | what-if
 
 
 class GateDecision(Base):

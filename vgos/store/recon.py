@@ -9,12 +9,9 @@ from vgos.store.base import Base
 
 
 class PayoutBatch(Base):
-    """A rendered payout batch; provider_batch_id is bound to (tenant, window_id, output_digest, rail)."""
+    """A rendered payout batch; provider_batch_id is bound to (tenant, window_id, output_digest, rail, attempt)."""
 
     __tablename__ = "payout_batches"
-    __table_args__ = (UniqueConstraint("tenant_id", "window_id", "output_digest", "rail",
-                                       name="uq_payout_batches_binding"),)
-
     provider_batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(128))
     window_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -28,6 +25,7 @@ class PayoutBatch(Base):
     n_items: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     location: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)  # 1, 2, … per (tenant, window, digest, rail)
 
 
 class PayoutBatchItem(Base):
@@ -44,6 +42,7 @@ class PayoutBatchItem(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     payee_ref: Mapped[str] = mapped_column(String(256))
+    payout_item_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the registry item paid
 
 
 class ReportFile(Base):
