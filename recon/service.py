@@ -13,7 +13,6 @@ from connectors.psp.payees import Payee, demo_payees
 from connectors.psp.reports import detect_format, parse_bytes
 from recon.match import DISCREPANCY_TYPES, ReconResult, reconcile
 from vgos.errors import InputError
-from vgos.storage import atomic_write_bytes
 
 DEMO_DEBTOR = Path(__file__).resolve().parents[1] / "connectors" / "psp" / "samples" / "debtor_demo.json"
 
@@ -69,28 +68,115 @@ def next_day(date_text: str) -> str:
     return (dt.date.fromisoformat(date_text[:10]) + dt.timedelta(days=1)).isoformat()
 
 
-def create_window_batch(
-    state: WindowState, rail: str, out: str | Path, *, payees: dict[str, Payee] | None = None,
-    debtor: dict[str, Any] | None = None, execution_date: str | None = None, created_at: str | None = None,
-    db_url: str | None = None,
-) -> Batch:
-    """Build the window's batch for a rail, write it atomically to `out`, record it in the store."""
-    from recon.persist import save_batch
+@dataclass(frozen=True)
+class Release:
+    """A batch the registry accepted: the batch, what was not paid and why, and the gate run it was released on."""
 
-    batch = build_batch(
-        rail, tenant_id=state.tenant_id, window_id=state.window_id, output_digest=state.output_digest,
-        currency=state.currency, decisions=state.decisions, debtor=debtor or read_debtor(None),
-        execution_date=execution_date or next_day(state.close_ts), payees=payees or demo_payees(),
-        created_at=created_at or state.close_ts)
-    atomic_write_bytes(Path(out), batch.content)
-    save_batch(batch, location=str(Path(out).absolute()), db_url=db_url)
+    batch: Batch
+    excluded: list[tuple[str, str]]
+    gate_run_id: int | None
+    released_at: str
+    out: Path | None
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() or out.is_symlink():
+        raise InputError(f"{out}: already exists; a batch file is never overwritten (choose another --out)")
+    if not out.parent.is_dir():
+        raise InputError(f"{out.parent}: no such folder for --out")
+
+
+def _actor() -> Any:
+    import getpass
+    import os
+
+    from vgos.payouts import Actor
+
+    return Actor(os.environ.get("VGOS_ACTOR") or getpass.getuser(), os.environ.get("VGOS_ACTOR_TYPE") or "user",
+                 _iso(dt.datetime.now(dt.UTC)))
+
+
+def create_window_batch(
+    window_id: str, rail: str, out: str | Path | None, *, tenant_id: str = "default",
+    payees: dict[str, Payee] | None = None, debtor: dict[str, Any] | None = None, execution_date: str | None = None,
+    db_url: str | None = None, actor: Any = None,
+) -> Release:
+    """Release the window's payable items on a rail, at most once.
+
+    The clock is read here, at the boundary, and recorded: the gate is evaluated at that time (purpose
+    `release`), the registry claims each ALLOW item that nobody is paying under the window lock, and the file is
+    written to a temporary name, fsynced, and linked to `out` only after the commit (never over a file)."""
+    import os
+
+    from connectors.psp.ids import RAILS
+    from vgos import payouts
+    from vgos.gate import authorize
+    from vgos.transcript import current_seal
+
+    if rail not in RAILS:
+        raise InputError(f"--rail: unknown rail {rail!r} (expected one of {', '.join(RAILS)})")
+    out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        _check_out(out_path)
+    actor = actor or _actor()
+    now = dt.datetime.fromisoformat(actor.at.replace("Z", "+00:00"))
+    gate = authorize(window_id, as_of=now, tenant_id=tenant_id, db_url=db_url, purpose="release")
+    seal = current_seal(window_id, tenant_id, db_url)
+    w = seal["window"]
+    debtor = debtor or read_debtor(None)
+    payees = payees or demo_payees()
+    tmp: list[Path] = []
+    extra: list[tuple[str, str]] = []
+
+    def render(selected: list[Any], attempt: int) -> Batch:
+        decisions = [{"principal_id": i.principal_id, "payout_minor": i.amount_minor, "decision": "ALLOW",
+                      "output_digest": gate.output_digest} for i in selected]
+        batch = build_batch(rail, tenant_id=tenant_id, window_id=window_id, output_digest=gate.output_digest,
+                            currency=w["currency"], decisions=decisions, debtor=debtor,
+                            execution_date=execution_date or next_day(w["close_ts"]), payees=payees,
+                            created_at=actor.at, attempt=attempt)
+        extra.extend((x.principal_id, x.reason_code) for x in batch.excluded)
+        if out_path is not None:
+            t = out_path.parent / f".{out_path.name}.{os.getpid()}.tmp"
+            with open(t, "wb") as fh:
+                tmp.append(t)
+                fh.write(batch.content)
+                fh.flush()
+                os.fsync(fh.fileno())
+        return batch
+
+    try:
+        batch, sel = payouts.release(window_id, tenant_id, output_digest=gate.output_digest, rail=rail,
+                                     decisions=gate.decisions, gate_ref=f"gate run {gate.run_id} at {gate.as_of}",
+                                     render=render, actor=actor, db_url=db_url,
+                                     location=str(out_path.absolute()) if out_path is not None else None)
+        if out_path is not None:
+            try:
+                os.link(tmp[0], out_path)  # fails rather than replace a file that appeared meanwhile
+            except FileExistsError:
+                raise InputError(f"{out_path}: appeared while the batch was created; the batch "
+                                 f"{batch.provider_batch_id} is recorded, its bytes are at {tmp.pop()}") from None
+            _fsync_dir(out_path.parent)
+    finally:
+        for t in tmp:
+            t.unlink(missing_ok=True)
     from vgos.audit import note
 
-    note("batch.create", f"window/{state.tenant_id}/{state.window_id}",
+    note("batch.create", f"window/{tenant_id}/{window_id}",
          {"rail": rail, "provider_batch_id": batch.provider_batch_id, "items": len(batch.items),
-          "ctrl_sum_minor": batch.ctrl_sum_minor, "output_digest": state.output_digest},
-         window_id=state.window_id, url=db_url)
-    return batch
+          "ctrl_sum_minor": batch.ctrl_sum_minor, "output_digest": gate.output_digest, "gate_run": gate.run_id,
+          "released_at": actor.at}, window_id=window_id, url=db_url)
+    return Release(batch, [*sel.excluded, *extra], gate.run_id, actor.at, out_path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    import os
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def ingest_report(data: bytes, name: str, fmt: str | None = None, *, tenant_id: str = "default",
@@ -121,27 +207,45 @@ def ingest_report_drops(root: str | None = None, keys: list[str] | None = None, 
 
 
 def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | None = None,
-                     amount_tolerance_minor: int = 0) -> tuple[ReconResult, int, bool]:
-    """Reconcile the window's stored batches and receipts and persist the result (idempotent)."""
+                     amount_tolerance_minor: int = 0, actor: Any = None) -> tuple[ReconResult, int, bool]:
+    """Reconcile every batch of the window (all seals) against stored receipts, persist the result (idempotent),
+    and move the payout items by the evidence: SETTLED on a booking, RETURNED on a return, FAILED on a reject."""
     from recon.persist import load_batches, save_result, window_receipts
-    from vgos.gate import allowed_decisions
+    from vgos import payouts
 
-    batches = load_batches(state.window_id, state.output_digest, tenant_id=state.tenant_id, db_url=db_url)
+    batches = load_batches(state.window_id, None, tenant_id=state.tenant_id, db_url=db_url)
     receipts = window_receipts(state.window_id, batches, tenant_id=state.tenant_id, db_url=db_url)
-    # a payment is judged against the authorization it was made under, not a later HOLD
-    allowed = {d["principal_id"]: d for d in allowed_decisions(state.window_id, state.output_digest,
-                                                                state.tenant_id, db_url)}
-    decisions = sorted([*allowed.values(), *(d for d in state.decisions if d["principal_id"] not in allowed)],
-                       key=lambda d: d["principal_id"])
-    result = reconcile(state.window_id, state.output_digest, decisions, batches, receipts,
+    # batch lines come from the registry, which paid each item once under a release-time ALLOW
+    result = reconcile(state.window_id, state.output_digest, None, batches, receipts,
                        tenant_id=state.tenant_id, amount_tolerance_minor=amount_tolerance_minor)
     run_id, changed = save_result(result, as_of=_iso(as_of), db_url=db_url)
+    moved = payouts.apply_evidence(state.window_id, state.tenant_id, payout_evidence(result, batches, receipts),
+                                   actor=actor or _actor(), db_url=db_url)
     from vgos.audit import note
 
     note("recon.run", f"window/{state.tenant_id}/{state.window_id}",
          {"matched": result.n_matched, "expected": result.n_expected, "fully_reconciled": result.fully_reconciled,
-          "result_digest": result.result_digest, "changed": changed}, window_id=state.window_id, url=db_url)
+          "result_digest": result.result_digest, "changed": changed, "payout_items": moved},
+         window_id=state.window_id, url=db_url)
     return result, run_id, changed
+
+
+def payout_evidence(result: ReconResult, batches: list[dict[str, Any]], receipts: list[Any]) -> list[Any]:
+    """What the reconciliation proves about each batch line: settled, returned, or rejected by the provider."""
+    from vgos.payouts import FAILED, RETURNED, SETTLED, Evidence
+
+    batch_of = {i["end_to_end_id"]: b["provider_batch_id"] for b in batches for i in b["items"]}
+    status = {r.receipt_id: r.status for r in receipts}
+    out = [Evidence(m.end_to_end_id, m.provider_batch_id or batch_of.get(m.end_to_end_id, ""), SETTLED,
+                    "SETTLEMENT_EVIDENCE", f"receipt {m.receipt_id} ({m.method})") for m in result.matches]
+    for d in result.discrepancies:
+        if d.type != "RETURNED" or d.subject not in batch_of:
+            continue
+        failed = status.get(d.receipt_id or "") == "RJCT" and not d.detail.startswith("booked")
+        out.append(Evidence(d.subject, batch_of[d.subject], FAILED if failed else RETURNED,
+                            "PROVIDER_REJECTED" if failed else "PROVIDER_RETURN",
+                            f"receipt {d.receipt_id}: {d.detail}"[:1000]))
+    return out
 
 
 def recon_markdown(result: ReconResult) -> str:
@@ -172,37 +276,52 @@ def recon_metadata(result: ReconResult) -> dict[str, Any]:
 
 
 def run_demo_recon(
-    window_id: str, output_digest: str, decisions: list[dict[str, Any]], *, currency: str, close_ts: str,
-    out_dir: str | Path, drop_root: str | None = None, tenant_id: str = "default", db_url: str | None = None,
-    as_of: dt.datetime, issuer_key: Any = None,
+    window_id: str, *, out_dir: str | Path, drop_root: str | None = None, tenant_id: str = "default",
+    db_url: str | None = None, as_of: dt.datetime, issuer_key: Any = None,
 ) -> dict[str, Any]:
-    """Demo: pain.001 batch → camt.054 for it in `<drop zone>/reports/` → ingest → recon → SPV proofs."""
+    """Demo: pain.001 batch → camt.054 for it in `<drop zone>/reports/` → ingest → recon → SPV proofs.
+
+    A window that was already paid is not paid again: the existing batch is reconciled once more."""
     from connectors.psp.camt054 import camt054_for_batch
+    from recon.persist import load_batches
     from recon.spv import sign_spv_proofs, spv_proofs
     from vgos import config
+    from vgos.payouts import NothingToPay
     from vgos.storage import open_store
 
-    state = WindowState(window_id, tenant_id, output_digest, currency, close_ts, decisions)
     debtor = read_debtor(None)
     out = Path(out_dir)
-    batch = create_window_batch(state, "pain001", out / f"{batch_file_name(window_id, 'pain001')}",
-                                debtor=debtor, db_url=db_url)
-    camt = camt054_for_batch(batch, debtor_iban=debtor["iban"], booked_on=batch.execution_date,
-                             created_at=f"{batch.execution_date}T08:00:00Z")
+    out.mkdir(parents=True, exist_ok=True)
     drop = open_store(drop_root or config.drop_zone_root())
-    key = f"reports/camt054/{window_id}-{batch.provider_batch_id}.xml"
-    drop.put(key, camt)
-    ingested = ingest_report_drops(drop_root or config.drop_zone_root(), [key], tenant_id=tenant_id,
+    try:
+        path = out / batch_file_name(window_id, "pain001")
+        n = 1
+        while path.exists():
+            n += 1
+            path = out / batch_file_name(window_id, "pain001", n)
+        rel = create_window_batch(window_id, "pain001", path, tenant_id=tenant_id, debtor=debtor, db_url=db_url)
+        batch, refused = rel.batch.record(), None
+        camt = camt054_for_batch(rel.batch, debtor_iban=debtor["iban"], booked_on=rel.batch.execution_date,
+                                 created_at=f"{rel.batch.execution_date}T08:00:00Z")
+        key = f"reports/camt054/{window_id}-{rel.batch.provider_batch_id}.xml"
+        drop.put(key, camt)
+        keys: list[str] | None = [key]
+        excluded = rel.excluded
+    except NothingToPay as exc:
+        refused, keys, excluded, path = str(exc), [], [], None
+        batch = load_batches(window_id, None, tenant_id=tenant_id, db_url=db_url)[-1]
+    ingested = ingest_report_drops(drop_root or config.drop_zone_root(), keys, tenant_id=tenant_id,
                                    db_url=db_url, now=as_of)
+    state = load_window(window_id, tenant_id=tenant_id, db_url=db_url)
     result, run_id, _ = run_window_recon(state, as_of=as_of, db_url=db_url)
     bodies = spv_proofs(result, issued_at=as_of, tenant_id=tenant_id)
     proofs = sign_spv_proofs(bodies, issuer_key) if issuer_key is not None else bodies
-    return {"batch": batch.record(), "batch_path": str(out / batch_file_name(window_id, "pain001")),
-            "report_url": drop.url(key), "ingested": [i.to_dict() for i in ingested],
+    return {"batch": batch, "batch_path": str(path) if path else None, "refused": refused, "excluded": excluded,
+            "report_url": drop.url(keys[0]) if keys else None, "ingested": [i.to_dict() for i in ingested],
             "recon": recon_metadata(result), "recon_run_id": run_id, "spv_proofs": proofs}
 
 
-def batch_file_name(window_id: str, rail: str) -> str:
-    """Conventional batch file name per rail."""
+def batch_file_name(window_id: str, rail: str, n: int = 1) -> str:
+    """Conventional batch file name per rail (`-2`, `-3` … for later batches of the window)."""
     ext = {"pain001": "xml", "csv": "csv", "stripe": "json", "paypal": "json"}[rail]
-    return f"payout-{window_id}-{rail}.{ext}"
+    return f"payout-{window_id}-{rail}{'' if n == 1 else f'-{n}'}.{ext}"

@@ -19,6 +19,7 @@ from vgos.errors import InputError, VerificationError
 REGISTRARS = (
     "vgos.cli_acceptance",
     "vgos.cli_ledger",
+    "vgos.cli_payouts",
     "connectors.netsuite.cli",
     "connectors.psp.cli",
 )
@@ -37,18 +38,21 @@ def _progress_printer() -> object:
 
 
 def cmd_fold(args: argparse.Namespace) -> int:
-    """vgos fold: intake, fold and seal a window into --out."""
+    """vgos fold: intake, fold and seal a window into --out (event ids kept by the tenant's other sealed windows are
+    looked up in the store's idempotency index and rejected DUPLICATE_PRIOR_WINDOW)."""
     from vgos.fold import fold_files
     from vgos.outputs import write_fold_outputs
     from vgos.policy import load_policy
     from vgos.report import fold_summary
     from vgos.signing import load_signer
     from vgos.storage import open_store
+    from vgos.store.idempotency import prior_lookup
     from vgos.transcript import write_transcript
 
     policy = load_policy(args.policy)
     progress = _progress_printer()
-    result = fold_files(args.events, args.window_id, policy, args.tenant, progress=progress)
+    result = fold_files(args.events, args.window_id, policy, args.tenant, progress=progress,
+                        prior=prior_lookup(args.tenant, args.window_id))
     if progress:
         sys.stderr.write("\r\x1b[2K")
     signer = load_signer()

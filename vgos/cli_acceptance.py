@@ -107,10 +107,15 @@ def cmd_authorize(args: argparse.Namespace) -> int:
     """vgos authorize D: run the gate and print per-principal decisions."""
     from vgos.gate import authorize
 
-    res = authorize(args.window_id, as_of=_as_of(args.as_of), tenant_id=args.tenant)
+    what_if = args.as_of is not None
+    res = authorize(args.window_id, as_of=_as_of(args.as_of), tenant_id=args.tenant,
+                    purpose="what-if" if what_if else "evaluate")
     print(res.table())
     print(f"output_digest {res.output_digest}  decisions_digest {res.decisions_digest}  as_of {res.as_of}  "
           f"signed by {res.key_id} ({res.algorithm})")
+    if what_if:
+        print("what-if view at a supplied time: recorded, never payable (`vgos batch create` evaluates the gate "
+              "itself, at the time it runs)")
     return 1 if any(d["reason_code"] == "DIGEST_MISMATCH" for d in res.decisions) else 0
 
 
@@ -139,14 +144,14 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("acceptance", help="acceptance matrix of a window")
     ps = p.add_subparsers(dest="acceptance_command", required=True, metavar="ACTION")
     q = ps.add_parser("show", help="kinds × required, quorum, fresh, expires, status")
-    q.add_argument("window_id")
-    q.add_argument("--as-of", help="evaluation time, RFC 3339 (default: now)")
+    q.add_argument("window_id", metavar="D", help="the window's id (its close date, YYYY-MM-DD)")
+    q.add_argument("--as-of", help="read-only what-if at this time, RFC 3339 (default: now)")
     q.add_argument("--tenant", default="default")
     q.set_defaults(func=cmd_acceptance_show)
 
     p = subparsers.add_parser("authorize", help="run the authorization gate for a window")
-    p.add_argument("window_id")
-    p.add_argument("--as-of", help="evaluation time, RFC 3339 (default: now)")
+    p.add_argument("window_id", metavar="D", help="the window's id (its close date, YYYY-MM-DD)")
+    p.add_argument("--as-of", help="read-only what-if at this time, RFC 3339 (default: now); never releases money")
     p.add_argument("--tenant", default="default")
     p.set_defaults(func=cmd_authorize)
 

@@ -113,9 +113,15 @@ def decisions_digest(decisions: list[dict[str, Any]]) -> str:
     return sha256_hex(jcs_bytes(decisions))
 
 
+PURPOSES = ("release", "evaluate", "what-if")
+
+
 def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default", db_url: str | None = None,
-              signer: Signer | None = None) -> GateResult:
-    """Replay, evaluate acceptance at `as_of`, decide per principal, sign the response, store it append-only."""
+              signer: Signer | None = None, purpose: str = "evaluate") -> GateResult:
+    """Replay, evaluate acceptance at `as_of`, decide per principal, sign the response, store it append-only.
+
+    `purpose` is recorded with the run: `release` (evaluated by the code that moves money, at the clock it read),
+    `evaluate` (an authorization at the clock), `what-if` (a caller-supplied time: never a payable decision)."""
     from vgos.acceptance import _policy_of, load_proofs
     from vgos.errors import InputError
     from vgos.replay import replay_transcript
@@ -126,6 +132,8 @@ def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default",
 
     if as_of.tzinfo is None:
         raise InputError("as_of: a time zone is required (RFC 3339 with Z or an offset)")
+    if purpose not in PURPOSES:
+        raise InputError(f"purpose: {purpose!r} (allowed: {', '.join(PURPOSES)})")
     ref = current_transcript(window_id, tenant_id, db_url)
     if ref is None:
         raise InputError(f"window {window_id} (tenant {tenant_id}): no published transcript to authorize")
@@ -137,7 +145,8 @@ def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default",
     d_digest = decisions_digest(decisions)
     as_of_s = fmt_ts(as_of)
     response = {"schema": "vgos.gate/1", "window_id": window_id, "tenant_id": tenant_id,
-                "output_digest": ref.output_digest, "decisions_digest": d_digest, "as_of": as_of_s}
+                "output_digest": ref.output_digest, "decisions_digest": d_digest, "as_of": as_of_s,
+                "purpose": purpose}
     signer = signer or load_signer()
     sig = base64.b64encode(signer.sign(jcs_bytes(response))).decode()
     used = sorted({h for r in matrix.rows for h in r.proofs})
@@ -151,7 +160,7 @@ def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default",
                       decisions_digest=d_digest, inputs_json=jcs_bytes(inputs).decode(),
                       response_json=jcs_bytes(response).decode(), signature=sig, algorithm=signer.algorithm,
                       key_id=signer.key_id, public_key_pem=result.public_key_pem,
-                      created_at=fmt_ts(dt.datetime.now(dt.UTC)))
+                      created_at=fmt_ts(dt.datetime.now(dt.UTC)), purpose=purpose)
         s.add(run)
         s.flush()
         result.run_id = run.id
@@ -161,21 +170,25 @@ def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default",
 
     allow = sum(1 for d in decisions if d["decision"] == "ALLOW")
     note("gate.authorize", f"window/{tenant_id}/{window_id}",
-         {"output_digest": ref.output_digest, "as_of": as_of_s, "decisions_digest": d_digest, "allow": allow,
+         {"output_digest": ref.output_digest, "as_of": as_of_s, "purpose": purpose, "decisions_digest": d_digest,
+          "allow": allow,
           "hold": len(decisions) - allow}, window_id=window_id, url=db_url)
     return result
 
 
 def latest_decisions(window_id: str, tenant_id: str = "default", db_url: str | None = None
                      ) -> list[dict[str, Any]] | None:
-    """Decisions of the window's most recent gate run (principal_id order), or None if never authorized."""
+    """Decisions of the window's most recent gate run at the real clock (principal_id order), or None.
+
+    What-if runs (a caller-supplied `--as-of`) are views, never the window's standing decisions."""
     from sqlalchemy import select
 
     from vgos.store.acceptance import GateDecision, GateRun
     from vgos.store.db import session
 
     with session(db_url) as s:
-        run_id = s.scalars(select(GateRun.id).where(GateRun.tenant_id == tenant_id, GateRun.window_id == window_id)
+        run_id = s.scalars(select(GateRun.id).where(GateRun.tenant_id == tenant_id, GateRun.window_id == window_id,
+                                                    GateRun.purpose != "what-if")
                            .order_by(GateRun.id.desc()).limit(1)).first()
         if run_id is None:
             return None
@@ -194,13 +207,14 @@ def allowed_decisions(window_id: str, output_digest: str, tenant_id: str = "defa
     """
     from sqlalchemy import select
 
-    from vgos.store.acceptance import GateDecision
+    from vgos.store.acceptance import GateDecision, GateRun
     from vgos.store.db import session
 
     with session(db_url) as s:
         rows = s.scalars(select(GateDecision).where(
             GateDecision.tenant_id == tenant_id, GateDecision.window_id == window_id,
             GateDecision.output_digest == output_digest, GateDecision.decision == "ALLOW",
+            GateDecision.run_id.in_(select(GateRun.id).where(GateRun.purpose != "what-if")),
         ).order_by(GateDecision.id)).all()
         latest = {r.principal_id: r for r in rows}
         return [{"principal_id": r.principal_id, "payout_minor": r.payout_minor, "decision": r.decision,

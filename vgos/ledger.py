@@ -250,11 +250,12 @@ def _validated(draft: Draft) -> Draft:
 # ---------------------------------------------------------------------------------------------- appending
 
 
-def _lock_head(conn: Connection) -> tuple[int, str | None, str]:
+def _lock_head(conn: Connection, *, begin: bool = True) -> tuple[int, str | None, str]:
     """Serialise appends: BEGIN IMMEDIATE on SQLite, SELECT ... FOR UPDATE of the head row elsewhere."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA cache_size = -65536")  # 64 MiB: big windows touch many index pages
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if begin:
+            conn.exec_driver_sql("PRAGMA cache_size = -65536")  # 64 MiB: big windows touch many index pages
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         row = conn.execute(select(_H.c.seq, _H.c.entry_id, _H.c.hash).where(_H.c.id == 1)).one()
     else:
         row = conn.execute(select(_H.c.seq, _H.c.entry_id, _H.c.hash).where(_H.c.id == 1).with_for_update()).one()
@@ -294,11 +295,13 @@ def append(
     correlation_id: str | None = None,
     recorded_at: datetime | str | None = None,
     url: str | None = None,
+    conn: Connection | None = None,
 ) -> PostResult:
     """Append new drafts to the chain in one transaction, sign the new head, and audit it; replays are no-ops.
 
     `recorded_at` is the audit time of the posting (an I/O edge: defaults to the clock); entries carry only
-    their explicit `effective_at`."""
+    their explicit `effective_at`. With `conn`, the drafts join the caller's open write transaction (SQLite:
+    begun IMMEDIATE) and the caller commits, so a state change and its entry commit together or not at all."""
     from vgos.signing import load_signer
     from vgos.store.db import get_engine
 
@@ -315,105 +318,115 @@ def append(
         return result
     audit_at = audit.utc_text(recorded_at if recorded_at is not None else datetime.now(UTC), "recorded_at")
     signer = load_signer()
-    engine = get_engine(url)
-    with engine.connect() as conn:
-        seq, head_entry, prev = _lock_head(conn)
-        known = _existing(conn, ordered)
-        entry_rows: list[dict[str, Any]] = []
-        line_rows: list[dict[str, Any]] = []
-        windows: set[str] = set()
-        lines_total = 0
+    if conn is not None:
+        _append_on(conn, ordered, result, signer, audit_at, action, resource, actor_id, actor_type, correlation_id,
+                   begun=True)
+        return result
+    with get_engine(url).connect() as own:
+        _append_on(own, ordered, result, signer, audit_at, action, resource, actor_id, actor_type, correlation_id,
+                   begun=False)
+        own.commit()
+    return result
 
-        def flush() -> None:
-            # lines first: the database admits an entry only once its lines are there and balance
-            if entry_rows:
-                try:
-                    conn.execute(insert(_L), line_rows)
-                    conn.execute(insert(_E), entry_rows)
-                except IntegrityError as exc:
-                    raise InputError(f"the ledger refused the posting: {str(exc.orig).splitlines()[0]}") from exc
-                entry_rows.clear()
-                line_rows.clear()
 
-        for d in ordered:
-            if d.key in known:
-                result.existing.append(known[d.key])
-                continue
-            seq += 1
-            body = entry_body(seq, d, prev)
-            h = entry_hash(body)
-            eid = body["entry_id"]
-            entry_rows.append(
+def _append_on(conn: Connection, ordered: list[Draft], result: PostResult, signer: Any, audit_at: str, action: str,
+               resource: str, actor_id: str, actor_type: str, correlation_id: str | None, *, begun: bool) -> None:
+    """The body of `append` on one connection; the caller commits."""
+    seq, head_entry, prev = _lock_head(conn, begin=not begun)
+    known = _existing(conn, ordered)
+    entry_rows: list[dict[str, Any]] = []
+    line_rows: list[dict[str, Any]] = []
+    windows: set[str] = set()
+    lines_total = 0
+
+    def flush() -> None:
+        # lines first: the database admits an entry only once its lines are there and balance
+        if entry_rows:
+            try:
+                conn.execute(insert(_L), line_rows)
+                conn.execute(insert(_E), entry_rows)
+            except IntegrityError as exc:
+                raise InputError(f"the ledger refused the posting: {str(exc.orig).splitlines()[0]}") from exc
+            entry_rows.clear()
+            line_rows.clear()
+
+    for d in ordered:
+        if d.key in known:
+            result.existing.append(known[d.key])
+            continue
+        seq += 1
+        body = entry_body(seq, d, prev)
+        h = entry_hash(body)
+        eid = body["entry_id"]
+        entry_rows.append(
+            {
+                "seq": seq,
+                "entry_id": eid,
+                "window_id": d.window_id,
+                "output_digest": d.output_digest,
+                "entry_type": d.entry_type,
+                "reverses": d.reverses,
+                "effective_at": d.effective_at,
+                "source": d.source,
+                "source_event_id": d.source_event_id,
+                "memo": d.memo,
+                "prev_hash": prev,
+                "hash": h,
+            }
+        )
+        line_rows.extend(
+            {
+                "entry_id": eid,
+                "line_no": i,
+                "account": ln.account,
+                "currency": ln.currency,
+                "debit_minor": ln.debit_minor,
+                "credit_minor": ln.credit_minor,
+            }
+            for i, ln in enumerate(d.lines, start=1)
+        )
+        lines_total += len(d.lines)
+        windows.add(d.window_id)
+        result.posted.append(eid)
+        prev, head_entry = h, eid
+        if len(entry_rows) >= _FLUSH_ENTRIES:
+            flush()
+    flush()
+    if result.posted:
+        conn.execute(update(_H).where(_H.c.id == 1).values(seq=seq, entry_id=head_entry, hash=prev))
+        signature = signer.sign(head_message(seq, head_entry, prev))
+        conn.execute(
+            insert(_S),
+            [
                 {
                     "seq": seq,
-                    "entry_id": eid,
-                    "window_id": d.window_id,
-                    "output_digest": d.output_digest,
-                    "entry_type": d.entry_type,
-                    "reverses": d.reverses,
-                    "effective_at": d.effective_at,
-                    "source": d.source,
-                    "source_event_id": d.source_event_id,
-                    "memo": d.memo,
-                    "prev_hash": prev,
-                    "hash": h,
-                }
-            )
-            line_rows.extend(
-                {
-                    "entry_id": eid,
-                    "line_no": i,
-                    "account": ln.account,
-                    "currency": ln.currency,
-                    "debit_minor": ln.debit_minor,
-                    "credit_minor": ln.credit_minor,
-                }
-                for i, ln in enumerate(d.lines, start=1)
-            )
-            lines_total += len(d.lines)
-            windows.add(d.window_id)
-            result.posted.append(eid)
-            prev, head_entry = h, eid
-            if len(entry_rows) >= _FLUSH_ENTRIES:
-                flush()
-        flush()
-        if result.posted:
-            conn.execute(update(_H).where(_H.c.id == 1).values(seq=seq, entry_id=head_entry, hash=prev))
-            signature = signer.sign(head_message(seq, head_entry, prev))
-            conn.execute(
-                insert(_S),
-                [
-                    {
-                        "seq": seq,
-                        "entry_id": head_entry,
-                        "head_hash": prev,
-                        "algorithm": signer.algorithm,
-                        "key_id": signer.key_id,
-                        "public_key_pem": signer.public_key_pem().decode("ascii"),
-                        "signature_b64": base64.b64encode(signature).decode("ascii"),
-                    }
-                ],
-            )
-            audit.record_on(
-                conn,
-                actor_id,
-                actor_type,
-                action,
-                resource,
-                correlation_id,
-                audit_at,
-                {
-                    "entries_posted": len(result.posted),
-                    "entries_existing": len(result.existing),
-                    "lines": lines_total,
-                    "head_seq": seq,
+                    "entry_id": head_entry,
                     "head_hash": prev,
-                },
-                window_id=next(iter(windows)) if len(windows) == 1 else None,
-            )
-        conn.commit()
+                    "algorithm": signer.algorithm,
+                    "key_id": signer.key_id,
+                    "public_key_pem": signer.public_key_pem().decode("ascii"),
+                    "signature_b64": base64.b64encode(signature).decode("ascii"),
+                }
+            ],
+        )
+        audit.record_on(
+            conn,
+            actor_id,
+            actor_type,
+            action,
+            resource,
+            correlation_id,
+            audit_at,
+            {
+                "entries_posted": len(result.posted),
+                "entries_existing": len(result.existing),
+                "lines": lines_total,
+                "head_seq": seq,
+                "head_hash": prev,
+            },
+            window_id=next(iter(windows)) if len(windows) == 1 else None,
+        )
     result.head_seq, result.head_hash = seq, prev
-    return result
 
 
 # ---------------------------------------------------------------------------------------------- postings

@@ -56,7 +56,8 @@ def authorization(
     from vgos.gate import authorize
 
     as_of = evaluation_time(context, config)
-    res = authorize(context.partition_key, as_of=as_of, tenant_id=settings.tenant_id, db_url=settings.db_url())
+    res = authorize(context.partition_key, as_of=as_of, tenant_id=settings.tenant_id, db_url=settings.db_url(),
+                    purpose="what-if" if config.as_of else "evaluate")
     allow = [d for d in res.decisions if d["decision"] == "ALLOW"]
     md = "\n".join(["| principal_id | payout_minor | decision | reason_code |", "|---|---:|---|---|"]
                    + [f"| {d['principal_id']} | {d['payout_minor']} | {d['decision']} | {d['reason_code'] or ''} |"

@@ -14,6 +14,7 @@ from vgos_assets.ledger import ledger_postings
 from vgos_assets.recon import (
     daily_recon_schedule,
     payout_batch,
+    payout_items,
     provider_receipts,
     provider_report_sensor,
     recon_results,
@@ -27,7 +28,7 @@ TENANT = os.environ.get("VGOS_TENANT", "default")
 
 defs = Definitions(
     assets=[raw_events, normalized_log, allocations, transcript, acceptance_bundle, authorization,
-            netsuite_bills, gl_journal, payout_batch, provider_receipts, recon_results, ledger_postings],
+            netsuite_bills, gl_journal, payout_items, payout_batch, provider_receipts, recon_results, ledger_postings],
     jobs=[settlement_job, disbursement_job, recon_job],
     sensors=[event_drop_sensor, provider_report_sensor],
     schedules=[window_close_schedule, daily_recon_schedule],

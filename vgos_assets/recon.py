@@ -25,7 +25,6 @@ from dagster import (
     sensor,
 )
 
-from vgos.storage import LocalBlobStore
 from vgos_assets.acceptance import EvaluationConfig, evaluation_time
 from vgos_assets.jobs import recon_job
 from vgos_assets.partitions import window_partitions
@@ -37,7 +36,7 @@ SEEN_MAX = 5000  # report hashes remembered in the sensor cursor (duplicates bey
 _VGOS_REF = re.compile(r"^VG[BP]?([A-Za-z0-9]{1,12})-")
 
 
-def _window_state(context: AssetExecutionContext, settings: VgosSettingsResource, digest: str) -> Any:
+def _window_state(context: AssetExecutionContext, settings: VgosSettingsResource, digest: str | None) -> Any:
     """recon.service.load_window for the partition, bound to the digest the upstream asset saw."""
     from recon.service import load_window
     from vgos.errors import InputError
@@ -46,44 +45,101 @@ def _window_state(context: AssetExecutionContext, settings: VgosSettingsResource
         state = load_window(context.partition_key, tenant_id=settings.tenant_id, db_url=settings.db_url())
     except InputError as exc:
         raise Failure(str(exc)) from exc
-    if state.output_digest != digest:
+    if digest is not None and state.output_digest != digest:
         raise Failure(f"window {context.partition_key} is now sealed as {state.output_digest}, not {digest}: "
                       "re-run the window's authorization first")
     return state
 
 
+def _release_actor(context: AssetExecutionContext) -> Any:
+    """The Dagster run as the actor, at the real clock read here (config times never release money)."""
+    from vgos.acceptance import fmt_ts
+    from vgos.payouts import Actor
+
+    return Actor(f"dagster:{context.run.run_id}", "service", fmt_ts(dt.datetime.now(dt.UTC).replace(microsecond=0)))
+
+
+def _items_markdown(items: list[Any]) -> str:
+    rows = ["| principal_id | kind | amount_minor | state | reason | batch |", "|---|---|---:|---|---|---|"]
+    rows += [f"| {i.principal_id} | {i.kind} | {i.amount_minor} | {i.state} | {i.reason} | "
+             f"{i.provider_batch_id or ''} |" for i in items[:200]]
+    return "\n".join(rows)
+
+
+@asset(partitions_def=window_partitions, group_name=GROUP, deps=["authorization"])
+def payout_items(
+    context: AssetExecutionContext, transcript: dict, settings: VgosSettingsResource,
+) -> Output[dict]:
+    """The payout registry of the window: one item per principal and seal (accruals, held payees included)."""
+    from vgos import payouts
+    from vgos.errors import InputError
+
+    try:
+        res = payouts.sync(context.partition_key, settings.tenant_id, actor=_release_actor(context),
+                           db_url=settings.db_url())
+    except InputError as exc:
+        raise Failure(str(exc)) from exc
+    items = [i for i in payouts.items(context.partition_key, settings.tenant_id, settings.db_url()) if i.live]
+    summary = payouts.summary(items)
+    return Output({"window_id": context.partition_key, "output_digest": res["output_digest"],
+                   "items": [i.to_dict() for i in items], "summary": summary},
+                  metadata={"output_digest": res["output_digest"], "items": len(items),
+                            "created": res["created"], "superseded": res["superseded"],
+                            "by_state": MetadataValue.json(summary),
+                            "items_table": MetadataValue.md(_items_markdown(items))})
+
+
 @asset(partitions_def=window_partitions, group_name=GROUP)
 def payout_batch(
-    context: AssetExecutionContext, authorization: dict, artifacts: ArtifactStoreResource,
+    context: AssetExecutionContext, payout_items: dict, artifacts: ArtifactStoreResource,
     settings: VgosSettingsResource,
 ) -> Output[dict]:
-    """The pain.001 batch of the window's ALLOW decisions, written once to `batches/<window_id>/` and recorded."""
+    """Release the window's payable items once (gate evaluated now); the pain.001 written once under `batches/`.
+
+    A re-run with nothing left to pay creates no batch and reports the window's latest one."""
+    from recon.persist import load_batches
     from recon.service import batch_file_name, create_window_batch
     from vgos.errors import InputError
     from vgos.money import minor_to_decimal
+    from vgos.payouts import NothingToPay
 
-    window_id = context.partition_key
-    state = _window_state(context, settings, authorization["output_digest"])
+    window_id, db_url = context.partition_key, settings.db_url()
+    actor = _release_actor(context)
     store = artifacts.store()
-    key = f"batches/{window_id}/{batch_file_name(window_id, RAIL)}"
-    direct = isinstance(store, LocalBlobStore) and not store.exists(key)
+    excluded: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="vgos-batch-") as tmp:
-        # a rerun renders into a temporary file first, so a refused (changed) batch never overwrites the original
-        out = Path(store.url(key)) if direct else Path(tmp) / Path(key).name
+        out = Path(tmp) / batch_file_name(window_id, RAIL)
         try:
-            batch = create_window_batch(state, RAIL, out, db_url=settings.db_url())
+            rel = create_window_batch(window_id, RAIL, out, tenant_id=settings.tenant_id, db_url=db_url, actor=actor)
+        except NothingToPay as exc:
+            batches = load_batches(window_id, None, tenant_id=settings.tenant_id, db_url=db_url)
+            if not batches:
+                raise Failure(str(exc)) from exc
+            context.log.info(f"no new batch: {exc}")
+            record = batches[-1] | {"new_batch": False, "refused": str(exc)}
+            key = f"batches/{window_id}/{record['provider_batch_id']}"
+            return Output(record, metadata={
+                "provider_batch_id": record["provider_batch_id"], "new_batch": False, "items": 0,
+                "ctrl_sum_minor": 0, "rail": record["rail"], "output_digest": record["output_digest"],
+                "released_at": actor.at, "refused": str(exc), "artifact_key": key})
         except InputError as exc:
             raise Failure(str(exc)) from exc
-        url = store.url(key) if direct else store.put(key, batch.content, write_once=True)
+        batch = rel.batch
+        excluded = rel.excluded
+        key = f"batches/{window_id}/{batch.provider_batch_id}-{batch_file_name(window_id, RAIL)}"
+        url = store.put(key, batch.content, write_once=True)
     record = orjson.loads(orjson.dumps(batch.record()))
-    record.update({"url": url, "artifact_key": key})
+    record.update({"url": url, "artifact_key": key, "new_batch": True, "released_at": rel.released_at,
+                   "gate_run_id": rel.gate_run_id})
     md = "\n".join(["| principal_id | end_to_end_id | amount_minor |", "|---|---|---:|"]
                    + [f"| {i.principal_id} | {i.end_to_end_id} | {i.amount_minor} |" for i in batch.items[:200]])
     return Output(record, metadata={
-        "provider_batch_id": batch.provider_batch_id, "items": len(batch.items),
+        "provider_batch_id": batch.provider_batch_id, "new_batch": True, "items": len(batch.items),
         "ctrl_sum": f"{minor_to_decimal(batch.ctrl_sum_minor, batch.currency)} {batch.currency}",
-        "ctrl_sum_minor": batch.ctrl_sum_minor, "excluded": len(batch.excluded), "rail": batch.rail,
+        "ctrl_sum_minor": batch.ctrl_sum_minor, "excluded": len(excluded), "rail": batch.rail,
         "output_digest": batch.output_digest, "sha256": batch.sha256, "batch_url": url,
+        "released_at": rel.released_at, "gate_run_id": rel.gate_run_id,
+        "not_paid": MetadataValue.json([{"principal_id": p, "reason": r} for p, r in excluded]),
         "items_table": MetadataValue.md(md)})
 
 
@@ -119,9 +175,10 @@ def recon_results(
     """The window's batches matched against stored receipts; discrepancies by type; persisted idempotently."""
     from recon.service import recon_metadata, run_window_recon
 
-    state = _window_state(context, settings, payout_batch["output_digest"])
+    state = _window_state(context, settings, None)
     as_of = evaluation_time(context, config)
-    result, run_id, changed = run_window_recon(state, as_of=as_of, db_url=settings.db_url())
+    result, run_id, changed = run_window_recon(state, as_of=as_of, db_url=settings.db_url(),
+                                               actor=_release_actor(context))
     meta: dict[str, Any] = recon_metadata(result)
     meta["discrepancies_by_type"] = MetadataValue.json(meta["discrepancies_by_type"])
     meta["batches"] = MetadataValue.json(meta["batches"])

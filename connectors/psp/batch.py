@@ -70,7 +70,7 @@ class Batch:
 
 def select_payable(
     rail: str, *, tenant_id: str, window_id: str, output_digest: str, currency: str,
-    decisions: list[dict], payees: Mapping[str, Payee], on_missing_payee: str = "error",
+    decisions: list[dict], payees: Mapping[str, Payee], on_missing_payee: str = "error", attempt: int = 1,
 ) -> tuple[list[BatchItem], list[Excluded]]:
     """Pick ALLOW rows bound to this output_digest; HOLD and stale rows are excluded with a reason."""
     exponent(currency)
@@ -108,7 +108,7 @@ def select_payable(
             continue
         items.append(BatchItem(
             principal_id=pid,
-            end_to_end_id=ids.end_to_end_id(tenant_id, window_id, output_digest, pid),
+            end_to_end_id=ids.end_to_end_id(tenant_id, window_id, output_digest, pid, attempt),
             amount_minor=amount, currency=currency, payee_name=payee.name or pid, payee_ref=ref,
             payee_bic=payee.bic if rail in ("pain001", "csv") else "",
             payee_kind=payee.paypal_recipient_type if rail == "paypal" else "",
@@ -122,7 +122,7 @@ def build_batch(
     rail: str, *, tenant_id: str, window_id: str, output_digest: str, currency: str,
     decisions: list[dict], debtor: dict, execution_date: str,
     payees: Mapping[str, Payee] | Mapping[str, Mapping[str, str]],
-    created_at: str | None = None, on_missing_payee: str = "error",
+    created_at: str | None = None, on_missing_payee: str = "error", attempt: int = 1,
 ) -> Batch:
     """Render the window's batch for a rail; the same inputs always give the same bytes."""
     if rail not in ids.RAILS:
@@ -130,15 +130,15 @@ def build_batch(
     try:
         items, excluded = select_payable(
             rail, tenant_id=tenant_id, window_id=window_id, output_digest=output_digest, currency=currency,
-            decisions=decisions, payees=as_payees(payees), on_missing_payee=on_missing_payee)
+            decisions=decisions, payees=as_payees(payees), on_missing_payee=on_missing_payee, attempt=attempt)
     except MoneyError as exc:
         raise InputError(f"currency: {exc}") from None
     if not items:
         raise InputError(f"window {window_id}: no ALLOW decision to pay for output_digest {output_digest}")
     batch = Batch(
         rail=rail, tenant_id=tenant_id, window_id=window_id, output_digest=output_digest,
-        provider_batch_id=ids.provider_batch_id(tenant_id, window_id, output_digest, rail),
-        payment_info_id=ids.payment_info_id(tenant_id, window_id, output_digest, rail),
+        provider_batch_id=ids.provider_batch_id(tenant_id, window_id, output_digest, rail, attempt),
+        payment_info_id=ids.payment_info_id(tenant_id, window_id, output_digest, rail, attempt),
         currency=currency, execution_date=execution_date,
         created_at=created_at or f"{execution_date}T00:00:00Z",
         items=tuple(items), ctrl_sum_minor=sum(i.amount_minor for i in items), excluded=tuple(excluded),

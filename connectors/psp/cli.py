@@ -17,15 +17,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     batch = subparsers.add_parser("batch", help="payout batches from ALLOW decisions (pain.001, CSV, PSP APIs)")
     bsub = batch.add_subparsers(dest="batch_command", required=True)
     c = bsub.add_parser("create", help="render the window's batch for a rail and record its provider_batch_id")
-    c.add_argument("window_id", metavar="D")
+    c.add_argument("window_id", metavar="D", help="the window's id (its close date, YYYY-MM-DD)")
     c.add_argument("--rail", required=True, choices=RAILS)
-    c.add_argument("--out", required=True, type=Path, metavar="F", help="batch file (written atomically)")
+    c.add_argument("--out", required=True, type=Path, metavar="F",
+                   help="batch file: written only once the registry accepted the batch; never overwritten")
     c.add_argument("--payees", type=Path, metavar="F",
                    help="payee directory CSV (connectors/psp/payees.py); default: the demo directory")
     c.add_argument("--debtor", type=Path, metavar="F", help="debtor account JSON {name, iban, bic}")
     c.add_argument("--execution-date", metavar="YYYY-MM-DD", help="default: the day after the window closes")
     c.add_argument("--tenant", default="default")
     c.set_defaults(func=cmd_batch_create)
+    m = bsub.add_parser("sent", help="record that a batch was handed to the bank/provider (items BATCHED → SENT)")
+    m.add_argument("batch_id", metavar="BATCH_ID", help="provider_batch_id printed by `batch create`")
+    m.add_argument("--reason", default="uploaded to the provider", help="why / where (recorded)")
+    m.add_argument("--tenant", default="default")
+    m.set_defaults(func=cmd_batch_mark, to_state="SENT")
+    m = bsub.add_parser("cancel", help="void a batch that never reached the bank (items → CANCELLED, payable again)")
+    m.add_argument("batch_id", metavar="BATCH_ID", help="provider_batch_id printed by `batch create`")
+    m.add_argument("--reason", required=True, help="why the batch is voided (recorded)")
+    m.add_argument("--tenant", default="default")
+    m.set_defaults(func=cmd_batch_mark, to_state="CANCELLED")
 
     recon = subparsers.add_parser("recon", help="provider reports → receipts → reconciliation and SPV")
     rsub = recon.add_subparsers(dest="recon_command", required=True)
@@ -54,20 +65,32 @@ def _read(path: Path) -> bytes:
 
 
 def cmd_batch_create(args: argparse.Namespace) -> int:
-    """vgos batch create D --rail R --out F."""
+    """vgos batch create D --rail R --out F: release the window's payable items once, on one rail."""
     from connectors.psp.payees import load_payees
-    from recon.service import create_window_batch, load_window, read_debtor
-
-    state = load_window(args.window_id, tenant_id=args.tenant)
-    batch = create_window_batch(state, args.rail, args.out, payees=load_payees(args.payees) if args.payees else None,
-                                debtor=read_debtor(args.debtor), execution_date=args.execution_date)
+    from recon.service import create_window_batch, read_debtor
     from vgos.money import minor_to_decimal
 
-    print(f"batch {batch.provider_batch_id} rail {batch.rail}: {len(batch.items)} payouts, "
-          f"total {minor_to_decimal(batch.ctrl_sum_minor, batch.currency)} {batch.currency}, "
-          f"output_digest {batch.output_digest[:16]}… → {args.out}")
-    for x in batch.excluded:
-        print(f"  not paid: {x.principal_id} {x.reason_code}")
+    rel = create_window_batch(args.window_id, args.rail, args.out, tenant_id=args.tenant,
+                              payees=load_payees(args.payees) if args.payees else None,
+                              debtor=read_debtor(args.debtor) if args.debtor else None,
+                              execution_date=args.execution_date)
+    b = rel.batch
+    print(f"batch {b.provider_batch_id} rail {b.rail}: {len(b.items)} payouts, total "
+          f"{minor_to_decimal(b.ctrl_sum_minor, b.currency)} {b.currency}, output_digest {b.output_digest[:16]}…, "
+          f"released at {rel.released_at} on gate run {rel.gate_run_id} → {args.out}")
+    for pid, reason in rel.excluded:
+        print(f"  not paid: {pid} {reason}")
+    return 0
+
+
+def cmd_batch_mark(args: argparse.Namespace) -> int:
+    """vgos batch sent|cancel BATCH_ID: operator evidence for a whole batch."""
+    from recon.service import _actor
+    from vgos.payouts import mark_batch
+
+    counts = mark_batch(args.batch_id, args.to_state, args.reason, actor=_actor(), tenant_id=args.tenant)
+    print(f"batch {args.batch_id}: {counts['moved']} item(s) → {args.to_state}, {counts['unchanged']} unchanged, "
+          f"{counts['ignored']} not movable")
     return 0
 
 

@@ -18,14 +18,20 @@ def window_tag(window_id: str) -> str:
     return _NON_ALNUM.sub("", window_id)[:12]
 
 
-def provider_batch_id(tenant_id: str, window_id: str, output_digest: str, rail: str) -> str:
-    """Batch id bound to (tenant, window, output_digest, rail); 35 characters at most (ISO MsgId)."""
-    return f"VGB{window_tag(window_id)}-{_h('batch', tenant_id, window_id, output_digest, rail)[:16]}"
+def _attempt(attempt: int) -> tuple[str, ...]:
+    return () if attempt == 1 else (f"attempt {attempt}",)  # the first attempt keeps the original ids
 
 
-def payment_info_id(tenant_id: str, window_id: str, output_digest: str, rail: str) -> str:
-    """ISO 20022 PmtInfId of the window's single payment block (35 characters at most)."""
-    return f"VGP{window_tag(window_id)}-{_h('pmtinf', tenant_id, window_id, output_digest, rail)[:16]}"
+def provider_batch_id(tenant_id: str, window_id: str, output_digest: str, rail: str, attempt: int = 1) -> str:
+    """Batch id bound to (tenant, window, output_digest, rail, attempt); 35 characters at most (ISO MsgId)."""
+    h = _h('batch', tenant_id, window_id, output_digest, rail, *_attempt(attempt))
+    return f"VGB{window_tag(window_id)}-{h[:16]}"
+
+
+def payment_info_id(tenant_id: str, window_id: str, output_digest: str, rail: str, attempt: int = 1) -> str:
+    """ISO 20022 PmtInfId of the batch's single payment block (35 characters at most)."""
+    h = _h('pmtinf', tenant_id, window_id, output_digest, rail, *_attempt(attempt))
+    return f"VGP{window_tag(window_id)}-{h[:16]}"
 
 
 def end_to_end_prefix(window_id: str) -> str:
@@ -33,6 +39,7 @@ def end_to_end_prefix(window_id: str) -> str:
     return f"VG{window_tag(window_id)}-"
 
 
-def end_to_end_id(tenant_id: str, window_id: str, output_digest: str, principal_id: str) -> str:
-    """Per-payee EndToEndId bound to the sealed digest; at most 35 characters as ISO 20022 requires."""
-    return f"{end_to_end_prefix(window_id)}{_h('e2e', tenant_id, window_id, output_digest, principal_id)[:20]}"
+def end_to_end_id(tenant_id: str, window_id: str, output_digest: str, principal_id: str, attempt: int = 1) -> str:
+    """Per-payee EndToEndId bound to the digest and the batch attempt; at most 35 characters as ISO 20022 requires."""
+    h = _h('e2e', tenant_id, window_id, output_digest, principal_id, *_attempt(attempt))
+    return f"{end_to_end_prefix(window_id)}{h[:20]}"

@@ -1,4 +1,4 @@
-"""Store tables of the payout registry: one item per (tenant, window, principal, seal) and its transitions (0005).
+"""Store tables of the payout registry: items per (tenant, window, principal, seal) and their transitions (0005).
 
 An item never changes after it is written; its state is the `to_state` of its newest transition. Transitions are
 append-only (database triggers) and numbered per item, so two writers that race to move the same item collide on
@@ -19,7 +19,8 @@ class PayoutItem(Base):
 
     __tablename__ = "payout_items"
     __table_args__ = (
-        UniqueConstraint("tenant_id", "window_id", "principal_id", "seal_ref", name="uq_payout_items_binding"),
+        UniqueConstraint("tenant_id", "window_id", "principal_id", "seal_ref", "generation",
+                         name="uq_payout_items_binding"),
         Index("ix_payout_items_window", "tenant_id", "window_id"),
     )
 
@@ -29,6 +30,7 @@ class PayoutItem(Base):
     principal_id: Mapped[str] = mapped_column(String(128))
     output_digest: Mapped[str] = mapped_column(String(64))
     seal_ref: Mapped[int] = mapped_column(Integer)  # transcript_index.id of the seal the item was computed for
+    generation: Mapped[int] = mapped_column(Integer)  # 1, 2, … when a return re-opens what the seal owes
     kind: Mapped[str] = mapped_column(String(16))  # PAYOUT | RECOVERY
     currency: Mapped[str] = mapped_column(String(3))
     sealed_payout_minor: Mapped[int] = mapped_column(BigInteger)  # the principal's payout in that seal

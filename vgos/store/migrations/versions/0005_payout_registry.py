@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("principal_id", sa.String(128), nullable=False),
         sa.Column("output_digest", sa.String(64), nullable=False),
         sa.Column("seal_ref", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("sealed_payout_minor", sa.BigInteger(), nullable=False),
@@ -35,7 +36,8 @@ def upgrade() -> None:
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.String(40), nullable=False),
         sa.PrimaryKeyConstraint("item_id", name="pk_payout_items"),
-        sa.UniqueConstraint("tenant_id", "window_id", "principal_id", "seal_ref", name="uq_payout_items_binding"),
+        sa.UniqueConstraint("tenant_id", "window_id", "principal_id", "seal_ref", "generation",
+                            name="uq_payout_items_binding"),
         sa.CheckConstraint("amount_minor > 0", name="ck_payout_items_positive"),
         sa.CheckConstraint("kind IN ('PAYOUT', 'RECOVERY')", name="ck_payout_items_kind"),
     )
