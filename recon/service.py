@@ -93,7 +93,7 @@ def _actor() -> Any:
     from vgos.payouts import Actor
 
     return Actor(os.environ.get("VGOS_ACTOR") or getpass.getuser(), os.environ.get("VGOS_ACTOR_TYPE") or "user",
-                 _iso(dt.datetime.now(dt.UTC)))
+                 _iso(dt.datetime.now(dt.UTC).replace(microsecond=0)))
 
 
 def create_window_batch(

@@ -147,7 +147,7 @@ def run_demo(args: argparse.Namespace) -> int:
     decisions = latest_decisions(SEED_WINDOW)
     print(_decisions_table(decisions))
 
-    step("3. disbursement: NetSuite bills, pain.001 batch, camt.054 reconciliation, SPV, ledger")
+    step("3. disbursement: pain.001 released at the gate, NetSuite bills, camt.054 recon, SPV, payout items, ledger")
     seal = current_seal(SEED_WINDOW)
     ref = current_transcript(SEED_WINDOW)
     with netsuite_sandbox() as ns_url:
@@ -158,27 +158,28 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _decisions_table(decisions: list[dict]) -> str:
-    from vgos.report import table
-
-    return table(["principal_id", "payout_minor", "decision", "reason_code"],
-                 [[d["principal_id"], d["payout_minor"], d["decision"], d["reason_code"] or ""] for d in decisions])
+    return _table(["principal_id", "payout_minor", "decision", "reason_code"],
+                  [[d["principal_id"], d["payout_minor"], d["decision"], d["reason_code"] or ""] for d in decisions])
 
 
 def disburse_and_book(seal: dict, digest: str, transcript_url: str, decisions: list[dict], *,
                       out_dir: Path) -> None:
-    """Stamp NetSuite bills, write the pain.001 batch, reconcile a camt.054 for it, record SPV, post the ledger."""
+    """Stamp NetSuite bills, release the pain.001 batch, reconcile a camt.054 for it, record SPV, print the books."""
     from connectors.netsuite.pipeline import demo_sync
     from recon.service import run_demo_recon
+    from vgos import ledger, payouts
     from vgos.acceptance import demo_issuers, submit_proof
-    from vgos.ledger import demo_ledger
 
     w = seal["window"]
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    recon = run_demo_recon(w["window_id"], digest, decisions, currency=w["currency"], close_ts=w["close_ts"],
-                           out_dir=out_dir, as_of=now, issuer_key=demo_issuers()["recon"])
+    recon = run_demo_recon(w["window_id"], out_dir=out_dir, as_of=now, issuer_key=demo_issuers()["recon"])
     batch = recon["batch"]
-    print(f"pain.001 {recon['batch_path']}: {len(batch['items'])} transactions, CtrlSum "
-          f"{batch['ctrl_sum_minor']} minor, provider_batch_id {batch['provider_batch_id']}")
+    if recon["refused"]:
+        print(f"no new batch (the window was paid before): {recon['refused']}")
+    else:
+        print(f"pain.001 {recon['batch_path']}: {len(batch['items'])} transactions, CtrlSum "
+              f"{batch['ctrl_sum_minor']} minor, provider_batch_id {batch['provider_batch_id']} (gate evaluated "
+              f"at release; not paid: {', '.join(f'{p} {r}' for p, r in recon['excluded']) or 'none'})")
     sync, drift = demo_sync(os.environ["NETSUITE_BASE_URL"], tenant_id=w["tenant_id"], window_id=w["window_id"],
                             currency=w["currency"], output_digest=digest, transcript_url=transcript_url,
                             allocations=seal["allocations"], decisions=decisions,
@@ -186,9 +187,22 @@ def disburse_and_book(seal: dict, digest: str, transcript_url: str, decisions: l
     print(f"NetSuite vendor bills: {sync.counts()}; read-back drift: {'none' if drift and drift.ok else drift}")
     r = recon["recon"]
     found = {k: v for k, v in r["discrepancies_by_type"].items() if v}
-    print(f"camt.054 {recon['report_url']} → reconciliation: {r['matched']}/{r['expected']} matched "
-          f"({r['matched_share']}), fully reconciled: {r['fully_reconciled']}, discrepancies: {found or 'none'}")
+    print(f"camt.054 {recon['report_url'] or '(already ingested)'} → reconciliation: {r['matched']}/{r['expected']} "
+          f"matched ({r['matched_share']}), fully reconciled: {r['fully_reconciled']}, discrepancies: "
+          f"{found or 'none'}")
     for p in recon["spv_proofs"]:
         res = submit_proof(p, as_of=now, source="demo-recon")
         print(f"SPV proof for batch {p['subject_id']}: {p['status']} ({'accepted' if res.accepted else res.reason})")
-    print(demo_ledger(w["window_id"], digest, w["currency"], decisions))
+    items = [i for i in payouts.items(w["window_id"], w["tenant_id"]) if i.live]
+    print("payout items (`vgos payouts show` has the details):")
+    print(_table(["principal_id", "kind", "amount_minor", "state", "batch"],
+                 [[i.principal_id, i.kind, i.amount_minor, i.state, i.provider_batch_id or ""] for i in items]))
+    check = payouts.ledger_check(w["window_id"], w["tenant_id"])
+    print(ledger.format_trial_balance(check["trial_balance"], f"trial balance, window {w['window_id']}"))
+    print(f"ledger against the registry: {'OK' if check['passed'] else check['mismatches']}")
+
+
+def _table(headers: list[str], rows: list[list]) -> str:
+    from vgos.report import table
+
+    return table(headers, rows)
