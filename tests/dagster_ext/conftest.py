@@ -26,14 +26,15 @@ def as_of_config(*assets: str) -> dict:
 
 
 def drop_proofs(home: Path, window_id: str = WINDOW) -> str:
-    """Fold the seed window, sign a fresh ACK and the seed CT table for its digest into <drop>/proofs/."""
-    from vgos.acceptance import parse_ts
+    """Fold the seed window, sign an ACK and the seed CT table for its digest into <drop>/proofs/.
+
+    Issued a minute ago at the real clock: money is released only on evidence fresh at the time it moves."""
     from vgos.cli_acceptance import demo_proofs
     from vgos.fold import fold_files
     from vgos.policy import load_policy
 
     digest = fold_files([seed_events_path()], window_id, load_policy()).output_digest
-    issued = parse_ts(AS_OF, "as_of") - dt.timedelta(seconds=60)
+    issued = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=60)
     proofs = demo_proofs(window_id, "default", digest, issued=issued)
     folder = home / "drop" / "proofs"
     folder.mkdir(parents=True)

@@ -13,10 +13,10 @@ from tests.dagster_ext.conftest import WINDOW, as_of_config, checks, materializa
 from tests.recon.demo import debtor, demo_batch
 from vgos_assets.definitions import defs
 
-NEW_ASSETS = ["netsuite_bills", "gl_journal", "payout_batch", "provider_receipts", "recon_results",
+NEW_ASSETS = ["netsuite_bills", "gl_journal", "payout_items", "payout_batch", "provider_receipts", "recon_results",
               "ledger_postings"]
-SETTLEMENT_CONFIG = as_of_config("acceptance_bundle", "authorization")
-DISBURSEMENT_CONFIG = as_of_config("provider_receipts", "recon_results", "ledger_postings")
+SETTLEMENT_CONFIG: dict = {}  # evaluated at the run's time: the evidence was issued a minute ago
+DISBURSEMENT_CONFIG = as_of_config("provider_receipts", "recon_results")
 
 
 def test_definitions_load_with_every_asset_job_sensor_and_schedule() -> None:
@@ -83,9 +83,13 @@ def assert_disbursed(result, batch_id: str, home: Path) -> None:
     spv = [p for p in load_proofs(WINDOW, "default") if p["kind"] == "SPV"]
     assert [(p["subject_id"], p["status"], p["output_digest"]) for p in spv] == \
         [(batch_id, "CONFIRMED", meta(recon, "output_digest"))]
+    items = materialization(result, "payout_items")
+    assert (meta(items, "items"), meta(items, "created")) == (3, 3)  # accruals for every sealed payout, held too
     ledger = materialization(result, "ledger_postings")
-    assert meta(ledger, "balanced") is True and meta(ledger, "authorized_minor") == 836
-    assert (meta(ledger, "entries_posted"), meta(ledger, "settlement_receipts")) == (5, 2)  # 2 auth, 1 batch, 2
+    assert meta(ledger, "balanced") is True and meta(ledger, "expense_minor") == 1111
+    assert meta(ledger, "settled_minor") == 836
+    assert meta(ledger, "items_by_state") == {"AUTHORIZED": {"items": 1, "amount_minor": 275},
+                                              "SETTLED": {"items": 2, "amount_minor": 836}}
     assert "balanced" in meta(ledger, "trial_balance")
     assert checks(result) == {"netsuite_drift": True, "gl_journal_balanced": True, "ledger_balanced": True}
 
@@ -94,13 +98,16 @@ def test_full_graph_materializes_for_the_demo_partition(window_home: Path, netsu
     with DagsterInstance.ephemeral() as instance:
         result, batch_id = run_graph(instance, window_home)
         assert_disbursed(result, batch_id, window_home)
-        # a rerun changes nothing: bills unchanged, batch rewritten with the same bytes, no new ledger entries
+        # a rerun pays nothing again: no new batch, bills unchanged, the same books
         again = defs.resolve_job_def("disbursement_window").execute_in_process(
             partition_key=WINDOW, instance=instance, run_config=DISBURSEMENT_CONFIG)
         assert again.success
+        rerun = materialization(again, "payout_batch")
+        assert meta(rerun, "new_batch") is False and meta(rerun, "provider_batch_id") == batch_id
+        assert "ALREADY_PAID" in meta(rerun, "refused")
         assert meta(materialization(again, "netsuite_bills"), "unchanged") == 3
         assert meta(materialization(again, "provider_receipts"), "already_seen") == 1
-        assert meta(materialization(again, "ledger_postings"), "entries_posted") == 0
+        assert meta(materialization(again, "ledger_postings"), "expense_minor") == 1111
         assert meta(materialization(again, "recon_results"), "changed") is False
         recon = defs.resolve_job_def("window_recon").execute_in_process(  # what the sensor and schedule run
             partition_key=WINDOW, instance=instance, run_config=DISBURSEMENT_CONFIG)

@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from connectors.netsuite.pipeline import DEMO_VENDOR_MAP
-from recon.service import create_window_batch, load_window
+from recon.service import create_window_batch
 from tests.netsuite.conftest import CREDS
 from vgos.cli import main
 from vgos.cli_acceptance import demo_acceptance
@@ -22,8 +22,8 @@ from vgos.policy import load_policy
 def authorized_window(vgos_home: Path, tmp_path: Path, sandbox, monkeypatch: pytest.MonkeyPatch):
     """The seed window sealed, authorized (ALLOW/HOLD/ALLOW) and batched; NETSUITE_* point at the sandbox."""
     result = fold_files([seed_events_path()], SEED_WINDOW, load_policy())
-    demo_acceptance(SEED_WINDOW, result, as_of=dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC))
-    batch = create_window_batch(load_window(SEED_WINDOW), "pain001", tmp_path / "b.xml")
+    demo_acceptance(SEED_WINDOW, result, as_of=dt.datetime.now(dt.UTC).replace(microsecond=0))
+    batch = create_window_batch(SEED_WINDOW, "pain001", tmp_path / "b.xml").batch
     for var, value in {"NETSUITE_ACCOUNT": CREDS.account, "NETSUITE_CONSUMER_KEY": CREDS.consumer_key,
                        "NETSUITE_CONSUMER_SECRET": CREDS.consumer_secret, "NETSUITE_TOKEN_ID": CREDS.token_id,
                        "NETSUITE_TOKEN_SECRET": CREDS.token_secret, "NETSUITE_BASE_URL": sandbox.url}.items():

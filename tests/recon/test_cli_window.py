@@ -20,19 +20,24 @@ from vgos.policy import load_policy
 
 def test_batch_ingest_recon_from_the_cli(vgos_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     result = fold_files([seed_events_path()], SEED_WINDOW, load_policy())
-    demo_acceptance(SEED_WINDOW, result, as_of=dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC))
+    demo_acceptance(SEED_WINDOW, result, as_of=dt.datetime.now(dt.UTC).replace(microsecond=0))
     out = tmp_path / "batch.xml"
     assert main(["batch", "create", SEED_WINDOW, "--rail", "pain001", "--out", str(out)]) == 0
     transfers = read_pain001(out)
     assert len(transfers) == 2 and "<CtrlSum>8.36</CtrlSum>" in out.read_text()
     [batch] = load_batches(SEED_WINDOW, result.output_digest)
     assert len(batch["items"]) == 2
-    # the same inputs give the same batch bytes; the bank's camt.054 for it reconciles the window
-    from recon.service import create_window_batch, load_window
+    # the window is paid: a second batch is refused, on any rail; the bank's camt.054 reconciles the window
+    capsys.readouterr()
+    assert main(["batch", "create", SEED_WINDOW, "--rail", "csv", "--out", str(tmp_path / "again.csv")]) == 2
+    assert f"ALREADY_BATCHED in batch {batch['provider_batch_id']}" in capsys.readouterr().err
+    assert not (tmp_path / "again.csv").exists()
+    from recon.service import load_window
+    from tests.recon.demo import demo_batch
 
-    rebuilt = create_window_batch(load_window(SEED_WINDOW), "pain001", tmp_path / "again.xml")
+    state = load_window(SEED_WINDOW)
+    rebuilt = demo_batch(decisions=state.decisions, digest=state.output_digest)  # the bank sees the same ids
     assert rebuilt.provider_batch_id == batch["provider_batch_id"]
-    assert (tmp_path / "again.xml").read_bytes() == out.read_bytes()
     debtor = read_debtor(None)
     camt = tmp_path / "camt054.xml"
     camt.write_bytes(camt054_for_batch(rebuilt, debtor_iban=debtor["iban"], booked_on=rebuilt.execution_date,

@@ -15,11 +15,11 @@ from vgos.policy import load_policy
 
 
 def test_later_hold_does_not_turn_a_paid_batch_into_a_discrepancy(vgos_home: Path, tmp_path: Path) -> None:
-    t0 = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
+    t0 = dt.datetime.now(dt.UTC).replace(microsecond=0)
     result = fold_files([seed_events_path()], SEED_WINDOW, load_policy())
     gate = demo_acceptance(SEED_WINDOW, result, as_of=t0)
     assert [d["decision"] for d in gate.decisions] == ["ALLOW", "HOLD", "ALLOW"]
-    batch = create_window_batch(load_window(SEED_WINDOW), "pain001", tmp_path / "b.xml")
+    batch = create_window_batch(SEED_WINDOW, "pain001", tmp_path / "b.xml").batch
     debtor = read_debtor(None)
     camt = camt054_for_batch(batch, debtor_iban=debtor["iban"], booked_on=batch.execution_date,
                              created_at=f"{batch.execution_date}T08:00:00Z")

@@ -11,10 +11,10 @@ from connectors.psp.camt054 import camt054_for_batch
 from recon import persist, service
 from recon.spv import sign_spv_proofs, spv_proofs
 from tests.conftest import FIXTURES
-from tests.recon.demo import CLOSE, DECISIONS, DIGEST, WINDOW, debtor
+from tests.recon.demo import WINDOW, debtor
 from vgos.errors import InputError
 
-AS_OF = dt.datetime(2025, 9, 24, 12, 0, tzinfo=dt.UTC)
+AS_OF = dt.datetime.now(dt.UTC).replace(microsecond=0)  # evidence is judged at the real clock
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -24,8 +24,17 @@ def db_url(request, vgos_home):
     return request.getfixturevalue("pg_url")
 
 
-def _state():
-    return service.WindowState(WINDOW, "default", DIGEST, "USD", CLOSE, DECISIONS)
+@pytest.fixture
+def authorized(db_url, vgos_home) -> str:
+    """The seed window sealed, with a fresh ACK and the seed CT table, authorized on this store; its digest."""
+    from vgos.cli_acceptance import demo_acceptance
+    from vgos.demo import seed_events_path
+    from vgos.fold import fold_files
+    from vgos.policy import load_policy
+
+    result = fold_files([seed_events_path()], WINDOW, load_policy())
+    demo_acceptance(WINDOW, result, as_of=AS_OF, db_url=db_url)
+    return result.output_digest
 
 
 def test_migration_chain_creates_recon_tables(db_url):
@@ -38,10 +47,15 @@ def test_migration_chain_creates_recon_tables(db_url):
         assert c.execute(sa.text("select version_num from alembic_version")).scalar() >= "0002"
 
 
-def test_full_flow_batch_report_recon_spv(db_url, tmp_path, vgos_home):
+def _recon(db_url: str):
+    return service.run_window_recon(service.load_window(WINDOW, db_url=db_url), as_of=AS_OF, db_url=db_url)
+
+
+def test_full_flow_batch_report_recon_spv(db_url, authorized, tmp_path, vgos_home):
     from vgos.acceptance import demo_issuers, load_issuers, validate_proof
 
-    batch = service.create_window_batch(_state(), "pain001", tmp_path / "b.xml", db_url=db_url)
+    DIGEST = authorized
+    batch = service.create_window_batch(WINDOW, "pain001", tmp_path / "b.xml", db_url=db_url).batch
     assert (tmp_path / "b.xml").read_bytes() == batch.content
     assert not persist.save_batch(batch, db_url=db_url)  # recorded once
     stored = persist.load_batches(WINDOW, DIGEST, db_url=db_url)
@@ -56,9 +70,9 @@ def test_full_flow_batch_report_recon_spv(db_url, tmp_path, vgos_home):
     noise = (FIXTURES / "iso20022" / "genkgo-camt__camt054.v8.xml").read_bytes()
     assert service.ingest_report(noise, "other.xml", db_url=db_url, now=AS_OF).status == "PROCESSED"
 
-    result, run_id, changed = service.run_window_recon(_state(), as_of=AS_OF, db_url=db_url)
+    result, run_id, changed = _recon(db_url)
     assert result.fully_reconciled and changed and result.n_receipts == 3  # unrelated receipts not selected
-    _, run_id2, changed2 = service.run_window_recon(_state(), as_of=AS_OF, db_url=db_url)
+    _, run_id2, changed2 = _recon(db_url)
     assert (run_id2, changed2) == (run_id, False)
     stored_run = persist.load_result(WINDOW, DIGEST, db_url=db_url)
     assert stored_run["fully_reconciled"] and len(stored_run["matches"]) == 2 and stored_run["revision"] == 1
@@ -75,7 +89,7 @@ def test_full_flow_batch_report_recon_spv(db_url, tmp_path, vgos_home):
                               created_at="2025-09-25T08:00:00Z", omit=[i.end_to_end_id for i in batch.items],
                               extra=[{"end_to_end_id": "VG20250923-zzzz", "amount_minor": 99}])
     service.ingest_report(extra, "n2.xml", db_url=db_url, now=AS_OF)
-    result3, run_id3, changed3 = service.run_window_recon(_state(), as_of=AS_OF, db_url=db_url)
+    result3, run_id3, changed3 = _recon(db_url)
     assert changed3 and run_id3 == run_id and result3.by_type()["EXTERNAL_ONLY"] == 1 and not result3.fully_reconciled
     assert persist.load_result(WINDOW, DIGEST, db_url=db_url)["revision"] == 2
     assert spv_proofs(result3, issued_at=AS_OF)[0]["status"] == "MISMATCH"
@@ -92,24 +106,33 @@ def test_quarantine_is_persisted_once_with_reason_and_line(db_url):
     assert unknown.quarantine.reason_code == "FORMAT_UNSUPPORTED"
 
 
-def test_rewriting_a_recorded_batch_is_refused(db_url, tmp_path):
-    service.create_window_batch(_state(), "csv", tmp_path / "b.csv", db_url=db_url)
+def test_a_recorded_batch_is_never_released_or_rewritten_again(db_url, authorized, tmp_path):
+    import dataclasses
+
+    batch = service.create_window_batch(WINDOW, "csv", tmp_path / "b.csv", db_url=db_url).batch
     other = {**debtor(), "name": "Someone Else"}
     from connectors.psp.payees import demo_payees, parse_payees
 
     payees = demo_payees()
     changed = parse_payees("principal_id,name,iban\n" + "\n".join(
         f"{p.principal_id},Renamed,{p.iban}" for p in payees.values()))
-    with pytest.raises(InputError, match="already recorded with different content"):
-        service.create_window_batch(_state(), "csv", tmp_path / "b2.csv", payees=changed, debtor=other,
+    with pytest.raises(InputError, match=f"ALREADY_BATCHED in batch {batch.provider_batch_id}"):
+        service.create_window_batch(WINDOW, "csv", tmp_path / "b2.csv", payees=changed, debtor=other,
                                     db_url=db_url)
+    assert not (tmp_path / "b2.csv").exists()
+    with pytest.raises(InputError, match="already recorded with different content"):
+        persist.save_batch(dataclasses.replace(batch, content=b"other bytes"), db_url=db_url)
 
 
 def test_demo_hook(vgos_home, tmp_path):
     from vgos.acceptance import demo_issuers
+    from vgos.cli_acceptance import demo_acceptance
+    from vgos.demo import seed_events_path
+    from vgos.fold import fold_files
+    from vgos.policy import load_policy
 
-    out = service.run_demo_recon(WINDOW, DIGEST, DECISIONS, currency="USD", close_ts=CLOSE, out_dir=tmp_path,
-                                 as_of=AS_OF, issuer_key=demo_issuers(vgos_home)["recon"])
+    demo_acceptance(WINDOW, fold_files([seed_events_path()], WINDOW, load_policy()), as_of=AS_OF)
+    out = service.run_demo_recon(WINDOW, out_dir=tmp_path, as_of=AS_OF, issuer_key=demo_issuers(vgos_home)["recon"])
     assert out["recon"]["fully_reconciled"] and out["recon"]["matched_share"] == "100.0000%"
     assert out["spv_proofs"][0]["status"] == "CONFIRMED" and out["spv_proofs"][0]["signature"]
     assert (vgos_home / "drop" / "reports" / "camt054").is_dir()
