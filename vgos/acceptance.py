@@ -5,12 +5,37 @@ signature}` (+ optional `tenant_id`, and `reason` for a CT HOLD). The signature 
 proof without `signature`, base64-encoded. Issuers are registered with an Ed25519 public key (registry file at
 `VGOS_ISSUERS` or `VGOS_HOME/issuers.json`) or as HMAC-SHA256 issuers whose secret comes only from the
 environment variable `VGOS_ISSUER_SECRET_<ISSUER>` (upper case, non-alphanumerics as `_`).
+
+Intake (`submit_proof`) refuses a proof with a quarantine reason, never applying it:
+
+    MALFORMED_PROOF, UNSIGNED_PROOF   shape, types, timestamps, signature encoding
+    UNKNOWN_ISSUER, ISSUER_NOT_ALLOWED   issuer not registered (or no HMAC secret), or not allowed for the kind
+    BAD_SIGNATURE        the signature does not verify under the issuer's key
+    WEAK_SECRET          the HMAC issuer's secret in the environment is shorter than 32 bytes
+    FUTURE_PROOF         `issued_at` is later than the real clock plus `VGOS_PROOF_MAX_FUTURE_SKEW_S` (default 300 s)
+
+Accepted proofs record the real clock as `received_at` (a caller-supplied `as_of` never moves intake time).
+
+Evaluation (`evaluate_matrix`, pure: no clock, no store). Only proofs with `issued_at <= as_of` count, and each
+issuer's newest proof (by issued_at, ties by submission order) supersedes its older ones.
+
+- ACK and SPV accept one sealed result: they are bound to the window's `output_digest`. A current proof is the
+  issuer's newest one, fresh (`as_of` before expires_at and issued_at + freshness_s). Any current REJECTED ACK
+  vetoes: the ACK row is `ACK_REJECTED` whatever the quorum.
+- CT is about the payee, not the digest: the newest CT per (issuer, principal) stands, whatever digest or window it
+  was filed for, until a newer one replaces it. A HOLD in force (newest, not expired) holds regardless of
+  freshness_s (`CT_HOLD`); freshness applies to CLEAR.
+- Quorum counts distinct keys, never issuer names: the key fingerprint is the SHA-256 of the Ed25519 public key's
+  DER SubjectPublicKeyInfo, or the SHA-256 of an HMAC issuer's secret. The row's `fresh` is that count.
+
+Row statuses: OK, MISSING_ACK / MISSING_SPV / MISSING_CT, STALE_PROOF, INSUFFICIENT_QUORUM, ACK_REJECTED, CT_HOLD.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -36,6 +61,10 @@ REQUIRED_FIELDS = ("window_id", "kind", "subject_id", "status", "issued_at", "ex
 OPTIONAL_FIELDS = ("tenant_id", "reason")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _WINDOW = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MIN_HMAC_SECRET_BYTES = 32
+FUTURE_SKEW_ENV = "VGOS_PROOF_MAX_FUTURE_SKEW_S"
+DEFAULT_FUTURE_SKEW_S = 300
+_IN_CHUNK = 900  # subject ids per IN (...) query: under SQLite's and PostgreSQL's bind-parameter limits
 
 
 class ProofRefused(Exception):
@@ -84,6 +113,7 @@ class Issuer:
     algorithm: str
     public_key_pem: bytes | None = None
     kinds: tuple[str, ...] = KINDS
+    key_fingerprint: str | None = None  # SHA-256 of the DER SPKI (Ed25519) or of the secret (HMAC, when set)
 
 
 def issuers_path() -> Path:
@@ -95,6 +125,23 @@ def issuers_path() -> Path:
 def hmac_secret_env(issuer_id: str) -> str:
     """Name of the environment variable holding an HMAC issuer's secret."""
     return "VGOS_ISSUER_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", issuer_id).upper()
+
+
+def hmac_secret(issuer_id: str) -> bytes | None:
+    """An HMAC issuer's secret from the environment, or None when unset or empty."""
+    secret = os.environ.get(hmac_secret_env(issuer_id))
+    return secret.encode() if secret else None
+
+
+def public_key_fingerprint(key: ed25519.Ed25519PublicKey) -> str:
+    """Key identity for quorum: lowercase hex SHA-256 of the DER SubjectPublicKeyInfo."""
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def secret_fingerprint(secret: bytes) -> str:
+    """Key identity of an HMAC issuer: lowercase hex SHA-256 of its secret."""
+    return hashlib.sha256(secret).hexdigest()
 
 
 def load_issuers(path: Path | None = None) -> dict[str, Issuer]:
@@ -132,12 +179,13 @@ def load_issuers(path: Path | None = None) -> dict[str, Issuer]:
                 raise InputError(f"{path}: field '{fld}.public_key_pem': not a PEM public key") from None
             if not isinstance(key, ed25519.Ed25519PublicKey):
                 raise InputError(f"{path}: field '{fld}.public_key_pem': not an Ed25519 key")
-            out[iid] = Issuer(iid, ED25519, pem.encode(), kinds)
+            out[iid] = Issuer(iid, ED25519, pem.encode(), kinds, public_key_fingerprint(key))
         elif alg == HMAC:
             if "secret" in spec:
                 raise InputError(f"{path}: field '{fld}.secret': HMAC secrets come only from "
                                  f"the environment ({hmac_secret_env(iid)})")
-            out[iid] = Issuer(iid, HMAC, None, kinds)
+            secret = hmac_secret(iid)
+            out[iid] = Issuer(iid, HMAC, None, kinds, secret_fingerprint(secret) if secret else None)
         else:
             raise InputError(f"{path}: field '{fld}.algorithm': {alg!r} (allowed: {ED25519}, {HMAC})")
     return out
@@ -242,10 +290,13 @@ def validate_proof(proof: Any, issuers: dict[str, Issuer]) -> dict[str, Any]:
     if issuer.algorithm == ED25519:
         ok = verify_signature(ED25519, issuer.public_key_pem or b"", msg, sig)
     else:
-        secret = os.environ.get(hmac_secret_env(issuer.issuer_id))
+        secret = hmac_secret(issuer.issuer_id)
         if not secret:
             raise ProofRefused("UNKNOWN_ISSUER", f"no secret in {hmac_secret_env(issuer.issuer_id)}")
-        ok = _verify_hmac(secret.encode(), msg, sig)
+        if len(secret) < MIN_HMAC_SECRET_BYTES:
+            raise ProofRefused("WEAK_SECRET", f"the secret in {hmac_secret_env(issuer.issuer_id)} is {len(secret)} "
+                                              f"bytes; at least {MIN_HMAC_SECRET_BYTES} are required")
+        ok = _verify_hmac(secret, msg, sig)
     if not ok:
         raise ProofRefused("BAD_SIGNATURE", f"signature does not verify under issuer {issuer.issuer_id!r}")
     return proof
@@ -275,16 +326,32 @@ def _store_quarantine(source: str, reason: str, message: str, raw: bytes, db_url
                                received_at=fmt_ts(now)))
 
 
+def max_future_skew_s() -> int:
+    """How far in the future (seconds, real clock) a proof's issued_at may be: VGOS_PROOF_MAX_FUTURE_SKEW_S."""
+    raw = os.environ.get(FUTURE_SKEW_ENV)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_FUTURE_SKEW_S
+    if not re.fullmatch(r"\d{1,9}", raw.strip()):
+        raise InputError(f"{FUTURE_SKEW_ENV}: expected a whole number of seconds >= 0, got {raw!r}")
+    return int(raw.strip())
+
+
 def submit_proof(path_or_dict: str | Path | dict[str, Any] | bytes, *, db_url: str | None = None,
                  as_of: dt.datetime | None = None, source: str | None = None,
                  issuers: dict[str, Issuer] | None = None) -> SubmitResult:
-    """Validate and store one proof; a refused proof goes to the quarantine list with its reason, never applied."""
+    """Validate and store one proof; a refused proof goes to the quarantine list with its reason, never applied.
+
+    Intake reads the real clock: it is the recorded `received_at` and the reference for FUTURE_PROOF. `as_of` is
+    accepted for compatibility and ignored (a caller must not be able to move the boundary's clock).
+    """
     from sqlalchemy import select
 
     from vgos.store.acceptance import ProofRecord
     from vgos.store.db import session
 
-    now = as_of or _now()
+    del as_of
+    skew = max_future_skew_s()
+    now = _now()
     if isinstance(path_or_dict, dict):
         raw = orjson.dumps(path_or_dict)
         src = source or "<dict>"
@@ -303,6 +370,10 @@ def submit_proof(path_or_dict: str | Path | dict[str, Any] | bytes, *, db_url: s
         except orjson.JSONDecodeError as exc:
             raise ProofRefused("MALFORMED_PROOF", f"not JSON: {exc}") from None
         proof = validate_proof(proof, issuers if issuers is not None else load_issuers())
+        limit = now + dt.timedelta(seconds=skew)
+        if parse_ts(proof["issued_at"]) > limit:
+            raise ProofRefused("FUTURE_PROOF", f"field 'issued_at': {proof['issued_at']} is later than the clock "
+                                               f"{fmt_ts(now)} plus {skew} s ({FUTURE_SKEW_ENV})")
     except ProofRefused as refused:
         _store_quarantine(src, refused.reason, refused.message, raw, db_url, now)
         from vgos.audit import note
@@ -317,7 +388,7 @@ def submit_proof(path_or_dict: str | Path | dict[str, Any] | bytes, *, db_url: s
     from vgos.transcript import current_transcript
 
     ref = current_transcript(proof["window_id"], tenant, db_url)
-    if ref is not None and ref.output_digest != proof["output_digest"]:
+    if proof["kind"] != "CT" and ref is not None and ref.output_digest != proof["output_digest"]:
         warning = (f"STALE_PROOF: bound to {proof['output_digest'][:12]}…, the window's current output_digest "
                    f"is {ref.output_digest[:12]}…; it will not count")
     with session(db_url) as s, s.begin():
@@ -363,20 +434,47 @@ def quarantine_list(db_url: str | None = None) -> list[dict[str, Any]]:
                  "raw_sha256": r.raw_sha256, "received_at": r.received_at} for r in rows]
 
 
-def load_proofs(window_id: str, tenant_id: str = "default", db_url: str | None = None) -> list[dict[str, Any]]:
-    """Every accepted proof of a window (any digest), as stored, in insertion order."""
+def _key_fingerprints() -> dict[str, str]:
+    """issuer id → key fingerprint from the registry ({} when it is unreadable: identities fall back to names)."""
+    try:
+        return {iid: i.key_fingerprint for iid, i in load_issuers().items() if i.key_fingerprint}
+    except InputError:
+        return {}
+
+
+def load_proofs(window_id: str, tenant_id: str = "default", db_url: str | None = None,
+                principals: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every accepted proof of a window (any digest), plus the tenant's CT proofs for its principals filed under
+    other windows (CT is about the payee), in submission order.
+
+    `principals` defaults to the allocations of the window's current seal. Each proof carries its issuer's
+    `key_fingerprint` from the registry (the issuer id when the registry or an HMAC secret is unavailable).
+    """
     from sqlalchemy import select
 
     from vgos.store.acceptance import ProofRecord
     from vgos.store.db import session
 
+    if principals is None:
+        from vgos.transcript import current_transcript, read_seal
+
+        ref = current_transcript(window_id, tenant_id, db_url)
+        principals = [a["principal_id"] for a in read_seal(ref)["allocations"]] if ref is not None else []
+    subjects = sorted(set(principals))
     with session(db_url) as s:
-        rows = s.scalars(select(ProofRecord).where(ProofRecord.tenant_id == tenant_id,
-                                                   ProofRecord.window_id == window_id)
-                         .order_by(ProofRecord.id)).all()
-        return [{"kind": r.kind, "subject_id": r.subject_id, "status": r.status, "reason": r.reason,
-                 "issued_at": r.issued_at, "expires_at": r.expires_at, "output_digest": r.output_digest,
-                 "issuer": r.issuer, "proof_sha256": r.proof_sha256} for r in rows]
+        rows = list(s.scalars(select(ProofRecord).where(ProofRecord.tenant_id == tenant_id,
+                                                        ProofRecord.window_id == window_id)).all())
+        for i in range(0, len(subjects), _IN_CHUNK):
+            rows += s.scalars(select(ProofRecord).where(
+                ProofRecord.tenant_id == tenant_id, ProofRecord.kind == "CT",
+                ProofRecord.window_id != window_id,
+                ProofRecord.subject_id.in_(subjects[i:i + _IN_CHUNK]))).all()
+        rows.sort(key=lambda r: r.id)
+        fps = _key_fingerprints()
+        return [{"window_id": r.window_id, "kind": r.kind, "subject_id": r.subject_id, "status": r.status,
+                 "reason": r.reason, "issued_at": r.issued_at, "expires_at": r.expires_at,
+                 "output_digest": r.output_digest, "issuer": r.issuer, "key_fingerprint": fps.get(r.issuer, r.issuer),
+                 "proof_sha256": r.proof_sha256} for r in rows]
 
 
 # ---------------------------------------------------------------- freshness, quorum, matrix (pure)
@@ -455,14 +553,25 @@ def _latest_per_issuer(proofs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [latest[k] for k in sorted(latest)]
 
 
+def _key_of(proof: dict[str, Any]) -> str:
+    """The signing key's identity (fingerprint), or the issuer id when none is known."""
+    return proof.get("key_fingerprint") or proof["issuer"]
+
+
 def _evaluate(kind: str, subject: str, proofs: list[dict[str, Any]], good_status: str, output_digest: str,
               as_of: dt.datetime, spec: dict[str, Any], quorum: int, missing: str) -> MatrixRow:
     required = bool(spec.get("required", False))
     freshness = int(spec.get("freshness_s", 0))
-    bound = [p for p in proofs if p["output_digest"] == output_digest and parse_ts(p["issued_at"]) <= as_of]
-    current = [p for p in _latest_per_issuer(bound) if is_fresh(p, as_of, freshness)]
-    good = [p for p in current if p["status"] == good_status]
-    bad = [p for p in current if p["status"] != good_status]
+    if kind == "CT":  # about the payee: any digest, any window
+        latest = _latest_per_issuer([p for p in proofs if parse_ts(p["issued_at"]) <= as_of])
+        good = [p for p in latest if p["status"] == good_status and is_fresh(p, as_of, freshness)]
+        bad = [p for p in latest if p["status"] != good_status and as_of < parse_ts(p["expires_at"])]
+    else:  # bound to the sealed result
+        bound = [p for p in proofs if p["output_digest"] == output_digest and parse_ts(p["issued_at"]) <= as_of]
+        current = [p for p in _latest_per_issuer(bound) if is_fresh(p, as_of, freshness)]
+        good = [p for p in current if p["status"] == good_status]
+        bad = [p for p in current if p["status"] != good_status]
+    fresh = len({_key_of(p) for p in good})
     expires = None
     if good:
         ends = [min(parse_ts(p["expires_at"]), parse_ts(p["issued_at"]) + dt.timedelta(seconds=freshness))
@@ -471,38 +580,56 @@ def _evaluate(kind: str, subject: str, proofs: list[dict[str, Any]], good_status
     hashes_ = [p["proof_sha256"] for p in good + bad if "proof_sha256" in p]
     if kind == "CT" and bad:
         reason = bad[0].get("reason") or "CT_HOLD"
-        return MatrixRow(kind, subject, required, quorum, len(good), expires, "CT_HOLD",
+        return MatrixRow(kind, subject, required, quorum, fresh, expires, "CT_HOLD",
                          f"HOLD by {bad[0]['issuer']}: {reason}", hashes_)
-    if len(good) >= quorum:
-        return MatrixRow(kind, subject, required, quorum, len(good), expires, "OK", "", hashes_)
+    if kind == "ACK" and bad:
+        return MatrixRow(kind, subject, required, quorum, fresh, expires, "ACK_REJECTED",
+                         "REJECTED by " + ", ".join(p["issuer"] for p in bad), hashes_)
+    if fresh >= quorum:
+        return MatrixRow(kind, subject, required, quorum, fresh, expires, "OK", "", hashes_)
     if not proofs:
         status = missing
     elif not good:
         status = "STALE_PROOF"
     else:
         status = "INSUFFICIENT_QUORUM"
-    stale = len([p for p in proofs if p["output_digest"] != output_digest])
-    detail = f"{len(good)} of {quorum} fresh issuer(s) bound to this digest; {stale} proof(s) for other digests"
-    return MatrixRow(kind, subject, required, quorum, len(good), expires, status, detail, hashes_)
+    if kind == "CT":
+        detail = f"{fresh} of {quorum} distinct key(s) with a fresh {good_status}"
+    else:
+        stale = len([p for p in proofs if p["output_digest"] != output_digest])
+        detail = (f"{fresh} of {quorum} distinct fresh key(s) bound to this digest; "
+                  f"{stale} proof(s) for other digests")
+    return MatrixRow(kind, subject, required, quorum, fresh, expires, status, detail, hashes_)
 
 
 def evaluate_matrix(window_id: str, output_digest: str, as_of: dt.datetime, policy: Any,
                     proofs: list[dict[str, Any]], principals: list[str], total_payout_minor: int) -> Matrix:
-    """Pure evaluation: ACK and SPV per window (ACK quorum rises above the high-value line), CT per principal."""
+    """Pure evaluation: ACK and SPV per window (ACK quorum rises above the high-value line), CT per principal.
+
+    `proofs` are in submission order (ties of issued_at go to the later submission). ACK and SPV proofs of other
+    windows never count; CT proofs count for their principal whatever window they were filed under.
+    """
     acc = _policy_acceptance(policy)
     ack = acc.get("ACK", {})
     q_ack = int(ack.get("quorum", 1))
     if "high_value_minor" in ack and total_payout_minor >= int(ack["high_value_minor"]):
         q_ack = max(q_ack, int(ack.get("high_value_quorum", q_ack)))
-    rows = [_evaluate("ACK", window_id, [p for p in proofs if p["kind"] == "ACK"], "ACCEPTED", output_digest,
-                      as_of, ack, q_ack, "MISSING_ACK")]
+    by_kind: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
+    ct_by_subject: dict[str, list[dict[str, Any]]] = {}
+    for p in proofs:
+        if p["kind"] == "CT":
+            ct_by_subject.setdefault(p["subject_id"], []).append(p)
+        elif p["kind"] in by_kind and p.get("window_id", window_id) == window_id:
+            by_kind[p["kind"]].append(p)
+    rows = [_evaluate("ACK", window_id, by_kind["ACK"], "ACCEPTED", output_digest, as_of, ack, q_ack,
+                      "MISSING_ACK")]
     spv = acc.get("SPV", {})
-    rows.append(_evaluate("SPV", "*", [p for p in proofs if p["kind"] == "SPV"], "CONFIRMED", output_digest,
-                          as_of, spv, int(spv.get("quorum", 1)), "MISSING_SPV"))
+    rows.append(_evaluate("SPV", "*", by_kind["SPV"], "CONFIRMED", output_digest, as_of, spv,
+                          int(spv.get("quorum", 1)), "MISSING_SPV"))
     ct = acc.get("CT", {})
-    for pid in sorted(principals):
-        rows.append(_evaluate("CT", pid, [p for p in proofs if p["kind"] == "CT" and p["subject_id"] == pid],
-                              "CLEAR", output_digest, as_of, ct, int(ct.get("quorum", 1)), "MISSING_CT"))
+    for pid in sorted(set(principals)):
+        rows.append(_evaluate("CT", pid, ct_by_subject.get(pid, []), "CLEAR", output_digest, as_of, ct,
+                              int(ct.get("quorum", 1)), "MISSING_CT"))
     return Matrix(window_id, output_digest, fmt_ts(as_of), rows)
 
 
@@ -518,9 +645,10 @@ def acceptance_matrix(window_id: str, output_digest: str | None = None, as_of: d
     if policy is None:
         policy = _policy_of(ref)
     as_of = as_of or _now()
+    principals = [a["principal_id"] for a in seal["allocations"]]
     return evaluate_matrix(window_id, output_digest or ref.output_digest, as_of, policy,
-                           load_proofs(window_id, tenant_id, db_url),
-                           [a["principal_id"] for a in seal["allocations"]], seal["totals"]["payout_minor"])
+                           load_proofs(window_id, tenant_id, db_url, principals=principals),
+                           principals, seal["totals"]["payout_minor"])
 
 
 def _policy_of(ref: Any) -> dict[str, Any]:

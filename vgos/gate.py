@@ -6,6 +6,7 @@ first that applies is reported):
 
     DIGEST_MISMATCH       replay of the transcript does not reproduce the sealed digest (or replay failed)
     MISSING_ACK           no ACK proof at all for the window
+    ACK_REJECTED          a REJECTED ACK is in force (any one vetoes)
     STALE_PROOF           ACK proofs exist but none is fresh and bound to the current output_digest
     INSUFFICIENT_QUORUM   fewer distinct fresh ACK issuers than the quorum (high-value quorum above the threshold)
     MISSING_SPV / STALE_PROOF / INSUFFICIENT_QUORUM   the same for SPV, only when the policy requires SPV
@@ -139,7 +140,7 @@ def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default",
         raise InputError(f"window {window_id} (tenant {tenant_id}): no published transcript to authorize")
     seal = read_seal(ref)
     rep = replay_transcript(ref)
-    proofs = load_proofs(window_id, tenant_id, db_url)
+    proofs = load_proofs(window_id, tenant_id, db_url, principals=[a["principal_id"] for a in seal["allocations"]])
     policy = _policy_of(ref)
     decisions, matrix = evaluate(seal, ref.output_digest, rep.to_dict(), proofs, policy, as_of)
     d_digest = decisions_digest(decisions)

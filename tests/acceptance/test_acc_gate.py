@@ -59,13 +59,15 @@ def test_proof_for_an_older_digest_does_not_count(published, proofs, db_url):
     _submit(db_url, *_seed_ct(proofs))
     gate = authorize(SEED_WINDOW, as_of=T0, db_url=db_url)
     assert {d["reason_code"] for d in gate.decisions} == {"STALE_PROOF"}
-    # and a CT CLEAR bound to the old digest does not clear CRE-0001 once the ACK is fine
+    # CT is about the payee, not the digest (issue #10): a newer CT CLEAR bound to the old digest replaces
+    # the issuer's HOLD on CRE-0003, and a newer HOLD bound to the old digest holds CRE-0001
     _submit(db_url, proofs.ack(issuer="finance-2"), proofs.ct("CRE-0003", issued=T0 - dt.timedelta(hours=1),
                                                               status="HOLD", reason="KYC_EXPIRED"))
-    _submit(db_url, proofs.ct("CRE-0003", issued=T0 - dt.timedelta(minutes=1), digest=old))
+    _submit(db_url, proofs.ct("CRE-0003", issued=T0 - dt.timedelta(minutes=1), digest=old),
+            proofs.ct("CRE-0001", issued=T0 - dt.timedelta(minutes=1), status="HOLD", digest=old))
     gate = authorize(SEED_WINDOW, as_of=T0, db_url=db_url)
     assert [(d["principal_id"], d["reason_code"]) for d in gate.decisions] == [
-        ("CRE-0001", None), ("CRE-0002", "CT_HOLD"), ("CRE-0003", "CT_HOLD")]
+        ("CRE-0001", "CT_HOLD"), ("CRE-0002", "CT_HOLD"), ("CRE-0003", None)]
 
 
 def test_missing_ack_and_missing_ct(published, proofs, db_url):

@@ -65,14 +65,15 @@ def test_hmac_issuer_secret_only_from_environment(published, proofs, db_url, vgo
     register_issuer("erp-bot", algorithm="hmac-sha256", kinds=("ACK",))
     assert hmac_secret_env("erp-bot") == "VGOS_ISSUER_SECRET_ERP_BOT"
     body = {k: v for k, v in proofs.ack().items() if k != "signature"}
-    proof = sign_proof({**body, "issuer": "erp-bot"}, b"s3cret")
+    secret = "s3cret-" + "x" * 25  # 32 bytes: shorter HMAC secrets are refused (WEAK_SECRET)
+    proof = sign_proof({**body, "issuer": "erp-bot"}, secret.encode())
     _refused(db_url, proof, "UNKNOWN_ISSUER")  # no secret in the environment
-    monkeypatch.setenv("VGOS_ISSUER_SECRET_ERP_BOT", "other")
+    monkeypatch.setenv("VGOS_ISSUER_SECRET_ERP_BOT", "other-" + "y" * 26)
     _refused(db_url, proof, "BAD_SIGNATURE")
-    monkeypatch.setenv("VGOS_ISSUER_SECRET_ERP_BOT", "s3cret")
+    monkeypatch.setenv("VGOS_ISSUER_SECRET_ERP_BOT", secret)
     assert submit_proof(proof, db_url=db_url, as_of=T0).accepted
     reg = orjson.loads((vgos_home / "issuers.json").read_bytes())
-    reg["issuers"]["erp-bot"]["secret"] = "s3cret"
+    reg["issuers"]["erp-bot"]["secret"] = secret
     (vgos_home / "issuers.json").write_bytes(orjson.dumps(reg))
     with pytest.raises(InputError, match="only from the environment"):
         submit_proof(proof, db_url=db_url, as_of=T0)
