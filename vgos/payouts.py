@@ -502,7 +502,8 @@ def apply_evidence(window_id: str, tenant_id: str, evidence: Sequence[Evidence],
                 counts["ignored"] += 1  # not ours, or the item has been batched again since
                 continue
             digest = line.output_digest
-            if it.state == ev.to_state or (ev.to_state == SENT and it.state in (SETTLED, RETURNED, FAILED)):
+            if it.state == ev.to_state or (ev.to_state == SENT and it.state in (SETTLED, RETURNED, FAILED)) or (
+                    ev.to_state == CANCELLED and it.state != BATCHED):  # only a batch line can be voided
                 counts["unchanged"] += 1
                 continue
             steps = [SENT, SETTLED] if ev.to_state == SETTLED and it.state == BATCHED else [ev.to_state]
@@ -617,6 +618,13 @@ def ledger_check(window_id: str, tenant_id: str = "default", db_url: str | None 
     wrong += [{"account": a, "expected_minor": 0, "ledger_minor": v} for (a, c), v in sorted(bal.items())
               if c == ccy and v and a not in want and (a.startswith("liability:payable:") or
                                                         a.startswith("asset:receivable:"))]
+    in_flight = sum(i.amount_minor for i in its if i.kind == PAYOUT_KIND and i.state in (BATCHED, SENT))
+    settled = sum(i.amount_minor for i in its if i.kind == PAYOUT_KIND and i.state == SETTLED)
+    at_providers = sum(v for (a, c), v in bal.items() if c == ccy and a.startswith("asset:clearing:"))
+    if at_providers != -in_flight:
+        wrong.append({"account": "asset:clearing:*", "expected_minor": -in_flight, "ledger_minor": at_providers})
+    if bal.get((BANK, ccy), 0) != -settled:
+        wrong.append({"account": BANK, "expected_minor": -settled, "ledger_minor": bal.get((BANK, ccy), 0)})
     balanced = all(v == 0 for v in per_ccy.values())
     return {"passed": balanced and not wrong, "balanced": balanced, "mismatches": wrong,
             "expense_minor": bal.get((EXPENSE, ccy), 0), "sealed_payout_minor": sum(seal.payouts.values()),
