@@ -25,7 +25,7 @@ def as_of_config(*assets: str) -> dict:
     return {"ops": {a: {"config": {"as_of": AS_OF}} for a in assets}}
 
 
-def drop_proofs(home: Path, window_id: str = WINDOW) -> str:
+def drop_proofs(home: Path, window_id: str = WINDOW, issued: dt.datetime | None = None) -> str:
     """Fold the seed window, sign an ACK and the seed CT table for its digest into <drop>/proofs/.
 
     Issued a minute ago at the real clock: money is released only on evidence fresh at the time it moves."""
@@ -34,7 +34,7 @@ def drop_proofs(home: Path, window_id: str = WINDOW) -> str:
     from vgos.policy import load_policy
 
     digest = fold_files([seed_events_path()], window_id, load_policy()).output_digest
-    issued = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=60)
+    issued = issued or dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=60)
     proofs = demo_proofs(window_id, "default", digest, issued=issued)
     folder = home / "drop" / "proofs"
     folder.mkdir(parents=True)
