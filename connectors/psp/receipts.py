@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FORMATS = ("camt053", "camt054", "pain002", "stripe", "paypal-stl", "adyen-settlement")
+FORMATS = ("camt052", "camt053", "camt054", "pain002", "stripe", "paypal-stl", "adyen-settlement")
 
 
 @dataclass(frozen=True, slots=True)

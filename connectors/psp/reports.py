@@ -24,7 +24,7 @@ def parse_bytes(fmt: str, data: bytes, name: str) -> ParseResult:
         if fmt not in FORMATS:
             raise ReportError("FORMAT_UNSUPPORTED", f"unknown format {fmt!r} (expected {', '.join(FORMATS)})",
                               None)
-        if fmt in ("camt053", "camt054"):
+        if fmt in ("camt052", "camt053", "camt054"):
             res.receipts = iso_reports.camt_receipts(data, fmt, name, sha)
         elif fmt == "pain002":
             res.receipts = iso_reports.pain002_receipts(data, name, sha)
@@ -37,7 +37,7 @@ def parse_bytes(fmt: str, data: bytes, name: str) -> ParseResult:
 
 
 def parse_report(fmt: str, path: str | Path) -> ParseResult:
-    """Parse a provider report file (formats: camt053, camt054, pain002, stripe, paypal-stl, adyen-settlement)."""
+    """Parse a provider report file (formats: camt052, camt053, camt054, pain002, stripe, paypal-stl, adyen-settlement)."""
     p = Path(path)
     return parse_bytes(fmt, p.read_bytes(), p.name)
 

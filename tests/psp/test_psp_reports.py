@@ -50,7 +50,7 @@ def test_known_values_exact_minor_units():
     (r,) = ch.receipts
     assert (r.amount_minor, r.currency, r.direction, r.end_to_end_id) == (91300, "CHF", "DBIT",
                                                                          "20190424001255000100006")
-    sts = parse_report("pain002", next(p for p in ISO if "pain002" in p.name)).receipts
+    sts = parse_report("pain002", next(p for p in ISO if "pain002" in p.name and "1109800799" in p.name)).receipts
     tx = [x for x in sts if x.level == "TX"][0]
     assert (tx.status, tx.end_to_end_id) == ("RJCT", "EndToEndId-006-01-01") and tx.reason.startswith("AC01")
     stripe = parse_report("stripe", FIXTURES / "psp" / "smashpig__Stripe__settlement_report.csv").receipts
