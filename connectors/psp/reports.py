@@ -37,7 +37,7 @@ def parse_bytes(fmt: str, data: bytes, name: str) -> ParseResult:
 
 
 def parse_report(fmt: str, path: str | Path) -> ParseResult:
-    """Parse a provider report file (formats: camt052, camt053, camt054, pain002, stripe, paypal-stl, adyen-settlement)."""
+    """Parse a provider report file (formats: see connectors.psp.receipts.FORMATS)."""
     p = Path(path)
     return parse_bytes(fmt, p.read_bytes(), p.name)
 
