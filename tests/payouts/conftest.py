@@ -22,10 +22,26 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def vgos(*args: object, timeout: int = 180) -> subprocess.CompletedProcess:
+def vgos_process(*args: object, timeout: int = 180) -> subprocess.CompletedProcess:
     """Run the installed `vgos` command as a user would (environment of the test: VGOS_HOME, database)."""
     return subprocess.run([VGOS, *map(str, args)], capture_output=True, text=True, timeout=timeout,
                           env=dict(os.environ))
+
+
+def vgos(*args: object) -> subprocess.CompletedProcess:
+    """The `vgos` entry point in this process (same parser, same exit codes, same output; no interpreter start)."""
+    import contextlib
+    import io
+
+    from vgos.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(["vgos", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
 def batch_id(stdout: str) -> str:
