@@ -24,7 +24,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "2 transactions, CtrlSum 836 minor" in out
     assert "'created': 3" in out and "read-back drift: none" in out
     assert "2/2 matched" in out and "fully reconciled: True" in out
-    assert re.search(r"total\s+USD\s+8\.36\s+8\.36\s+balanced", out)
+    assert re.search(r"CRE-0001\s+PAYOUT\s+380\s+SETTLED", out) and re.search(r"CRE-0003\s+PAYOUT\s+456\s+SETTLED", out)
+    assert re.search(r"CRE-0002\s+PAYOUT\s+275\s+AUTHORIZED", out)  # held by compliance: accrued, not paid
+    assert re.search(r"asset:bank\s+USD\s+0\.00\s+8\.36", out) and re.search(r"total\s+USD.*balanced", out)
+    assert "ledger against the registry: OK" in out
     assert (tmp_path / "dh" / "dagster.yaml").exists()
     digest = re.search(r"output_digest ([0-9a-f]{64})", out).group(1)
     assert (tmp_path / "vh" / "artifacts" / "transcripts" / "default" / "2025-09-23" / digest / "checkpoint").exists()
@@ -35,6 +38,10 @@ def test_demo_leaves_an_audit_trail_per_state_change(tmp_path: Path) -> None:
     env.update(VGOS_HOME=str(tmp_path / "vh"), DAGSTER_HOME=str(tmp_path / "dh"), VGOS_ACTOR="ops-demo")
     subprocess.run([str(Path(sys.executable).parent / "vgos"), "demo"], cwd=tmp_path, env=env, check=True,
                    capture_output=True, timeout=600)
+    again = subprocess.run([str(Path(sys.executable).parent / "vgos"), "demo"], cwd=tmp_path, env=env, check=True,
+                           capture_output=True, text=True, timeout=600)
+    assert "no new batch (the window was paid before)" in again.stdout  # a second `make demo` pays nothing
+    assert "ALREADY_PAID in batch VGB20250923-" in again.stdout
     proc = subprocess.run([str(Path(sys.executable).parent / "vgos"), "audit", "2025-09-23"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, check=True)
     for action in ("transcript.publish", "proof.submit", "gate.authorize", "batch.create", "recon.run",
