@@ -26,9 +26,11 @@ def parquet_bytes(df: pl.DataFrame) -> bytes:
 
 
 def dump_intake(intake: Intake) -> dict[str, bytes]:
-    """normalized.parquet, rejects.jsonl and intake.json (window, policy manifest, input files)."""
+    """normalized.parquet, rejects.jsonl and intake.json (window, policy manifest, input files, prior matches)."""
     meta = {"window_id": intake.window.window_id, "policy": intake.policy.manifest(),
             "input_files": [{"name": n, "sha256": h} for n, h in intake.input_files]}
+    if intake.prior:  # only when there are DUPLICATE_PRIOR_WINDOW matches: other intake.json bytes stay as they were
+        meta["prior_windows"] = [{"event_id": e, "window_id": w} for e, w in sorted(intake.prior.items())]
     return {"normalized.parquet": parquet_bytes(intake.kept), "rejects.jsonl": rejects_jsonl(intake),
             "intake.json": jcs_bytes(meta)}
 
@@ -40,7 +42,8 @@ def load_intake(files: Mapping[str, bytes]) -> Intake:
     kept = pl.read_parquet(io.BytesIO(files["normalized.parquet"]))
     rejects = [Reject(**orjson.loads(line)) for line in files["rejects.jsonl"].splitlines() if line.strip()]
     return Intake(window_bounds(meta["window_id"], policy), policy, kept, rejects,
-                  [(f["name"], f["sha256"]) for f in meta["input_files"]])
+                  [(f["name"], f["sha256"]) for f in meta["input_files"]],
+                  {p["event_id"]: p["window_id"] for p in meta.get("prior_windows", [])})
 
 
 def dump_fold(result: FoldResult) -> dict[str, bytes]:

@@ -38,8 +38,11 @@ def _progress_printer() -> object:
 
 
 def cmd_fold(args: argparse.Namespace) -> int:
-    """vgos fold: intake, fold and seal a window into --out (event ids kept by the tenant's other sealed windows are
-    looked up in the store's idempotency index and rejected DUPLICATE_PRIOR_WINDOW)."""
+    """vgos fold: intake, fold and seal a window into --out.
+
+    Event ids kept by the current seal of another window of --tenant (the store's idempotency index) are rejected
+    DUPLICATE_PRIOR_WINDOW: the store lookup is supplied here, at the edge; the kernel only sees its result.
+    """
     from vgos.fold import fold_files
     from vgos.outputs import write_fold_outputs
     from vgos.policy import load_policy

@@ -28,12 +28,20 @@ SOURCE_TYPES = ("earning", "adjustment", "refund")
 MAX_SAFE = 2**53 - 1
 
 SCHEMA_INVALID = "SCHEMA_INVALID"
+DUPLICATE_PRIOR_WINDOW = "DUPLICATE_PRIOR_WINDOW"
 DUPLICATE_EVENT = "DUPLICATE_EVENT"
 EVENT_ID_CONFLICT = "EVENT_ID_CONFLICT"
 CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
 BEFORE_WINDOW = "BEFORE_WINDOW"
 AFTER_CUTOFF = "AFTER_CUTOFF"
-REASONS = (SCHEMA_INVALID, DUPLICATE_EVENT, EVENT_ID_CONFLICT, CURRENCY_MISMATCH, BEFORE_WINDOW, AFTER_CUTOFF)
+# In the order of the intake steps (SPEC §3); a record gets the reason of the first step that rejects it.
+REASONS = (SCHEMA_INVALID, DUPLICATE_PRIOR_WINDOW, DUPLICATE_EVENT, EVENT_ID_CONFLICT, CURRENCY_MISMATCH,
+           BEFORE_WINDOW, AFTER_CUTOFF)
+
+
+def prior_detail(window_id: str) -> str:
+    """The `detail` of a DUPLICATE_PRIOR_WINDOW reject: the window whose current seal kept the event id."""
+    return f"kept in window {window_id}"
 
 DETAIL = {
     "event_id": "must be a string of 1..128 characters",

@@ -10,7 +10,7 @@ import gc
 import hashlib
 import heapq
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -23,18 +23,21 @@ import pyarrow as pa
 from polars import CompatLevel
 
 from vgos.canonical import jcs_bytes, json_string, sha256_hex
+from vgos.errors import InputError
 from vgos.events import (
     AFTER_CUTOFF,
     BEFORE_WINDOW,
     CANON_SCHEMA,
     CURRENCY_MISMATCH,
     DUPLICATE_EVENT,
+    DUPLICATE_PRIOR_WINDOW,
     EVENT_ID_CONFLICT,
     FIELDS,
     REASONS,
     Reject,
     _rejects_from_columns,
     normalize_frame,
+    prior_detail,
     read_fast,
     read_reference,
     ts_to_us,
@@ -53,6 +56,12 @@ from vgos.seal import (
 )
 
 Progress = Callable[[str], None]
+# SPEC §3 step 2. The matches of the tenant's idempotency index are an explicit input: event_id → the window whose
+# current seal kept it. A caller that has no list yet passes a lookup, called once with the event ids of the
+# schema-valid records (a polars Series, repeats possible) and returning the matches among them; the kernel only
+# ever sees the returned mapping, and records the matches that hit a record (`Intake.prior`, `FoldResult.prior`).
+PriorLookup = Callable[[pl.Series], Mapping[str, str]]
+Prior = Mapping[str, str] | PriorLookup | None
 HASH_CHUNK = 250_000
 _PARALLEL_MIN = 1_000_000  # below this many rows, splitting work across threads does not pay
 _BUILD_THREADS = 2
@@ -74,6 +83,7 @@ class FoldResult:
     output_digest: str
     input_digest: str
     input_files: list[tuple[str, str]] = field(default_factory=list)
+    prior: dict[str, str] = field(default_factory=dict)  # DUPLICATE_PRIOR_WINDOW matches, sorted by event_id
 
     @property
     def totals(self) -> dict[str, int]:
@@ -320,15 +330,60 @@ def _reject_objects(rows: pl.DataFrame, sources: list[str]) -> list[Reject]:
         return _rejects_from_columns(cols["event_id"].to_list(), reasons, cols["_source"].to_list())
 
 
+def _prior_found(prior: Prior, ids: pl.Series) -> Mapping[str, str]:
+    """The prior-window matches for these event ids: the mapping itself, or what the lookup returns for them."""
+    if prior is None:
+        return {}
+    return prior(ids) if callable(prior) else prior
+
+
+def _check_matches(matched: dict[str, str], window_id: str) -> dict[str, str]:
+    """The matches, refused when one names the window being folded (a window never matches its own ids)."""
+    if window_id in matched.values():
+        first = next(e for e, w in sorted(matched.items()) if w == window_id)
+        raise InputError(f"prior-window match names window {window_id} itself (event_id {first!r}): the lookup must "
+                         "exclude the window being folded")
+    return matched
+
+
+def _apply_prior(
+    df: pl.DataFrame, prior: Prior, sources: list[str], window_id: str,
+) -> tuple[pl.DataFrame, list[tuple[int, int, Reject]], dict[str, str]]:
+    """SPEC §3 step 2 on canonical columns: every copy of a matched id is rejected DUPLICATE_PRIOR_WINDOW.
+
+    Returns the remaining rows, the rejects as (file, line, Reject) and the matches that hit a record, sorted by
+    event_id. Without a match the frame is returned untouched.
+    """
+    if prior is None or df.height == 0:
+        return df, [], {}
+    found = _prior_found(prior, df["event_id"])
+    if not found:
+        return df, [], {}
+    table = pl.DataFrame({"event_id": list(found.keys()), "_prior": list(found.values())},
+                         schema={"event_id": pl.String, "_prior": pl.String})
+    hit = df["event_id"].is_in(table["event_id"].implode())
+    if not hit.any():
+        return df, [], {}
+    rows = (df.filter(hit).select("event_id", "_file", "_line").join(table, on="event_id", how="left")
+            .sort(["_file", "_line"]))
+    rejects = [(f, line, Reject(eid, DUPLICATE_PRIOR_WINDOW, f"{sources[f]}:{line}", None, prior_detail(w)))
+               for eid, f, line, w in rows.iter_rows()]
+    matched = _check_matches(dict(rows.select("event_id", "_prior").unique().sort("event_id").iter_rows()), window_id)
+    return df.filter(~hit), rejects, matched
+
+
 def _intake(
     frames: list[pl.DataFrame], schema_rejects: list[tuple[int, int, Reject]], sources: list[str],
-    window: WindowBounds, policy: Policy, progress: Progress,
-) -> tuple[pl.DataFrame, list[Reject]]:
-    """Steps 2–4 of SPEC §3 on canonical columns; returns kept canonical events in fold order and every reject."""
+    window: WindowBounds, policy: Policy, progress: Progress, prior: Prior = None,
+) -> tuple[pl.DataFrame, list[Reject], dict[str, str]]:
+    """Steps 2–5 of SPEC §3 on canonical columns: kept canonical events in fold order, every reject, the matches."""
     df = pl.concat(
         [f.with_columns(pl.lit(i, dtype=pl.Int32).alias("_file")) for i, f in enumerate(frames)]
     ) if frames else pl.DataFrame(schema={**CANON_SCHEMA, "_file": pl.Int32})
     frames.clear()  # the caller hands the frames over: free them as soon as the working copy drops rows
+    df, prior_rejects, matched = _apply_prior(df, prior, sources, window.window_id)
+    if prior_rejects:
+        schema_rejects = schema_rejects + prior_rejects
     reject_frames: list[pl.DataFrame] = []
     reject_cols = ["event_id", "_file", "_line", "_reason"]
 
@@ -405,7 +460,7 @@ def _intake(
         merged = heapq.merge(sorted(schema_rejects, key=lambda t: (t[0], t[1])), positions,
                              key=lambda t: (t[0], t[1]))
         rejects = [r for _, _, r in merged]
-    return kept, rejects
+    return kept, rejects, matched
 
 
 def _fold_order(handover: list[pl.DataFrame], currency: str | None) -> pl.DataFrame:
@@ -477,6 +532,7 @@ class Intake:
     kept: pl.DataFrame
     rejects: list[Reject]
     input_files: list[tuple[str, str]] = field(default_factory=list)
+    prior: dict[str, str] = field(default_factory=dict)  # DUPLICATE_PRIOR_WINDOW matches, sorted by event_id
 
 
 def fold_intake(
@@ -512,24 +568,25 @@ def fold_intake(
                           policy_hash)
         raw = seal_bytes(seal)
     return FoldResult(intake.window, policy, tenant_id, kept, intake.rejects, allocations, seal, raw,
-                      sha256_hex(raw), in_digest, intake.input_files)
+                      sha256_hex(raw), in_digest, intake.input_files, dict(intake.prior))
 
 
 def _make_intake(
     frames: list[pl.DataFrame], schema_rejects: list[tuple[int, int, Reject]], sources: list[str],
-    window: WindowBounds, policy: Policy, progress: Progress, input_files: list[tuple[str, str]],
+    window: WindowBounds, policy: Policy, progress: Progress, input_files: list[tuple[str, str]], prior: Prior = None,
 ) -> Intake:
-    kept, rejects = _intake(frames, schema_rejects, sources, window, policy, progress)
-    return Intake(window, policy, kept, rejects, input_files)
+    kept, rejects, matched = _intake(frames, schema_rejects, sources, window, policy, progress, prior)
+    return Intake(window, policy, kept, rejects, input_files, matched)
 
 
 def intake_files(
     paths: Sequence[str | Path], window_id: str, policy: Policy, *, progress: Progress | None = None,
-    sources: Sequence[str] | None = None,
+    sources: Sequence[str] | None = None, prior: Prior = None,
 ) -> Intake:
     """Read and normalize a window's event files (JSONL, CSV, Parquet) with the columnar fast path (SPEC §1–3).
 
-    `sources` names the files in rejects (e.g. their drop-zone keys) when `paths` are local copies.
+    `sources` names the files in rejects (e.g. their drop-zone keys) when `paths` are local copies; `prior` gives
+    the ids kept by the tenant's other sealed windows (a mapping or a lookup, see `Prior`).
     """
     progress = progress or _noop
     window = window_bounds(window_id, policy)
@@ -549,23 +606,27 @@ def intake_files(
     if sources is not None:
         schema_rejects = [(i, line, replace(r, source=f"{names[i]}:{line}")) for i, line, r in schema_rejects]
     inputs = sorted((Path(n).name, sha) for n, (_, sha) in zip(names, file_hashes, strict=True))
-    return _make_intake(frames, schema_rejects, names, window, policy, progress, inputs)
+    return _make_intake(frames, schema_rejects, names, window, policy, progress, inputs, prior)
 
 
 def fold_files(
     paths: Sequence[str | Path], window_id: str, policy: Policy, tenant_id: str = "default", *,
-    progress: Progress | None = None, policy_hash: str | None = None,
+    progress: Progress | None = None, policy_hash: str | None = None, prior: Prior = None,
 ) -> FoldResult:
     """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))`."""
-    intake = intake_files(paths, window_id, policy, progress=progress)
+    intake = intake_files(paths, window_id, policy, progress=progress, prior=prior)
     return fold_intake(intake, tenant_id, progress=progress, policy_hash=policy_hash)
 
 
 def fold_canonical(
     events: pl.DataFrame | list[dict[str, Any]], window_id: str, policy: Policy, tenant_id: str = "default",
     events_rejected: int = 0, *, source: str = "<normalized>", policy_hash: str | None = None,
+    prior: Mapping[str, str] | None = None,
 ) -> FoldResult:
-    """Re-fold canonical events (replay from a transcript): the same intake rules, then the same seal."""
+    """Re-fold canonical events (replay from a transcript): the same intake rules, then the same seal.
+
+    `prior` is the transcript's recorded DUPLICATE_PRIOR_WINDOW matches, re-applied to the events.
+    """
     df = events if isinstance(events, pl.DataFrame) else pl.DataFrame(
         {f: [e.get(f) for e in events] for f in FIELDS},
         schema={"event_id": pl.String, "ts_occurred": pl.String, "principal_id": pl.String,
@@ -574,7 +635,7 @@ def fold_canonical(
     df = df.with_row_index("_line", offset=1).with_columns(pl.col("_line").cast(pl.Int64))
     window = window_bounds(window_id, policy)
     frame, rej = normalize_frame(df, source=source, mode="parquet", default_currency=policy.currency)
-    intake = _make_intake([frame], [(0, line, r) for line, r in rej], [source], window, policy, _noop, [])
+    intake = _make_intake([frame], [(0, line, r) for line, r in rej], [source], window, policy, _noop, [], prior)
     result = fold_intake(intake, tenant_id, policy_hash=policy_hash)
     if events_rejected:
         seal = dict(result.seal)
@@ -589,7 +650,7 @@ def fold_canonical(
 
 def fold_reference(
     paths: Sequence[str | Path], window_id: str, policy: Policy, tenant_id: str = "default", *,
-    policy_hash: str | None = None,
+    policy_hash: str | None = None, prior: Prior = None,
 ) -> FoldResult:
     """The plain reference implementation of SPEC §3–5, one record at a time, for cross-checking."""
     window = window_bounds(window_id, policy)
@@ -600,6 +661,21 @@ def fold_reference(
         kept, rej = read_reference(path, policy.currency)
         records.extend((i, ev["_line"], ev) for ev in kept)
         rejects.extend((i, line, r) for line, r in rej)
+    found: Mapping[str, str] = {}
+    if prior is not None and records:
+        found = _prior_found(prior, pl.Series("event_id", [ev["event_id"] for _, _, ev in records], dtype=pl.String))
+    matched: dict[str, str] = {}
+    if found:
+        remaining = []
+        for f, line, ev in records:
+            w = found.get(ev["event_id"])
+            if w is None:
+                remaining.append((f, line, ev))
+                continue
+            matched[ev["event_id"]] = w
+            rejects.append((f, line, Reject(ev["event_id"], DUPLICATE_PRIOR_WINDOW, f"{files[f]}:{line}", None,
+                                            prior_detail(w))))
+        records = remaining
 
     def canon(ev: dict[str, Any]) -> tuple:
         return tuple(ev[f] for f in FIELDS)
@@ -646,7 +722,8 @@ def fold_reference(
                                               "principal_id": pl.String, "amount_minor": pl.Int64,
                                               "source_type": pl.String, "currency": pl.String})
     return FoldResult(window, policy, tenant_id, kept_df, reject_list, allocations, seal, seal_bytes(seal),
-                      output_digest(seal), in_digest, _input_files(files))
+                      output_digest(seal), in_digest, _input_files(files),
+                      _check_matches(dict(sorted(matched.items())), window_id))
 
 
 def result_from_seal(raw_seal: bytes, intake: Intake, tenant_id: str = "default") -> FoldResult:
@@ -658,7 +735,8 @@ def result_from_seal(raw_seal: bytes, intake: Intake, tenant_id: str = "default"
         raise ValueError("stored seal belongs to another window or tenant")
     allocations = [Allocation(**a) for a in seal["allocations"]]
     return FoldResult(intake.window, intake.policy, tenant_id, intake.kept, intake.rejects, allocations, seal,
-                      raw_seal, sha256_hex(raw_seal), seal["trailer"]["input_digest"], intake.input_files)
+                      raw_seal, sha256_hex(raw_seal), seal["trailer"]["input_digest"], intake.input_files,
+                      dict(intake.prior))
 
 
 CANONICAL_EVENT_SCHEMA = {"event_id": pl.String, "ts_occurred": pl.String, "principal_id": pl.String,

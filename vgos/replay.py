@@ -4,7 +4,10 @@ Verification order (the first failure is reported, with the segment it concerns)
 CHECKPOINT_MISSING / CHECKPOINT_MALFORMED → KEY_INVALID → UNKNOWN_KEY → BAD_SIGNATURE → INDEX_MISSING /
 INDEX_HASH_MISMATCH / INDEX_MALFORMED → ORIGIN_MISMATCH → SEGMENT_MISSING / SEGMENT_HASH_MISMATCH /
 SEGMENT_SIZE_MISMATCH → ROOT_MISMATCH → SEAL_DIGEST_MISMATCH → POLICY_HASH_MISMATCH → ALLOCATIONS_MISMATCH →
-INPUT_DIGEST_MISMATCH → REJECTS_COUNT_MISMATCH → DIGEST_MISMATCH (replay of the fold).
+INPUT_DIGEST_MISMATCH → REJECTS_COUNT_MISMATCH → PRIOR_WINDOWS_MISMATCH → DIGEST_MISMATCH (replay of the fold).
+
+A `prior_windows` segment (SPEC §3 step 2) is a recorded input: the replay re-applies it to the normalized input,
+and verification checks that it names exactly the ids of the DUPLICATE_PRIOR_WINDOW rejects.
 """
 
 from __future__ import annotations
@@ -19,18 +22,21 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from vgos.canonical import jcs_bytes, sha256_hex
+from vgos.events import DUPLICATE_PRIOR_WINDOW
 from vgos.signing import verify_signature
 from vgos.storage import BlobNotFound, BlobStore, open_store
 from vgos.transcript import (
     CHECKPOINT,
     INDEX,
     KEY,
+    OPTIONAL_SEGMENTS,
     SEGMENT_ORDER,
     TranscriptRef,
     algorithm_of,
     merkle_root,
     note_key_hash,
     parse_checkpoint,
+    prior_windows_bytes,
     read_segment,
 )
 
@@ -108,6 +114,32 @@ def _input_frames(segs: dict[str, list[tuple[dict, bytes]]]) -> list[Any]:
     return [events_from_canonical_bytes(data) for _e, data in segs.get("normalized_input", [])]
 
 
+def _prior_windows(segs: dict[str, list[tuple[dict, bytes]]], window_id: str) -> dict[str, str]:
+    """The recorded prior-window matches (event_id → window_id); {} without the segment.
+
+    Raises ValueError unless the segment is exactly the canonical form its matches give (a non-empty RFC 8785
+    array of {event_id, window_id} strings, sorted by event_id, each id once) and names only other windows.
+    """
+    entries = segs.get("prior_windows", [])
+    if not entries:
+        return {}
+    if len(entries) != 1:
+        raise ValueError("more than one prior_windows segment")
+    data = entries[0][1]
+    try:
+        items = orjson.loads(data)
+        prior = {x["event_id"]: x["window_id"] for x in items}
+    except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
+        raise ValueError(f"prior_windows is not an array of {{event_id, window_id}}: {exc}") from None
+    if not prior or not all(isinstance(k, str) and isinstance(v, str) for k, v in prior.items()):
+        raise ValueError("prior_windows must be a non-empty array of {event_id, window_id} strings")
+    if prior_windows_bytes(prior) != data:
+        raise ValueError("prior_windows is not the RFC 8785 form of its matches sorted by event_id")
+    if window_id in prior.values():
+        raise ValueError(f"prior_windows names the window {window_id} itself")
+    return prior
+
+
 def _array_digest(chunks: list[bytes]) -> str:
     """SHA-256 of the one array the canonical chunks split: `[` + their members joined by `,` + `]`."""
     h = hashlib.sha256(b"[")
@@ -135,9 +167,11 @@ def _replay_from(index: dict[str, Any], segs: dict[str, list[tuple[dict, bytes]]
     rejects = orjson.loads(segs["rejects"][0][1])
     window = seal["window"]
     try:
+        prior = _prior_windows(segs, window["window_id"])
         frames = _input_frames(segs) if frames is None else frames
         events = pl.concat(frames) if frames else pl.DataFrame()
-        result = fold_canonical(events, window["window_id"], policy, window["tenant_id"], len(rejects))
+        result = fold_canonical(events, window["window_id"], policy, window["tenant_id"], len(rejects),
+                                prior=prior or None)
     except Exception as exc:  # noqa: BLE001 - any failure to recompute is a mismatch, reported with its cause
         return ReplayResult(False, sealed_digest, "", [], window["window_id"], window["tenant_id"],
                             f"REPLAY_FAILED: {type(exc).__name__}: {exc}")
@@ -225,7 +259,8 @@ def _verify(store: BlobStore, pubkey_pem: bytes | None) -> VerifyReport:
     if origin != ck.origin or origin != f"vgos.transcript/{index['tenant_id']}/{index['window_id']}":
         raise _Fail("ORIGIN_MISMATCH", CHECKPOINT, f"checkpoint origin {ck.origin!r} vs index {origin!r}")
     kinds = [e["kind"] for e in segments]
-    if [k for k in SEGMENT_ORDER if k in kinds] != list(dict.fromkeys(kinds)) or set(kinds) != set(SEGMENT_ORDER):
+    if [k for k in SEGMENT_ORDER if k in kinds] != list(dict.fromkeys(kinds)) or \
+            set(SEGMENT_ORDER) - set(OPTIONAL_SEGMENTS) - set(kinds) or not set(kinds) <= set(SEGMENT_ORDER):
         raise _Fail("INDEX_MALFORMED", INDEX, f"segment kinds out of the fixed order: {kinds}")
 
     by_kind: dict[str, list[tuple[dict, bytes]]] = {}
@@ -265,10 +300,20 @@ def _verify(store: BlobStore, pubkey_pem: bytes | None) -> VerifyReport:
         raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", str(exc)) from None
     if _array_digest([d for _e, d in by_kind["normalized_input"]]) != seal["trailer"]["input_digest"]:
         raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", "normalized input does not hash to input_digest")
-    n_rejects = len(orjson.loads(by_kind["rejects"][0][1]))
+    reject_entries = orjson.loads(by_kind["rejects"][0][1])
+    n_rejects = len(reject_entries)
     if n_rejects != seal["totals"]["events_rejected"]:
         raise _Fail("REJECTS_COUNT_MISMATCH", "rejects",
                     f"{n_rejects} rejects, seal says {seal['totals']['events_rejected']}")
+    try:
+        prior = _prior_windows(by_kind, index["window_id"])
+    except ValueError as exc:
+        raise _Fail("PRIOR_WINDOWS_MISMATCH", "prior_windows", str(exc)) from None
+    prior_rejected = {r.get("event_id") for r in reject_entries if r.get("reason") == DUPLICATE_PRIOR_WINDOW}
+    if prior_rejected != set(prior):
+        raise _Fail("PRIOR_WINDOWS_MISMATCH", "prior_windows",
+                    f"{len(prior)} recorded match(es) but {len(prior_rejected)} id(s) rejected "
+                    f"{DUPLICATE_PRIOR_WINDOW}; they must be the same ids")
 
     rep = _replay_from(index, by_kind, frames)
     if not rep.ok:

@@ -2,8 +2,8 @@
 
 Layout under a prefix of a blob store (folder or S3):
 
-    segments/<sha256>   segment bytes (policy manifest, input file digests, normalized input chunks,
-                        rejects, allocations, seal), each named by its SHA-256
+    segments/<sha256>   segment bytes (policy manifest, input file digests, prior-window matches when there are
+                        any, normalized input chunks, rejects, allocations, seal), each named by its SHA-256
     index.json          RFC 8785 bytes: ordered segment list (name, kind, sha256, size) and the window facts
     key.pem             public key of the signer
     checkpoint          C2SP signed note: origin, tree size, base64 root, `index <sha256 of index.json>`
@@ -33,7 +33,10 @@ CHUNK_EVENTS = 100_000
 INDEX = "index.json"
 CHECKPOINT = "checkpoint"
 KEY = "key.pem"
-SEGMENT_ORDER = ("policy_manifest", "input_files", "normalized_input", "rejects", "allocations", "seal")
+SEGMENT_ORDER = ("policy_manifest", "input_files", "prior_windows", "normalized_input", "rejects", "allocations",
+                 "seal")
+# Present only when the window has DUPLICATE_PRIOR_WINDOW matches, so every other transcript keeps its exact bytes.
+OPTIONAL_SEGMENTS = ("prior_windows",)
 
 
 # ---------------------------------------------------------------- RFC 6962 Merkle tree
@@ -202,8 +205,13 @@ def _reject_entry(r: Any) -> dict[str, Any]:
     return {"event_id": d.get("event_id"), "reason": d.get("reason"), "field": d.get("field"), "source": source}
 
 
+def prior_windows_bytes(prior: dict[str, str]) -> bytes:
+    """The `prior_windows` segment: RFC 8785 array of {event_id, window_id}, sorted by event_id (code points)."""
+    return jcs_bytes([{"event_id": e, "window_id": prior[e]} for e in sorted(prior)])
+
+
 def build_segments(result: Any, chunk_events: int = CHUNK_EVENTS) -> list[tuple[str, str, bytes]]:
-    """(name, kind, bytes) of every segment in the fixed order of SEGMENT_ORDER."""
+    """(name, kind, bytes) of every segment in the fixed order of SEGMENT_ORDER (optional ones only when set)."""
     from vgos.fold import canonical_events_bytes
 
     seal = orjson.loads(result.seal_bytes)
@@ -215,6 +223,9 @@ def build_segments(result: Any, chunk_events: int = CHUNK_EVENTS) -> list[tuple[
         ("input_files", "input_files",
          jcs_bytes([{"name": n, "sha256": h} for n, h in getattr(result, "input_files", [])])),
     ]
+    prior = getattr(result, "prior", None)
+    if prior:
+        segs.append(("prior_windows", "prior_windows", prior_windows_bytes(prior)))
     segs += [(f"normalized_input/{i:05d}", "normalized_input", c) for i, c in enumerate(chunks)]
     segs += [
         ("rejects", "rejects", jcs_bytes([_reject_entry(r) for r in result.rejects])),
@@ -320,11 +331,16 @@ def _utc_now() -> str:
 
 def publish_transcript(result: Any, *, artifacts_root: str | None = None, db_url: str | None = None,
                        signer: Signer | None = None) -> TranscriptRef:
-    """Write the transcript under `transcripts/<tenant>/<window>/<output_digest>/` and index it in the store."""
+    """Write the transcript under `transcripts/<tenant>/<window>/<output_digest>/` and index it in the store.
+
+    The same transaction that adds the transcript_index row records the seal's kept event ids in the tenant's
+    idempotency index (vgos.store.idempotency), which later windows consult (SPEC §3 step 2).
+    """
     from vgos import config
     from vgos.signing import load_signer
     from vgos.store.acceptance import TranscriptIndex
     from vgos.store.db import session
+    from vgos.store.idempotency import index_kept_events
 
     signer = signer or load_signer()
     store = open_store(artifacts_root or config.artifacts_root())
@@ -332,9 +348,12 @@ def publish_transcript(result: Any, *, artifacts_root: str | None = None, db_url
     prefix = f"transcripts/{window['tenant_id']}/{window['window_id']}/{result.output_digest}"
     ref = write_transcript(result, store, prefix, signer)
     with session(db_url) as s, s.begin():
-        s.add(TranscriptIndex(tenant_id=ref.tenant_id, window_id=ref.window_id, output_digest=ref.output_digest,
+        row = TranscriptIndex(tenant_id=ref.tenant_id, window_id=ref.window_id, output_digest=ref.output_digest,
                               transcript_root=ref.transcript_root, url=ref.url, key_id=ref.key_id,
-                              created_at=_utc_now()))
+                              created_at=_utc_now())
+        s.add(row)
+        s.flush()
+        index_kept_events(s, row, result.kept["event_id"])
     from vgos.audit import note
 
     note("transcript.publish", f"window/{ref.tenant_id}/{ref.window_id}",

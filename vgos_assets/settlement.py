@@ -70,19 +70,26 @@ def normalized_log(
     context: AssetExecutionContext, raw_events: dict, artifacts: ArtifactStoreResource,
     settings: VgosSettingsResource,
 ):
-    """Kept canonical events in fold order, and every reject with its reason (SPEC §1–3)."""
+    """Kept canonical events in fold order, and every reject with its reason (SPEC §1–3).
+
+    Event ids kept by the current seal of another window of the tenant come from the store's idempotency index
+    and are rejected DUPLICATE_PRIOR_WINDOW; the matches travel with the log into the transcript.
+    """
+    from vgos.store.idempotency import prior_lookup
     from vgos_assets.quality import validate_normalized_log
 
     files = raw_events["files"]
+    lookup = prior_lookup(settings.tenant_id, context.partition_key, settings.db_url())
     with local_copies(artifacts.store(), files) as paths:
         intake = intake_files(paths, context.partition_key, settings.policy(),
-                              sources=[f["key"] for f in files], progress=context.log.debug)
+                              sources=[f["key"] for f in files], progress=context.log.debug, prior=lookup)
     by_reason: dict[str, int] = {}
     for r in intake.rejects:
         by_reason[r.reason] = by_reason.get(r.reason, 0) + 1
     yield Output(intake, metadata={
         "events_kept": intake.kept.height, "events_rejected": len(intake.rejects),
         "rejects_by_reason": MetadataValue.json(dict(sorted(by_reason.items()))),
+        "prior_window_matches": len(intake.prior),
         "window": MetadataValue.json({"open_cutoff_exclusive": str(intake.window.open_cutoff_ts),
                                       "cutoff_inclusive": str(intake.window.cutoff_ts)}),
     })
