@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 
-def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+def test_demo_runs_end_to_end_leaves_an_audit_trail_and_pays_once(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VGOS_", "NETSUITE_", "AWS_"))}
-    env.update(VGOS_HOME=str(tmp_path / "vh"), DAGSTER_HOME=str(tmp_path / "dh"))
+    env.update(VGOS_HOME=str(tmp_path / "vh"), DAGSTER_HOME=str(tmp_path / "dh"), VGOS_ACTOR="ops-demo")
     proc = subprocess.run([str(Path(sys.executable).parent / "vgos"), "demo"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
     out = proc.stdout
@@ -32,19 +32,16 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     digest = re.search(r"output_digest ([0-9a-f]{64})", out).group(1)
     assert (tmp_path / "vh" / "artifacts" / "transcripts" / "default" / "2025-09-23" / digest / "checkpoint").exists()
 
-
-def test_demo_leaves_an_audit_trail_per_state_change(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VGOS_", "NETSUITE_", "AWS_"))}
-    env.update(VGOS_HOME=str(tmp_path / "vh"), DAGSTER_HOME=str(tmp_path / "dh"), VGOS_ACTOR="ops-demo")
-    subprocess.run([str(Path(sys.executable).parent / "vgos"), "demo"], cwd=tmp_path, env=env, check=True,
-                   capture_output=True, timeout=600)
-    again = subprocess.run([str(Path(sys.executable).parent / "vgos"), "demo"], cwd=tmp_path, env=env, check=True,
-                           capture_output=True, text=True, timeout=600)
-    assert "no new batch (the window was paid before)" in again.stdout  # a second `make demo` pays nothing
-    assert "ALREADY_PAID in batch VGB20250923-" in again.stdout
+    # every state change is in the audit log, under the actor who ran it
     proc = subprocess.run([str(Path(sys.executable).parent / "vgos"), "audit", "2025-09-23"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, check=True)
     for action in ("transcript.publish", "proof.submit", "gate.authorize", "batch.create", "recon.run",
-                   "netsuite.sync"):
+                   "netsuite.sync", "payouts.batch", "payouts.evidence"):
         assert action in proc.stdout, action
     assert "ops-demo" in proc.stdout
+    # a second `make demo` pays nothing
+    again = subprocess.run([str(Path(sys.executable).parent / "vgos"), "demo"], cwd=tmp_path, env=env, check=True,
+                           capture_output=True, text=True, timeout=600)
+    assert "no new batch (the window was paid before)" in again.stdout
+    assert "ALREADY_PAID in batch VGB20250923-" in again.stdout
+    assert "ledger against the registry: OK" in again.stdout
