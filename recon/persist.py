@@ -9,10 +9,8 @@ from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.psp import ids
-from connectors.psp.batch import Batch
 from connectors.psp.receipts import ParseResult, Quarantine, Receipt
 from recon.match import ReconResult
-from vgos.errors import InputError
 from vgos.store.db import session
 from vgos.store.recon import (
     PayoutBatch,
@@ -25,28 +23,6 @@ from vgos.store.recon import (
 )
 
 _RECEIPT_FIELDS = tuple(f for f in Receipt.__dataclass_fields__)
-
-
-def save_batch(batch: Batch, *, location: str | None = None, db_url: str | None = None) -> bool:
-    """Record a batch and its items once; True when new. The same id with other bytes is refused."""
-    with session(db_url) as s, s.begin():
-        row = s.get(PayoutBatch, batch.provider_batch_id)
-        if row is not None:
-            if row.sha256 != batch.sha256:
-                raise InputError(f"batch {batch.provider_batch_id}: already recorded with different content "
-                                 f"(sha256 {row.sha256[:12]}…); a created batch is never rewritten")
-            return False
-        s.add(PayoutBatch(
-            provider_batch_id=batch.provider_batch_id, tenant_id=batch.tenant_id, window_id=batch.window_id,
-            output_digest=batch.output_digest, rail=batch.rail, payment_info_id=batch.payment_info_id,
-            currency=batch.currency, execution_date=batch.execution_date, created_at=batch.created_at,
-            ctrl_sum_minor=batch.ctrl_sum_minor, n_items=len(batch.items), sha256=batch.sha256, location=location))
-        s.flush()
-        s.execute(insert(PayoutBatchItem), [
-            {"provider_batch_id": batch.provider_batch_id, "end_to_end_id": it.end_to_end_id,
-             "principal_id": it.principal_id, "amount_minor": it.amount_minor, "currency": it.currency,
-             "payee_ref": it.payee_ref} for it in batch.items])
-    return True
 
 
 def load_batches(window_id: str, output_digest: str | None = None, *, tenant_id: str = "default",

@@ -198,26 +198,3 @@ def latest_decisions(window_id: str, tenant_id: str = "default", db_url: str | N
         return [{"principal_id": r.principal_id, "payout_minor": r.payout_minor, "decision": r.decision,
                  "reason_code": r.reason_code, "output_digest": r.output_digest} for r in rows]
 
-
-def allowed_decisions(window_id: str, output_digest: str, tenant_id: str = "default", db_url: str | None = None
-                      ) -> list[dict[str, Any]]:
-    """Per principal, the latest ALLOW bound to this digest from any gate run: what a batch may have paid.
-
-    Reconciliation judges a payment against the authorization it was made under; a later HOLD (an ACK that went
-    stale, a new CT) stops future payments but does not turn a payment already authorized into a discrepancy.
-    """
-    from sqlalchemy import select
-
-    from vgos.store.acceptance import GateDecision, GateRun
-    from vgos.store.db import session
-
-    with session(db_url) as s:
-        rows = s.scalars(select(GateDecision).where(
-            GateDecision.tenant_id == tenant_id, GateDecision.window_id == window_id,
-            GateDecision.output_digest == output_digest, GateDecision.decision == "ALLOW",
-            GateDecision.run_id.in_(select(GateRun.id).where(GateRun.purpose != "what-if")),
-        ).order_by(GateDecision.id)).all()
-        latest = {r.principal_id: r for r in rows}
-        return [{"principal_id": r.principal_id, "payout_minor": r.payout_minor, "decision": r.decision,
-                 "reason_code": r.reason_code, "output_digest": r.output_digest}
-                for _, r in sorted(latest.items())]

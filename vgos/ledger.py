@@ -810,38 +810,6 @@ def check_window(
     }
 
 
-def ledger_postings(
-    window_id: str,
-    output_digest: str,
-    currency: str,
-    decisions: Sequence[Mapping[str, Any]],
-    *,
-    effective_at: datetime | str,
-    recorded_at: datetime | str | None = None,
-    url: str | None = None,
-) -> dict[str, Any]:
-    """What the Dagster asset `ledger_postings` calls per window: post the authorization, check balance."""
-    res = post_authorization(
-        window_id,
-        output_digest,
-        currency,
-        decisions,
-        effective_at=effective_at,
-        actor_id="dagster",
-        actor_type="service",
-        recorded_at=recorded_at,
-        url=url,
-    )
-    check = check_window(window_id, output_digest, currency, decisions, url=url)
-    return {
-        "posted": len(res.posted),
-        "existing": len(res.existing),
-        "head_seq": res.head_seq,
-        "head_hash": res.head_hash,
-        "check": check,
-    }
-
-
 def demo_ledger(
     window_id: str,
     output_digest: str,
