@@ -87,13 +87,10 @@ def _check_out(out: Path) -> None:
 
 
 def _actor() -> Any:
-    import getpass
-    import os
-
+    """The operator, at the real clock read here (the boundary where money decisions are made)."""
     from vgos.payouts import Actor
 
-    return Actor(os.environ.get("VGOS_ACTOR") or getpass.getuser(), os.environ.get("VGOS_ACTOR_TYPE") or "user",
-                 _iso(dt.datetime.now(dt.UTC).replace(microsecond=0)))
+    return Actor.from_env(_iso(dt.datetime.now(dt.UTC).replace(microsecond=0)))
 
 
 def create_window_batch(
@@ -138,11 +135,14 @@ def create_window_batch(
         extra.extend((x.principal_id, x.reason_code) for x in batch.excluded)
         if out_path is not None:
             t = out_path.parent / f".{out_path.name}.{os.getpid()}.tmp"
-            with open(t, "wb") as fh:
-                tmp.append(t)
-                fh.write(batch.content)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                with open(t, "wb") as fh:
+                    tmp.append(t)
+                    fh.write(batch.content)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:  # the registry transaction rolls back: nothing was released
+                raise InputError(f"{out_path}: cannot write the batch file: {exc.strerror or exc}") from None
         return batch
 
     try:

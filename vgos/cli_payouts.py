@@ -8,15 +8,13 @@ from typing import Any
 
 
 def _actor() -> Any:
+    """The operator, at the real clock read here."""
     import datetime as dt
-    import getpass
-    import os
 
     from vgos.acceptance import fmt_ts
     from vgos.payouts import Actor
 
-    return Actor(os.environ.get("VGOS_ACTOR") or getpass.getuser(), os.environ.get("VGOS_ACTOR_TYPE") or "user",
-                 fmt_ts(dt.datetime.now(dt.UTC).replace(microsecond=0)))
+    return Actor.from_env(fmt_ts(dt.datetime.now(dt.UTC).replace(microsecond=0)))
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -141,6 +141,15 @@ class Actor:
     def __init__(self, actor_id: str, actor_type: str, at: str) -> None:
         self.actor_id, self.actor_type, self.at = actor_id, actor_type, at
 
+    @classmethod
+    def from_env(cls, at: str) -> Actor:
+        """The operator running a command: `VGOS_ACTOR`/`VGOS_ACTOR_TYPE`, else the OS user."""
+        import getpass
+        import os
+
+        return cls(os.environ.get("VGOS_ACTOR") or getpass.getuser(), os.environ.get("VGOS_ACTOR_TYPE") or "user",
+                   at)
+
 
 # ---------------------------------------------------------------------------------------------- reading
 
@@ -348,6 +357,18 @@ def _seal_of(conn: Connection, tenant_id: str, window_id: str, expect_digest: st
                 {a["principal_id"]: int(a["payout_minor"]) for a in seal["allocations"]})
 
 
+def _sync_committed(conn: Connection, tenant_id: str, window_id: str, seal: Seal, actor: Actor, version: int
+                    ) -> Change:
+    """Run the position sync and queue its transitions and accrual entry in the open transaction."""
+    change = Change([], [])
+    _sync(conn, tenant_id, window_id, seal, actor, change)
+    if change.transitions:
+        _commit(conn, change, window_id=window_id, output_digest=seal.output_digest,
+                source_event_id=f"{tenant_id}/{window_id}/sync/{version}", memo="payout registry: seal",
+                action="payouts.sync", resource=f"window/{tenant_id}/{window_id}", actor=actor)
+    return change
+
+
 def sync(window_id: str, tenant_id: str = "default", *, actor: Actor, db_url: str | None = None
          ) -> dict[str, Any]:
     """Create the current seal's items (accruals, held payees included) and supersede what it replaced."""
@@ -356,11 +377,7 @@ def sync(window_id: str, tenant_id: str = "default", *, actor: Actor, db_url: st
     with get_engine(db_url).connect() as conn:
         version = _lock(conn, tenant_id, window_id)
         seal = _seal_of(conn, tenant_id, window_id, None)
-        change = Change([], [])
-        _sync(conn, tenant_id, window_id, seal, actor, change)
-        _commit(conn, change, window_id=window_id, output_digest=seal.output_digest,
-                source_event_id=f"{tenant_id}/{window_id}/sync/{version}", memo="payout registry: seal",
-                action="payouts.sync", resource=f"window/{tenant_id}/{window_id}", actor=actor)
+        change = _sync_committed(conn, tenant_id, window_id, seal, actor, version)
         conn.commit()
     return {"output_digest": seal.output_digest, "created": change.created, "superseded": change.superseded}
 
@@ -411,13 +428,8 @@ def release(window_id: str, tenant_id: str, *, output_digest: str, rail: str,
     allow = {d["principal_id"]: d for d in decisions if d.get("output_digest") == output_digest}
     with get_engine(db_url).connect() as conn:
         version = _lock(conn, tenant_id, window_id)
-        seal = _seal_of(conn, tenant_id, window_id, output_digest)
-        change = Change([], [])
-        _sync(conn, tenant_id, window_id, seal, actor, change)
-        if change.transitions:
-            _commit(conn, change, window_id=window_id, output_digest=seal.output_digest,
-                    source_event_id=f"{tenant_id}/{window_id}/sync/{version}", memo="payout registry: seal",
-                    action="payouts.sync", resource=f"window/{tenant_id}/{window_id}", actor=actor)
+        _sync_committed(conn, tenant_id, window_id, _seal_of(conn, tenant_id, window_id, output_digest), actor,
+                        version)
         sel = _select(load_items(conn, tenant_id, window_id), allow)
         if not sel.pay:
             conn.commit()  # the sync (if any) stands; nothing was released
@@ -520,12 +532,7 @@ def apply_evidence(window_id: str, tenant_id: str, evidence: Sequence[Evidence],
             _commit(conn, change, window_id=window_id, output_digest=digest or "0" * 64,
                     source_event_id=f"{tenant_id}/{window_id}/evidence/{version}", memo="payout evidence",
                     action="payouts.evidence", resource=f"window/{tenant_id}/{window_id}", actor=actor)
-            seal = _seal_of(conn, tenant_id, window_id, None)
-            change = Change([], [])
-            _sync(conn, tenant_id, window_id, seal, actor, change)
-            _commit(conn, change, window_id=window_id, output_digest=seal.output_digest,
-                    source_event_id=f"{tenant_id}/{window_id}/sync/{version}", memo="payout registry: seal",
-                    action="payouts.sync", resource=f"window/{tenant_id}/{window_id}", actor=actor)
+            _sync_committed(conn, tenant_id, window_id, _seal_of(conn, tenant_id, window_id, None), actor, version)
         conn.commit()
     return counts
 
