@@ -710,8 +710,11 @@ def reverse(
 # ---------------------------------------------------------------------------------------------- balances
 
 
-def trial_balance(window_id: str | None = None, *, url: str | None = None) -> list[dict[str, Any]]:
-    """Per account and currency: debits, credits and balance (debit − credit), derived from the lines."""
+def trial_balance(window_id: str | None = None, *, url: str | None = None,
+                  source: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """Per account and currency: debits, credits and balance (debit − credit), derived from the lines.
+
+    `source` = (source, source_event_id prefix) narrows it to one poster's entries, e.g. one tenant's window."""
     from vgos.store.db import get_engine
 
     d = cast(func.coalesce(func.sum(_L.c.debit_minor), 0), BigInteger).label("debit_minor")
@@ -719,6 +722,8 @@ def trial_balance(window_id: str | None = None, *, url: str | None = None) -> li
     stmt = select(_L.c.account, _L.c.currency, d, c).select_from(_L.join(_E, _E.c.entry_id == _L.c.entry_id))
     if window_id is not None:
         stmt = stmt.where(_E.c.window_id == window_id)
+    if source is not None:
+        stmt = stmt.where(_E.c.source == source[0], _E.c.source_event_id.startswith(source[1], autoescape=True))
     stmt = stmt.group_by(_L.c.currency, _L.c.account).order_by(_L.c.currency, _L.c.account)
     with get_engine(url).connect() as conn:
         rows = conn.execute(stmt).all()

@@ -601,14 +601,14 @@ def position(window_items: Sequence[Item], principal_id: str) -> dict[str, int]:
 
 def ledger_check(window_id: str, tenant_id: str = "default", db_url: str | None = None) -> dict[str, Any]:
     """The window's ledger against its registry: balanced, expense = Σ sealed payouts, payables = open items,
-    clearing = money at the providers, receivables = open recoveries."""
+    clearing = money at the providers, receivables = open recoveries (the tenant's registry entries only)."""
     from vgos import ledger
     from vgos.store.db import get_engine
 
     with get_engine(db_url).connect() as conn:
         seal = _seal_of(conn, tenant_id, window_id, None)
         its = [i for i in load_items(conn, tenant_id, window_id) if i.live]
-    rows = ledger.trial_balance(window_id, url=db_url)
+    rows = ledger.trial_balance(window_id, url=db_url, source=("payouts", f"{tenant_id}/{window_id}/"))
     bal = {(r["account"], r["currency"]): r["balance_minor"] for r in rows}
     ccy = seal.currency
     per_ccy: dict[str, int] = {}

@@ -145,3 +145,29 @@ def test_payouts_show_names_states_and_history_records_who_and_why(window, tmp_p
     assert hist.returncode == 0 and "BATCH_CREATED" in hist.stdout and "SEALED" in hist.stdout
     bad = vgos("payouts", "show", "2031-01-01")
     assert bad.returncode == 2 and "no published transcript" in bad.stderr
+
+
+def test_tenants_are_paid_independently(window, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from tests.payouts.conftest import now
+    from vgos.acceptance import submit_proof
+    from vgos.cli_acceptance import demo_proofs
+    from vgos.demo import seed_events_path
+    from vgos.fold import fold_files
+    from vgos.policy import load_policy
+    from vgos.transcript import publish_transcript
+
+    acme = fold_files([seed_events_path()], WINDOW, load_policy(None), "acme")
+    publish_transcript(acme)
+    for p in demo_proofs(WINDOW, "acme", acme.output_digest, issued=now() - dt.timedelta(seconds=60)):
+        assert submit_proof(p).accepted
+    assert vgos("batch", "create", WINDOW, "--rail", "csv", "--out", tmp_path / "default.csv").returncode == 0
+    r = vgos("batch", "create", WINDOW, "--rail", "csv", "--out", tmp_path / "acme.csv", "--tenant", "acme")
+    assert r.returncode == 0, r.stderr
+    assert "total 8.36 USD" in r.stdout
+    again = vgos("batch", "create", WINDOW, "--rail", "stripe", "--out", tmp_path / "a2.json", "--tenant", "acme")
+    assert again.returncode == 2 and batch_id(r.stdout) in again.stderr
+    from vgos import payouts
+
+    assert payouts.ledger_check(WINDOW, "acme")["passed"] and payouts.ledger_check(WINDOW)["passed"]
