@@ -309,7 +309,8 @@ def run_demo_recon(
         excluded = rel.excluded
     except NothingToPay as exc:
         refused, keys, excluded, path = str(exc), [], [], None
-        batch = load_batches(window_id, None, tenant_id=tenant_id, db_url=db_url)[-1]
+        batch = max(load_batches(window_id, None, tenant_id=tenant_id, db_url=db_url),
+                    key=lambda b: (b["created_at"], b["attempt"], b["provider_batch_id"]))
     ingested = ingest_report_drops(drop_root or config.drop_zone_root(), keys, tenant_id=tenant_id,
                                    db_url=db_url, now=as_of)
     state = load_window(window_id, tenant_id=tenant_id, db_url=db_url)

@@ -116,7 +116,8 @@ def payout_batch(
             if not batches:
                 raise Failure(str(exc)) from exc
             context.log.info(f"no new batch: {exc}")
-            record = batches[-1] | {"new_batch": False, "refused": str(exc)}
+            latest = max(batches, key=lambda b: (b["created_at"], b["attempt"], b["provider_batch_id"]))
+            record = latest | {"new_batch": False, "refused": str(exc)}
             key = f"batches/{window_id}/{record['provider_batch_id']}"
             return Output(record, metadata={
                 "provider_batch_id": record["provider_batch_id"], "new_batch": False, "items": 0,
