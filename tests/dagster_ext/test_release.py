@@ -80,3 +80,35 @@ def test_a_backdated_evaluation_time_in_run_config_releases_nothing(vgos_home: P
     from vgos import payouts
 
     assert not [i for i in payouts.items(WINDOW) if i.state == "BATCHED"]
+
+
+def test_a_late_event_reseals_and_the_next_batch_pays_only_the_delta(window_home: Path) -> None:
+    from vgos.acceptance import demo_issuers, fmt_ts, sign_proof
+    from vgos.demo import seed_events_path
+    from vgos.fold import fold_files
+    from vgos.policy import load_policy
+
+    with DagsterInstance.ephemeral() as instance:
+        assert _run(instance, "settlement_window").success
+        paid = _run(instance, "disbursement_window", PAYOUT_ASSETS)
+        assert paid.success and meta(materialization(paid, "payout_batch"), "ctrl_sum_minor") == 836
+        late = window_home / "drop" / "events" / WINDOW / "late.jsonl"
+        late.write_bytes(orjson.dumps({"event_id": "e5", "ts_occurred": "2025-09-23T11:20:00Z",
+                                       "principal_id": "CRE-0001", "amount_minor": 100,
+                                       "source_type": "earning"}) + b"\n")
+        resealed = fold_files([seed_events_path(), late], WINDOW, load_policy())
+        issued = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=30)
+        body = {"window_id": WINDOW, "tenant_id": "default", "kind": "ACK", "subject_id": WINDOW,
+                "status": "ACCEPTED", "issuer": "finance-1", "output_digest": resealed.output_digest,
+                "issued_at": fmt_ts(issued), "expires_at": fmt_ts(issued + dt.timedelta(days=1))}
+        (window_home / "drop" / "proofs" / "ack-resealed.json").write_bytes(
+            orjson.dumps(sign_proof(body, demo_issuers()["finance-1"])))
+        again = _run(instance, "settlement_window")
+        assert again.success
+        assert meta(materialization(again, "transcript"), "output_digest") == resealed.output_digest
+        delta = _run(instance, "disbursement_window", PAYOUT_ASSETS)
+        assert delta.success
+        new = {a.principal_id: a.payout_minor for a in resealed.allocations}
+        batch = materialization(delta, "payout_batch")
+        assert (meta(batch, "items"), meta(batch, "ctrl_sum_minor")) == (1, new["CRE-0001"] - 380)
+        assert meta(materialization(delta, "payout_items"), "superseded") == 1  # the held CRE-0002 accrual
