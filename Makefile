@@ -20,7 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 $(if $(filter true,$(CI)),,-m "not slow")
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

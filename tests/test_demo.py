@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_demo_runs_end_to_end_leaves_an_audit_trail_and_pays_once(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VGOS_", "NETSUITE_", "AWS_"))}
     env.update(VGOS_HOME=str(tmp_path / "vh"), DAGSTER_HOME=str(tmp_path / "dh"), VGOS_ACTOR="ops-demo")

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import orjson
+import pytest
 from dagster import DagsterInstance
 
 from tests.dagster_ext.conftest import WINDOW, materialization, meta
@@ -82,6 +83,7 @@ def test_a_backdated_evaluation_time_in_run_config_releases_nothing(vgos_home: P
     assert not [i for i in payouts.items(WINDOW) if i.state == "BATCHED"]
 
 
+@pytest.mark.slow
 def test_a_late_event_reseals_and_the_next_batch_pays_only_the_delta(window_home: Path) -> None:
     from vgos.acceptance import demo_issuers, fmt_ts, sign_proof
     from vgos.demo import seed_events_path
