@@ -306,8 +306,8 @@ def _sync(conn: Connection, tenant_id: str, window_id: str, seal: Seal, actor: A
         open_ = [i for i in mine if (i.kind == PAYOUT_KIND and i.state in BATCHABLE) or i.state == RECOVERY]
         open_net = sum(i.amount_minor if i.kind == PAYOUT_KIND else -i.amount_minor for i in open_)
         target = seal.payouts.get(pid, 0) - paid
-        if open_net == target and all(i.seal_ref == seal.seal_ref for i in open_):
-            continue
+        if open_net == target and all(i.output_digest == seal.output_digest for i in open_):
+            continue  # already right for this sealed result (a re-publish of the same digest changes nothing)
         for i in open_:
             _move(change, i, CANCELLED, SUPERSEDED, actor, evidence=f"seal {seal.output_digest}")
             change.superseded += 1
