@@ -22,7 +22,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for var, sub in (("VGOS_HOME", "vgos_home"), ("DAGSTER_HOME", "dagster_home")):
         (root / sub).mkdir()
         os.environ[var] = str(root / sub)
-    for var in ("VGOS_DATABASE_URL", "VGOS_ARTIFACTS", "VGOS_DROP_ZONE", "VGOS_SIGNING_KEY", "VGOS_KMS_KEY_ID"):
+    for var in ("VGOS_DATABASE_URL", "VGOS_ARTIFACTS", "VGOS_DROP_ZONE", "VGOS_SIGNING_KEY", "VGOS_KMS_KEY_ID",
+                "VGOS_TRUSTED_KEYS"):
         os.environ.pop(var, None)
 
 
@@ -37,6 +38,7 @@ def vgos_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("VGOS_DROP_ZONE", raising=False)
     monkeypatch.delenv("VGOS_SIGNING_KEY", raising=False)
     monkeypatch.delenv("VGOS_KMS_KEY_ID", raising=False)
+    monkeypatch.delenv("VGOS_TRUSTED_KEYS", raising=False)
     dh = tmp_path / "dagster_home"
     dh.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(dh))

@@ -24,21 +24,39 @@ def _as_of(text: str | None) -> dt.datetime:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """vgos verify PATH: offline verification of a transcript folder or s3:// prefix."""
-    from vgos.replay import verify_transcript
+    """vgos verify PATH: offline verification of a transcript folder or s3:// prefix against trusted keys only."""
+    import re
 
-    pub = None
-    if args.pubkey is not None:
+    from vgos.replay import verify_transcript
+    from vgos.signing import canonical_public_pem
+    from vgos.trust import trusted_keys
+
+    pubs = []
+    for f in args.pubkey or ():
         try:
-            pub = Path(args.pubkey).read_bytes()
+            data = Path(f).read_bytes()
         except OSError as exc:
-            raise InputError(f"{args.pubkey}: cannot read public key: {exc.strerror or exc}") from None
+            raise InputError(f"{f}: cannot read public key: {exc.strerror or exc}") from None
+        try:
+            pubs.append(canonical_public_pem(data))
+        except ValueError as exc:
+            raise InputError(f"{f}: --pubkey: {exc}") from None
+    expect_digest = args.expect_digest
+    if expect_digest is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", expect_digest):
+        raise InputError(f"--expect-digest {expect_digest!r}: expected 64 hex digits (an output_digest)")
+    if args.expect_window is not None:
+        try:
+            ok = bool(re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", args.expect_window)) and \
+                dt.date.fromisoformat(args.expect_window).isoformat() == args.expect_window
+        except ValueError:
+            ok = False
+        if not ok:
+            raise InputError(f"--expect-window {args.expect_window!r}: expected a window id YYYY-MM-DD")
     target = str(args.path)
-    if not target.startswith("s3://") and not Path(target).exists():
-        raise InputError(f"{target}: no such transcript folder")
     if not target.startswith("s3://") and (Path(target) / "transcript" / "index.json").exists():
         target = str(Path(target) / "transcript")  # a `vgos fold --out` folder
-    report = verify_transcript(target, pub)
+    report = verify_transcript(target, trusted=trusted_keys(pubs), expect_digest=expect_digest,
+                               expect_window=args.expect_window)
     print(report.line())
     return 0 if report.ok else 1
 
@@ -123,7 +141,12 @@ def register(subparsers: Any) -> None:
     """Add verify, replay, proof, acceptance and authorize to the `vgos` command."""
     p = subparsers.add_parser("verify", help="verify a transcript offline (folder or s3://…)")
     p.add_argument("path", help="transcript folder, a `fold --out` folder, or s3://bucket/prefix")
-    p.add_argument("--pubkey", type=Path, help="trusted signer public key (PEM); default: the transcript's")
+    p.add_argument("--pubkey", type=Path, action="append", metavar="F",
+                   help="trusted signer public key (PEM); repeatable; when given, ONLY these keys are trusted "
+                        "(default: the trust file VGOS_TRUSTED_KEYS and the local signer's key, never the "
+                        "transcript's own key.pem)")
+    p.add_argument("--expect-digest", metavar="HEX", help="fail unless the transcript seals this output_digest")
+    p.add_argument("--expect-window", metavar="D", help="fail unless the transcript is for this window id")
     p.set_defaults(func=cmd_verify)
 
     p = subparsers.add_parser("replay", help="replay a window from its transcript; digest equality")

@@ -1,10 +1,16 @@
 """Replay a window from its transcript alone and verify a transcript offline (CLI and the blocking Dagster check).
 
 Verification order (the first failure is reported, with the segment it concerns):
-CHECKPOINT_MISSING / CHECKPOINT_MALFORMED → KEY_INVALID → UNKNOWN_KEY → BAD_SIGNATURE → INDEX_MISSING /
-INDEX_HASH_MISMATCH / INDEX_MALFORMED → ORIGIN_MISMATCH → SEGMENT_MISSING / SEGMENT_HASH_MISMATCH /
-SEGMENT_SIZE_MISMATCH → ROOT_MISMATCH → SEAL_DIGEST_MISMATCH → POLICY_HASH_MISMATCH → ALLOCATIONS_MISMATCH →
-INPUT_DIGEST_MISMATCH → REJECTS_COUNT_MISMATCH → PRIOR_WINDOWS_MISMATCH → DIGEST_MISMATCH (replay of the fold).
+CHECKPOINT_MISSING / CHECKPOINT_MALFORMED → UNTRUSTED_KEY (no signature by a trusted key: vgos.trust) /
+BAD_SIGNATURE → KEY_INVALID / KEY_MISMATCH (key.pem, only a hint, must be the trusted key that signed) →
+INDEX_MISSING / INDEX_HASH_MISMATCH / INDEX_MALFORMED → ORIGIN_MISMATCH → EXPECTED_WINDOW_MISMATCH /
+EXPECTED_DIGEST_MISMATCH (`--expect-window`, `--expect-digest`) → SEGMENT_MISSING / SEGMENT_HASH_MISMATCH /
+SEGMENT_SIZE_MISMATCH → ROOT_MISMATCH → SEAL_DIGEST_MISMATCH / SEAL_MALFORMED → KEY_NOT_VALID (the trusted key's
+validity period must hold the checkpoint's `signed_at` time when recorded, else the window's close) →
+POLICY_HASH_MISMATCH / POLICY_MALFORMED → ALLOCATIONS_MISMATCH → INPUT_DIGEST_MISMATCH → REJECTS_MALFORMED /
+REJECTS_COUNT_MISMATCH → PRIOR_WINDOWS_MISMATCH → DIGEST_MISMATCH (replay of the fold). Anything else the
+transcript's bytes provoke is TRANSCRIPT_MALFORMED; unusable input (not a transcript, unreadable storage, a
+malformed trust file or --pubkey) raises vgos.errors.InputError (exit 2).
 
 A `prior_windows` segment (SPEC §3 step 2) is a recorded input: the replay re-applies it to the normalized input,
 and verification checks that it names exactly the ids of the DUPLICATE_PRIOR_WINDOW rejects.
@@ -12,16 +18,18 @@ and verification checks that it names exactly the ids of the DUPLICATE_PRIOR_WIN
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 
 from vgos.canonical import jcs_bytes, sha256_hex
+from vgos.errors import InputError
 from vgos.events import DUPLICATE_PRIOR_WINDOW
 from vgos.signing import verify_signature
 from vgos.storage import BlobNotFound, BlobStore, open_store
@@ -32,13 +40,15 @@ from vgos.transcript import (
     OPTIONAL_SEGMENTS,
     SEGMENT_ORDER,
     TranscriptRef,
-    algorithm_of,
     merkle_root,
     note_key_hash,
     parse_checkpoint,
     prior_windows_bytes,
     read_segment,
 )
+
+if TYPE_CHECKING:
+    from vgos.trust import TrustedKey
 
 ALLOCATION_FIELDS = ("events", "net_minor", "bonus_floor_minor", "remainder_micro", "carry_minor", "payout_minor")
 
@@ -71,6 +81,9 @@ class VerifyReport:
     message: str = ""
     output_digest: str | None = None
     replay: ReplayResult | None = None
+    key_id: str | None = None  # the trusted key that matched
+    key_source: str | None = None  # where that key is trusted from ("--pubkey", "VGOS_TRUSTED_KEYS:<path>", ...)
+    window_id: str | None = None
 
     def line(self) -> str:
         """One line for the terminal."""
@@ -201,50 +214,201 @@ def replay_window(window_id: str, tenant_id: str = "default", db_url: str | None
     return replay_transcript(ref)
 
 
-def verify_transcript(path_or_url: str, pubkey_pem: bytes | None = None) -> VerifyReport:
-    """Check every segment hash, the Merkle root, the signature, the seal digest and a replay of the fold."""
-    store = open_store(str(path_or_url))
+def verify_transcript(path_or_url: str, pubkey_pem: bytes | Sequence[bytes] | None = None, *,
+                      expect_digest: str | None = None, expect_window: str | None = None,
+                      trusted: Sequence[TrustedKey] | None = None) -> VerifyReport:
+    """Check the signature against trusted keys, every segment hash, the Merkle root, the seal digest and a replay.
+
+    Trusted keys: `trusted` when given, else vgos.trust.trusted_keys(pubkey PEMs) — only the `--pubkey` PEMs when
+    any are given, else the trust file and the local signer. The key shipped inside the transcript (key.pem) never
+    makes it VERIFIED. Unusable input (not a transcript, unreadable storage, a malformed trust file) raises
+    InputError; everything the transcript itself gets wrong is a failed report.
+    """
+    from vgos.trust import trusted_keys
+
+    if trusted is None:
+        pems = [pubkey_pem] if isinstance(pubkey_pem, bytes | bytearray) else list(pubkey_pem or ())
+        trusted = trusted_keys(pems)
+    target = str(path_or_url)
+    if not target.startswith("s3://"):
+        p = Path(target)
+        if not p.exists():
+            raise InputError(f"{target}: no such transcript folder")
+        if not p.is_dir():
+            raise InputError(f"{target}: is a file, not a transcript folder (give the folder holding checkpoint "
+                             "and index.json)")
     try:
-        return _verify(store, pubkey_pem)
+        store = open_store(target)
+    except Exception as exc:  # noqa: BLE001 - boto3 client creation (region, endpoint) fails in several ways
+        raise InputError(f"{target}: cannot open: {_one_line(exc)}") from None
+    try:
+        return _verify(store, list(trusted), expect_digest, expect_window)
     except _Fail as f:
         return VerifyReport(False, f.reason, f.segment, f.message)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the transcript's bytes provoke is a failure, never a crash
+        return VerifyReport(False, "TRANSCRIPT_MALFORMED", None, f"{type(exc).__name__}: {_one_line(exc)}")
 
 
-def _get(store: BlobStore, key: str, missing: str) -> bytes:
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _get(store: BlobStore, key: str, missing: str | None) -> bytes | None:
+    """The object's bytes; a missing one fails with reason `missing` (None: returns None); unreadable storage
+    (permissions, a folder in place of a file, S3 credentials or endpoint) is unusable input."""
     try:
         return store.get(key)
     except BlobNotFound:
+        if missing is None:
+            return None
         raise _Fail(missing, key, f"{store.root}/{key} does not exist") from None
+    except OSError as exc:
+        raise InputError(f"{store.root}/{key}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # an object key the store refuses (`..`, empty parts)
+        raise _Fail("INDEX_MALFORMED", INDEX, f"object key {key!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - botocore: NoCredentialsError, EndpointConnectionError, ClientError
+        raise InputError(f"{store.root}/{key}: cannot read: {_one_line(exc)}") from None
 
 
-def _verify(store: BlobStore, pubkey_pem: bytes | None) -> VerifyReport:
-    ck_bytes = _get(store, CHECKPOINT, "CHECKPOINT_MISSING")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_index(index: Any) -> None:
+    """The index's structure: the fields verification reads, with their types (INDEX_MALFORMED naming the field)."""
+    def bad(field_: str, what: str) -> _Fail:
+        return _Fail("INDEX_MALFORMED", INDEX, f"field '{field_}': {what}")
+
+    if not isinstance(index, dict):
+        raise bad("", "index.json is not a JSON object")
+    for f in ("origin", "window_id", "tenant_id"):
+        if not isinstance(index.get(f), str) or not index[f]:
+            raise bad(f, "expected a non-empty string")
+    for f in ("output_digest", "input_digest", "policy_hash", "transcript_root"):
+        if not isinstance(index.get(f), str) or not _HEX64.fullmatch(index[f]):
+            raise bad(f, "expected 64 lowercase hex digits")
+    key = index.get("key")
+    if not isinstance(key, dict) or not isinstance(key.get("key_id"), str) or \
+            not isinstance(key.get("algorithm"), str):
+        raise bad("key", "expected {key_id, algorithm} strings")
+    segs = index.get("segments")
+    if not isinstance(segs, list) or not segs:
+        raise bad("segments", "expected a non-empty array")
+    for i, e in enumerate(segs):
+        if not isinstance(e, dict):
+            raise bad(f"segments[{i}]", "expected an object")
+        if not isinstance(e.get("name"), str) or not isinstance(e.get("kind"), str):
+            raise bad(f"segments[{i}]", "name and kind must be strings")
+        if not isinstance(e.get("sha256"), str) or not _HEX64.fullmatch(e["sha256"]):
+            raise bad(f"segments[{i}].sha256", "expected 64 lowercase hex digits")
+        if type(e.get("size")) is not int or e["size"] < 0:
+            raise bad(f"segments[{i}].size", "expected a non-negative integer")
+
+
+def _check_seal(seal: Any) -> None:
+    """The seal's structure as verification reads it (SEAL_MALFORMED naming the field)."""
+    def bad(field_: str, what: str) -> _Fail:
+        return _Fail("SEAL_MALFORMED", "seal", f"field '{field_}': {what}")
+
+    if not isinstance(seal, dict):
+        raise bad("", "the seal is not a JSON object")
+    w = seal.get("window")
+    if not isinstance(w, dict):
+        raise bad("window", "expected an object")
+    for f in ("window_id", "tenant_id", "policy_hash", "close_ts"):
+        if not isinstance(w.get(f), str):
+            raise bad(f"window.{f}", "expected a string")
+    if not isinstance(seal.get("allocations"), list):
+        raise bad("allocations", "expected an array")
+    totals, trailer = seal.get("totals"), seal.get("trailer")
+    if not isinstance(totals, dict) or type(totals.get("events_rejected")) is not int:
+        raise bad("totals.events_rejected", "expected an integer")
+    if not isinstance(trailer, dict) or not isinstance(trailer.get("input_digest"), str):
+        raise bad("trailer.input_digest", "expected a string")
+
+
+def _signed_at(ck: Any) -> str | None:
+    """The checkpoint's signing time when it records one (extension line `signed_at <RFC 3339>`), else None."""
+    from vgos.trust import canonical_time
+
+    found = [line.split(" ", 1)[1] for line in ck.extensions if line.startswith("signed_at ")]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise _Fail("CHECKPOINT_MALFORMED", CHECKPOINT, "more than one signed_at line")
+    try:
+        return canonical_time(found[0], "signed_at")
+    except ValueError as exc:
+        raise _Fail("CHECKPOINT_MALFORMED", CHECKPOINT, str(exc)) from None
+
+
+def _trusted_signers(ck: Any, trusted: list[TrustedKey], shipped: bytes | None) -> list[TrustedKey]:
+    """The trusted keys whose checkpoint signature verifies (in trust order); UNTRUSTED_KEY when no signature
+    line is by a trusted key, BAD_SIGNATURE when one by a trusted key does not verify."""
+    from vgos.signing import key_id_for_public_key
+    from vgos.transcript import note_key_name
+
+    ok: list[TrustedKey] = []
+    for tk in trusted:
+        name = note_key_name(tk.key_id)
+        kh = note_key_hash(name, tk.algorithm, tk.public_key_pem)
+        sigs = [sig for n, h, sig in ck.signatures if n == name and h == kh]
+        if not sigs:
+            continue
+        if not all(verify_signature(tk.algorithm, tk.public_key_pem, ck.text.encode(), s) for s in sigs):
+            raise _Fail("BAD_SIGNATURE", CHECKPOINT,
+                        f"checkpoint signature by trusted key {tk.key_id} ({tk.source}) does not verify")
+        ok.append(tk)
+    if ok:
+        return ok
+    claimed = sorted({n.removeprefix("vgos.signer/") for n, _h, _s in ck.signatures})
+    shipped_id = None
+    if shipped is not None:
+        try:
+            shipped_id = key_id_for_public_key(shipped)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            shipped_id = None
+    ids = ([shipped_id] if shipped_id else []) + [c for c in claimed if c != shipped_id]
+    where = "the --pubkey keys" if trusted and all(t.source == "--pubkey" for t in trusted) else \
+        "the trust file or the local signer" if trusted else "no key at all (no trust file, no local signing key)"
+    known = ", ".join(sorted({t.key_id for t in trusted})) or "none"
+    raise _Fail("UNTRUSTED_KEY", CHECKPOINT,
+                f"signed by key {', '.join(ids) or '?'}{' (key.pem shipped in the transcript)' if shipped_id else ''}"
+                f", which is not among {where} (trusted: {known}); a key found only inside the transcript is never "
+                "trusted")
+
+
+def _verify(store: BlobStore, trusted: list[TrustedKey], expect_digest: str | None = None,
+            expect_window: str | None = None) -> VerifyReport:
+    from vgos.signing import canonical_public_pem, key_id_for_public_key
+    from vgos.trust import parse_time
+
+    ck_bytes = _get(store, CHECKPOINT, None)
+    if ck_bytes is None:
+        if _get(store, INDEX, None) is None:
+            raise InputError(f"{store.root}: not a transcript (no {CHECKPOINT} and no {INDEX})")
+        raise _Fail("CHECKPOINT_MISSING", CHECKPOINT, f"{store.root}/{CHECKPOINT} does not exist")
     try:
         ck = parse_checkpoint(ck_bytes)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _Fail("CHECKPOINT_MALFORMED", CHECKPOINT, str(exc)) from None
+    signed_at = _signed_at(ck)
 
-    key_pem = pubkey_pem if pubkey_pem is not None else _get(store, KEY, "KEY_MISSING")
-    key_src = "--pubkey" if pubkey_pem is not None else KEY
-    try:
-        algorithm = algorithm_of(key_pem)
-        canonical = serialization.load_pem_public_key(key_pem).public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise _Fail("KEY_INVALID", key_src, f"public key unusable: {exc}") from None
-    if pubkey_pem is None and canonical != key_pem:
-        raise _Fail("KEY_INVALID", key_src, "key.pem is not the canonical PEM of its key")
-    from vgos.signing import key_id_for_public_key
-    from vgos.transcript import note_key_name
-
-    name = note_key_name(key_id_for_public_key(key_pem))
-    kh = note_key_hash(name, algorithm, key_pem)
-    mine = [sig for n, h, sig in ck.signatures if n == name and h == kh]
-    if not mine:
-        raise _Fail("UNKNOWN_KEY", CHECKPOINT if pubkey_pem is not None else KEY,
-                    f"no checkpoint signature by key {name}")
-    if not all(verify_signature(algorithm, key_pem, ck.text.encode(), s) for s in mine):
-        raise _Fail("BAD_SIGNATURE", CHECKPOINT, f"checkpoint signature by {name} does not verify")
+    shipped = _get(store, KEY, None)  # only to name the signer; never trusted for being here
+    signers = _trusted_signers(ck, trusted, shipped)
+    signer_ids = {tk.key_id for tk in signers}
+    if shipped is not None:
+        try:
+            canonical = canonical_public_pem(shipped)
+        except ValueError as exc:
+            raise _Fail("KEY_INVALID", KEY, f"public key unusable: {exc}") from None
+        if canonical != shipped:
+            raise _Fail("KEY_INVALID", KEY, "key.pem is not the canonical PEM of its key")
+        if key_id_for_public_key(shipped) not in signer_ids:
+            raise _Fail("KEY_MISMATCH", KEY, f"key.pem is key {key_id_for_public_key(shipped)}, but the checkpoint "
+                        f"was signed by trusted key {', '.join(sorted(signer_ids))}")
 
     idx_bytes = _get(store, INDEX, "INDEX_MISSING")
     ext = dict(line.split(" ", 1) for line in ck.extensions if " " in line)
@@ -252,16 +416,28 @@ def _verify(store: BlobStore, pubkey_pem: bytes | None) -> VerifyReport:
         raise _Fail("INDEX_HASH_MISMATCH", INDEX, "index.json does not match the hash in the signed checkpoint")
     try:
         index = orjson.loads(idx_bytes)
-        segments = index["segments"]
-        origin = index["origin"]
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        raise _Fail("INDEX_MALFORMED", INDEX, str(exc)) from None
+    except orjson.JSONDecodeError as exc:
+        raise _Fail("INDEX_MALFORMED", INDEX, f"not JSON: {exc}") from None
+    _check_index(index)
+    segments, origin = index["segments"], index["origin"]
+    if index["key"]["key_id"] not in signer_ids:
+        raise _Fail("KEY_MISMATCH", INDEX, f"index names signer {index['key']['key_id']}, but the checkpoint was "
+                    f"signed by trusted key {', '.join(sorted(signer_ids))}")
     if origin != ck.origin or origin != f"vgos.transcript/{index['tenant_id']}/{index['window_id']}":
         raise _Fail("ORIGIN_MISMATCH", CHECKPOINT, f"checkpoint origin {ck.origin!r} vs index {origin!r}")
+    if expect_window is not None and index["window_id"] != expect_window:
+        raise _Fail("EXPECTED_WINDOW_MISMATCH", INDEX,
+                    f"transcript is for window {index['window_id']}, expected {expect_window}")
+    if expect_digest is not None and index["output_digest"] != expect_digest.lower():
+        raise _Fail("EXPECTED_DIGEST_MISMATCH", INDEX,
+                    f"transcript seals output_digest {index['output_digest']}, expected {expect_digest.lower()}")
     kinds = [e["kind"] for e in segments]
     if [k for k in SEGMENT_ORDER if k in kinds] != list(dict.fromkeys(kinds)) or \
             set(SEGMENT_ORDER) - set(OPTIONAL_SEGMENTS) - set(kinds) or not set(kinds) <= set(SEGMENT_ORDER):
         raise _Fail("INDEX_MALFORMED", INDEX, f"segment kinds out of the fixed order: {kinds}")
+    singles = [k for k in SEGMENT_ORDER if k != "normalized_input" and kinds.count(k) > 1]
+    if singles:
+        raise _Fail("INDEX_MALFORMED", INDEX, f"more than one {singles[0]} segment")
 
     by_kind: dict[str, list[tuple[dict, bytes]]] = {}
     for e in segments:
@@ -282,16 +458,42 @@ def _verify(store: BlobStore, pubkey_pem: bytes | None) -> VerifyReport:
                     f"Merkle root {root.hex()} vs checkpoint {ck.root.hex()} / index {index['transcript_root']}")
 
     seal_bytes = by_kind["seal"][0][1]
-    seal = orjson.loads(seal_bytes)
     if sha256_hex(seal_bytes) != index["output_digest"]:
         raise _Fail("SEAL_DIGEST_MISMATCH", "seal", "seal bytes do not hash to the index output_digest")
+    try:
+        seal = orjson.loads(seal_bytes)
+    except orjson.JSONDecodeError as exc:
+        raise _Fail("SEAL_MALFORMED", "seal", f"not JSON: {exc}") from None
     if jcs_bytes(seal) != seal_bytes:
         raise _Fail("SEAL_DIGEST_MISMATCH", "seal", "seal segment is not in RFC 8785 canonical form")
+    _check_seal(seal)
     w = seal["window"]
     if (w["window_id"], w["tenant_id"]) != (index["window_id"], index["tenant_id"]):
         raise _Fail("ORIGIN_MISMATCH", "seal", "seal window/tenant differ from the index")
+
+    # The key must be valid when it signed: the checkpoint's signing time when recorded, else the window's close.
+    at_label = "signed_at" if signed_at else "window close"
+    try:
+        at = parse_time(signed_at or w["close_ts"], at_label)
+    except ValueError as exc:
+        raise _Fail("SEAL_MALFORMED", "seal", str(exc)) from None
+    valid = [tk for tk in signers if tk.valid_at(at)]
+    if not valid:
+        raise _Fail("KEY_NOT_VALID", CHECKPOINT,
+                    f"trusted key {'; '.join(tk.describe() for tk in signers)} is not valid at the {at_label} "
+                    f"{signed_at or w['close_ts']}")
+    matched = valid[0]
+
     if sha256_hex(by_kind["policy_manifest"][0][1]) != w["policy_hash"]:
         raise _Fail("POLICY_HASH_MISMATCH", "policy_manifest", "manifest does not hash to the seal's policy_hash")
+    if w["policy_hash"] != index["policy_hash"]:
+        raise _Fail("POLICY_HASH_MISMATCH", INDEX, "index policy_hash differs from the seal's")
+    try:
+        from vgos.policy import policy_from_manifest
+
+        policy_from_manifest(orjson.loads(by_kind["policy_manifest"][0][1]), "transcript:policy_manifest")
+    except (InputError, ValueError, TypeError, KeyError) as exc:
+        raise _Fail("POLICY_MALFORMED", "policy_manifest", _one_line(exc)) from None
     if jcs_bytes(seal["allocations"]) != by_kind["allocations"][0][1]:
         raise _Fail("ALLOCATIONS_MISMATCH", "allocations", "allocations segment differs from the seal")
     try:
@@ -300,7 +502,14 @@ def _verify(store: BlobStore, pubkey_pem: bytes | None) -> VerifyReport:
         raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", str(exc)) from None
     if _array_digest([d for _e, d in by_kind["normalized_input"]]) != seal["trailer"]["input_digest"]:
         raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", "normalized input does not hash to input_digest")
-    reject_entries = orjson.loads(by_kind["rejects"][0][1])
+    if seal["trailer"]["input_digest"] != index["input_digest"]:
+        raise _Fail("INPUT_DIGEST_MISMATCH", INDEX, "index input_digest differs from the seal's")
+    try:
+        reject_entries = orjson.loads(by_kind["rejects"][0][1])
+    except orjson.JSONDecodeError as exc:
+        raise _Fail("REJECTS_MALFORMED", "rejects", f"not JSON: {exc}") from None
+    if not isinstance(reject_entries, list) or not all(isinstance(r, dict) for r in reject_entries):
+        raise _Fail("REJECTS_MALFORMED", "rejects", "expected an array of objects")
     n_rejects = len(reject_entries)
     if n_rejects != seal["totals"]["events_rejected"]:
         raise _Fail("REJECTS_COUNT_MISMATCH", "rejects",
@@ -322,5 +531,7 @@ def _verify(store: BlobStore, pubkey_pem: bytes | None) -> VerifyReport:
             "field(s) differ")
         raise _Fail("DIGEST_MISMATCH", "seal", detail)
     msg = (f"window {index['window_id']} tenant {index['tenant_id']} output_digest {index['output_digest']} "
-           f"root {root.hex()} key {name} ({base64.b64encode(kh).decode()})")
-    return VerifyReport(True, None, None, msg, index["output_digest"], rep)
+           f"root {root.hex()} signed by trusted key {matched.describe()}, {at_label} "
+           f"{signed_at or w['close_ts']}")
+    return VerifyReport(True, None, None, msg, index["output_digest"], rep, key_id=matched.key_id,
+                        key_source=matched.source, window_id=index["window_id"])

@@ -62,27 +62,55 @@ class Ed25519FileSigner:
         return _pem_of(self._key.public_key())
 
 
+def new_ed25519_private_pem() -> bytes:
+    """A fresh Ed25519 private key as unencrypted PKCS#8 PEM."""
+    return ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def synced_temp_file(path: Path, data: bytes, mode: int = 0o600) -> str:
+    """A temp file beside `path` holding `data`, created with `mode` and fsynced (for link/rename into place)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder so a rename or link inside it survives a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _load_or_create_ed25519(path: Path) -> ed25519.Ed25519PrivateKey:
     """Load the key, or create it atomically (0600 file, 0700 folder) so two first users agree on one key."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(path.parent, 0o700)
-        pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = synced_temp_file(path, new_ed25519_private_pem())
         try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-                fh.flush()
-                os.fsync(fh.fileno())
             try:
                 os.link(tmp, path)  # fails if another process created the key first: keep theirs
             except FileExistsError:
                 pass
         finally:
             os.unlink(tmp)
+    return load_ed25519_key_file(path)
+
+
+def load_ed25519_key_file(path: Path) -> ed25519.Ed25519PrivateKey:
+    """The Ed25519 private key in `path` (ConfigError naming the file when it is not one)."""
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
@@ -125,6 +153,36 @@ class KmsSigner:
 
     def public_key_pem(self) -> bytes:
         return self._pem
+
+
+def canonical_public_pem(public_key_pem: bytes) -> bytes:
+    """The SPKI PEM of an Ed25519 or ECDSA P-256 public key; ValueError for anything else."""
+    try:
+        key = serialization.load_pem_public_key(public_key_pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ValueError(f"not a PEM public key ({str(exc).split('. ')[0]})") from None
+    if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError(f"ECDSA key on {key.curve.name}, only P-256 is supported")
+    if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+        raise ValueError(f"{type(key).__name__.removeprefix('_')}: only Ed25519 and ECDSA P-256 keys are supported")
+    return _pem_of(key)
+
+
+def public_key_algorithm(public_key_pem: bytes) -> str:
+    """ED25519 or ECDSA_P256 for a PEM public key; ValueError for anything else."""
+    key = serialization.load_pem_public_key(canonical_public_pem(public_key_pem))
+    return ED25519 if isinstance(key, ed25519.Ed25519PublicKey) else ECDSA_P256
+
+
+def public_key_of_key_file(path: Path) -> bytes | None:
+    """Public key PEM of the Ed25519 key file at `path`, or None when there is no such file (never creates one)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return _pem_of(load_ed25519_key_file(path).public_key())
+    except OSError as exc:
+        raise config.ConfigError(f"{path}: cannot read the signing key: {exc.strerror or exc}") from None
 
 
 def load_signer() -> Signer:

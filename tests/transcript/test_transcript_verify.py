@@ -65,9 +65,9 @@ def test_flipping_any_byte_of_any_file_fails_verify_and_names_it(vgos_home, tmp_
             elif rel == "index.json":
                 assert report.reason == "INDEX_HASH_MISMATCH" and report.segment == "index.json"
             elif rel == "key.pem":
-                assert report.reason in ("KEY_INVALID", "UNKNOWN_KEY", "BAD_SIGNATURE")
+                assert report.reason in ("KEY_INVALID", "KEY_MISMATCH")
             else:
-                assert report.reason in ("CHECKPOINT_MALFORMED", "BAD_SIGNATURE", "UNKNOWN_KEY")
+                assert report.reason in ("CHECKPOINT_MALFORMED", "BAD_SIGNATURE", "UNTRUSTED_KEY")
             checked += 1
     assert checked > 500
     assert verify_transcript(ref.url).ok  # restored
@@ -90,14 +90,18 @@ def test_pubkey_option_pins_the_signer(vgos_home, tmp_path, seed_result, monkeyp
     ref = _write(seed_result, tmp_path / "out")
     own = load_signer().public_key_pem()
     assert verify_transcript(ref.url, own).ok
+    assert verify_transcript(ref.url).key_source == "local signer"
     monkeypatch.setenv("VGOS_SIGNING_KEY", str(tmp_path / "other.pem"))
     other = load_signer().public_key_pem()
-    report = verify_transcript(ref.url, other)
-    assert not report.ok and report.reason == "UNKNOWN_KEY"
-    # an attacker re-signing with their own key and shipping their key.pem is caught by pinning
+    report = verify_transcript(ref.url, other)  # --pubkey given: ONLY that key is trusted
+    assert not report.ok and report.reason == "UNTRUSTED_KEY"
+    # an attacker re-signing with their own key and shipping their key.pem is refused by default (issue #11)
     forged = write_transcript(seed_result, open_store(str(tmp_path / "forged")), "transcript", load_signer())
-    assert verify_transcript(forged.url).ok
-    assert verify_transcript(forged.url, own).reason == "UNKNOWN_KEY"
+    monkeypatch.delenv("VGOS_SIGNING_KEY")
+    report = verify_transcript(forged.url)
+    assert report.reason == "UNTRUSTED_KEY" and forged.key_id in report.message
+    assert verify_transcript(forged.url, own).reason == "UNTRUSTED_KEY"
+    assert verify_transcript(forged.url, [own, other]).ok  # several --pubkey keys: any of them
 
 
 def test_write_once_same_bytes_ok_different_bytes_refused(vgos_home, tmp_path, seed_result):
