@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vgos.errors import InputError
@@ -17,10 +18,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("file", nargs="?", help="a proof package from `vgos ledger export` (checked offline)")
     v.add_argument(
         "--public-key",
+        "--pubkey",
+        dest="public_key",
         action="append",
         default=[],
         metavar="PEM",
-        help="pin the signer: only signatures by these public keys are accepted (repeatable)",
+        help="trust only these public keys (repeatable); default: the trust file (VGOS_TRUSTED_KEYS) and the "
+        "local signer's key",
     )
     v.set_defaults(func=cmd_verify)
 
@@ -29,6 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--to", dest="date_to", required=True, metavar="YYYY-MM-DD")
     e.add_argument("--out", required=True, metavar="F")
     e.set_defaults(func=cmd_export)
+
+    g = sub.add_parser(
+        "grant-app-role",
+        help="PostgreSQL: grant the application role what it needs and nothing more (run as the owner role)",
+    )
+    g.add_argument("role", metavar="ROLE", help="the role the application connects as (not the tables' owner)")
+    g.add_argument("--schema", default=None, help="schema of the store (default: the connection's current schema)")
+    g.set_defaults(func=cmd_grant_app_role)
 
     b = sub.add_parser("balance", help="trial balance per account, for one window or the whole ledger")
     b.add_argument("window_id", nargs="?", metavar="D")
@@ -41,46 +53,66 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     a.set_defaults(func=cmd_audit)
 
 
-def _pinned(paths: list[str]) -> set[str] | None:
-    if not paths:
-        return None
-    from vgos.ledger import trusted_key_ids
-
+def _pinned(paths: list[str]) -> list[bytes]:
     pems = []
     for p in paths:
         try:
             pems.append(Path(p).read_bytes())
         except OSError as exc:
             raise InputError(f"--public-key {p}: cannot read ({exc.strerror})") from exc
-    try:
-        return trusted_key_ids(pems)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"--public-key: not a PEM public key ({exc})") from exc
+    return pems
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Verify the store's chain, or a proof file offline; a break raises VerificationError (exit 1)."""
+    """Verify the store's chain against its newest anchor, or a proof file offline, under trusted keys only; a
+    break raises VerificationError (exit 1)."""
     from vgos import ledger
 
-    trusted = _pinned(args.public_key)
+    trusted = ledger.trusted_keys(_pinned(args.public_key))
     if args.file:
         rep = ledger.verify_proof(args.file, trusted=trusted)
         rng = rep.get("range") or {}
         print(
             f"ledger proof OK: {rep['entries']} entries ({rng.get('entries_in_range')} effective "
             f"{rng.get('from')}..{rng.get('to')}), head #{rep['head_seq']} {rep['head_hash']}, "
-            f"signed by key {rep['key_id']}{'' if trusted else ' (key not pinned)'}"
+            f"signed by trusted key {rep['trusted_key']}"
         )
         return 0
-    if trusted is None:
-        from vgos.signing import load_signer
-
-        trusted = {load_signer().key_id}
     rep = ledger.verify_chain(trusted=trusted)
+    if rep["anchor_seq"] is None:
+        anchor = "no anchor yet (nothing posted)"
+    else:
+        now = " (written now)" if rep["anchored_now"] else ""
+        anchor = f"anchored at #{rep['anchor_seq']} {rep['anchor_url']}{now}"
     print(
         f"ledger OK: {rep['entries']} entries, head #{rep['head_seq']} {rep['head_hash']}, "
-        f"signed by {', '.join(rep['key_ids']) or '(no entries)'}"
+        f"signed by {', '.join(rep['trusted_keys']) or '(no entries)'}; {anchor}"
     )
+    if rep["anchor_error"]:
+        print(f"vgos: warning: {rep['anchor_error']}", file=sys.stderr)
+    return 0
+
+
+def cmd_grant_app_role(args: argparse.Namespace) -> int:
+    """Grant ROLE the application's privileges on the store's schema, then check that it cannot do more."""
+    from vgos.store.db import get_engine
+    from vgos.store.roles import app_role_problems, grant_app_role
+
+    engine = get_engine()  # migrated first: the tables exist and belong to the role running this
+    if engine.dialect.name != "postgresql":
+        raise InputError(f"grant-app-role: the store is {engine.dialect.name}; roles exist on PostgreSQL only")
+    with engine.connect() as conn:
+        grants = grant_app_role(conn, args.schema, args.role)
+        conn.commit()
+        problems = app_role_problems(conn, args.schema, args.role)
+    for line in grants:
+        print(line)
+    if problems:
+        from vgos.errors import VerificationError
+
+        raise VerificationError("APP_ROLE_TOO_POWERFUL", "; ".join(problems))
+    print(f"role {args.role}: SELECT and INSERT, UPDATE/DELETE only where listed; cannot alter, truncate or "
+          "disable triggers")
     return 0
 
 

@@ -17,16 +17,30 @@ Postings (each idempotent by unique (source, source_event_id); first write wins)
 Each entry's hash is SHA-256 over the RFC 8785 bytes of its body (which includes `seq` and `prev_hash`);
 after each posting batch the new chain head is signed with the transcript signer, in the same transaction.
 Balances are always derived from the lines by query.
+
+Anchors: the signed head of each posting batch is also written, after the database commit, as a write-once object
+`ledger/anchors/<seq, 20 digits>.json` in the artifact store (a local folder, or S3 with Object Lock when
+VGOS_S3_OBJECT_LOCK_DAYS is set), outside the database. `verify_chain` checks the database chain against the
+newest anchor: a chain that ends before it is LEDGER_TRUNCATED (a removed tail, a wiped database), a different
+entry at its sequence number is LEDGER_REWRITTEN. `append` refuses to extend a chain that contradicts the newest
+anchor. A posting made inside a caller's transaction (`append(conn=...)`) cannot be anchored before the caller
+commits: the caller calls `anchor_pending()` after its commit, and any committed head newer than the newest anchor
+is anchored anyway by the next self-committed `append` and by `verify_chain` ("catch-up").
+Signatures (head rows, anchors, proof packages) are checked only against keys the verifier already trusts
+(`vgos.trust.trusted_keys`), never against a key shipped with what is verified.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
+import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import BigInteger, Connection, cast, func, insert, or_, select, update
@@ -43,9 +57,18 @@ from vgos.store.ledger import (
     LedgerLine,
 )
 
+if TYPE_CHECKING:
+    from vgos.storage import BlobStore
+    from vgos.trust import TrustedKey
+
+log = logging.getLogger(__name__)
+
 ENTRY_SCHEMA = "vgos.ledger.entry/1"
 HEAD_SCHEMA = "vgos.ledger.head/1"
 PROOF_SCHEMA = "vgos.ledger.proof/1"
+ANCHOR_SCHEMA = "vgos.ledger.anchor/1"
+ANCHOR_PREFIX = "ledger/anchors"
+_ANCHOR_NAME = re.compile(r"([0-9]{20})\.json", re.ASCII)
 ENTRY_TYPES = ("TRANSFER", "FEE", "ADJUSTMENT", "REVERSAL")
 MAX_SAFE = 2**53 - 1
 _FLUSH_ENTRIES = 5_000  # entries per INSERT round trip within the one posting transaction
@@ -138,14 +161,45 @@ class Draft:
         return entry_id_for(self.source, self.source_event_id)
 
 
+@dataclass(frozen=True)
+class SignedHead:
+    """A chain head with its signature: a `ledger_head_signatures` row, and the content of an anchor object."""
+
+    seq: int
+    entry_id: str
+    head_hash: str
+    algorithm: str
+    key_id: str
+    signature_b64: str
+
+    def anchor_bytes(self) -> bytes:
+        """The anchor object: canonical JSON, so anchoring one head twice writes the same bytes."""
+        return jcs_bytes(
+            {
+                "schema": ANCHOR_SCHEMA,
+                "seq": self.seq,
+                "entry_id": self.entry_id,
+                "hash": self.head_hash,
+                "algorithm": self.algorithm,
+                "key_id": self.key_id,
+                "signature_b64": self.signature_b64,
+            }
+        )
+
+
 @dataclass
 class PostResult:
-    """Outcome of one posting batch: entries appended now, entries that already existed, the new head."""
+    """Outcome of one posting batch: entries appended now, entries that already existed, the new head.
+
+    `signed_head` is the head signed by this batch (None when nothing was posted); `anchor_url` is where it was
+    anchored (None inside a caller's transaction, or when the artifact store could not be written)."""
 
     posted: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
+    signed_head: SignedHead | None = None
+    anchor_url: str | None = None
 
 
 def entry_id_for(source: str, source_event_id: str) -> str:
@@ -301,7 +355,13 @@ def append(
 
     `recorded_at` is the audit time of the posting (an I/O edge: defaults to the clock); entries carry only
     their explicit `effective_at`. With `conn`, the drafts join the caller's open write transaction (SQLite:
-    begun IMMEDIATE) and the caller commits, so a state change and its entry commit together or not at all."""
+    begun IMMEDIATE) and the caller commits, so a state change and its entry commit together or not at all;
+    the caller then calls `anchor_pending()` (an anchor for an uncommitted head would be wrong).
+
+    Before posting, the chain is checked against the newest anchor (VerificationError LEDGER_TRUNCATED or
+    LEDGER_REWRITTEN: the application never extends a chain someone cut or replaced). After its own commit the
+    new head (or a committed head still unanchored) is anchored; a failure to write the anchor is logged, not
+    raised, since the posting is committed: the next append or `verify_chain` writes it."""
     from vgos.signing import load_signer
     from vgos.store.db import get_engine
 
@@ -318,14 +378,30 @@ def append(
         return result
     audit_at = audit.utc_text(recorded_at if recorded_at is not None else datetime.now(UTC), "recorded_at")
     signer = load_signer()
+    store = anchor_store()
     if conn is not None:
+        # read-only; the caller holds the write lock (SQLite) or reads committed rows per statement (PostgreSQL)
+        _check_against_anchor(conn, store, own=False)
         _append_on(conn, ordered, result, signer, audit_at, action, resource, actor_id, actor_type, correlation_id,
                    begun=True)
         return result
-    with get_engine(url).connect() as own:
+    engine = get_engine(url)
+    with engine.connect() as check:
+        newest = _check_against_anchor(check, store, own=True)
+        check.rollback()
+    with engine.connect() as own:
         _append_on(own, ordered, result, signer, audit_at, action, resource, actor_id, actor_type, correlation_id,
                    begun=False)
         own.commit()
+    head = result.signed_head
+    if head is None and result.head_seq > (newest.seq if newest else 0):
+        with engine.connect() as c:  # nothing posted now: anchor a committed head a caller's transaction left
+            head = _signed_head_at(c, result.head_seq)
+        if head is not None and not _genuine(head):
+            log.error("ledger head #%s: its stored signature is not by a trusted key; not anchored", head.seq)
+            head = None
+    if head is not None and (newest is None or head.seq > newest.seq):
+        result.anchor_url = _write_anchor_logged(store, head)
     return result
 
 
@@ -395,6 +471,14 @@ def _append_on(conn: Connection, ordered: list[Draft], result: PostResult, signe
     if result.posted:
         conn.execute(update(_H).where(_H.c.id == 1).values(seq=seq, entry_id=head_entry, hash=prev))
         signature = signer.sign(head_message(seq, head_entry, prev))
+        signed = SignedHead(
+            seq=seq,
+            entry_id=head_entry,
+            head_hash=prev,
+            algorithm=signer.algorithm,
+            key_id=signer.key_id,
+            signature_b64=base64.b64encode(signature).decode("ascii"),
+        )
         conn.execute(
             insert(_S),
             [
@@ -402,13 +486,14 @@ def _append_on(conn: Connection, ordered: list[Draft], result: PostResult, signe
                     "seq": seq,
                     "entry_id": head_entry,
                     "head_hash": prev,
-                    "algorithm": signer.algorithm,
-                    "key_id": signer.key_id,
+                    "algorithm": signed.algorithm,
+                    "key_id": signed.key_id,
                     "public_key_pem": signer.public_key_pem().decode("ascii"),
-                    "signature_b64": base64.b64encode(signature).decode("ascii"),
+                    "signature_b64": signed.signature_b64,
                 }
             ],
         )
+        result.signed_head = signed
         audit.record_on(
             conn,
             actor_id,
@@ -892,40 +977,322 @@ def _check_entry(body: dict[str, Any], stored_hash: str, expected_seq: int, prev
 
 def _verify_signature(
     algorithm: str,
-    pem: bytes,
     key_id: str,
     message: bytes,
     sig_b64: str,
-    trusted: set[str] | None,
+    trust: Sequence[TrustedKey],
     where: str,
-) -> None:
+    *,
+    shipped_pem: bytes | None = None,
+    invalid: str = "LEDGER_SIGNATURE_INVALID",
+) -> TrustedKey:
+    """Check a signature with the TRUSTED key of that key id (never with a key shipped alongside it); the key."""
     from vgos.signing import key_id_for_public_key, verify_signature
+    from vgos.trust import match_trusted
 
     try:
-        actual_id = key_id_for_public_key(pem)
         signature = base64.b64decode(sig_b64, validate=True)
+        if shipped_pem is not None and key_id_for_public_key(shipped_pem) != key_id:
+            raise VerificationError(invalid, f"{where}: key id {key_id} is not the shipped key's id")
     except (ValueError, TypeError) as exc:
-        raise VerificationError("LEDGER_SIGNATURE_INVALID", f"{where}: unreadable key or signature") from exc
-    if actual_id != key_id:
-        raise VerificationError("LEDGER_SIGNATURE_INVALID", f"{where}: key id {key_id} is not the key's id")
-    if trusted is not None and key_id not in trusted:
-        raise VerificationError("LEDGER_UNTRUSTED_KEY", f"{where}: signed by untrusted key {key_id}")
-    if not verify_signature(algorithm, pem, message, signature):
-        raise VerificationError("LEDGER_SIGNATURE_INVALID", f"{where}: signature does not verify")
+        raise VerificationError(invalid, f"{where}: unreadable key or signature") from exc
+    key = match_trusted(trust, key_id=key_id) if isinstance(key_id, str) else None
+    if key is None:
+        known = ", ".join(sorted({k.key_id for k in trust})) or "none: give --public-key or set VGOS_TRUSTED_KEYS"
+        raise VerificationError("LEDGER_UNTRUSTED_KEY", f"{where}: signed by key {key_id}, not a trusted key "
+                                                        f"(trusted: {known})")
+    if key.algorithm != algorithm or not verify_signature(algorithm, key.public_key_pem, message, signature):
+        raise VerificationError(invalid, f"{where}: signature does not verify under trusted key {key.key_id}")
+    return key
+
+
+def trusted_keys(public_key_pems: Sequence[bytes] = ()) -> list[TrustedKey]:
+    """The keys this verifier trusts: only the given PEMs when any, else the trust file and the local signer."""
+    from vgos.trust import trusted_keys as from_trust_store
+
+    return from_trust_store(list(public_key_pems))
 
 
 def trusted_key_ids(public_key_pems: Iterable[bytes]) -> set[str]:
     """Key ids of the public keys an auditor pins."""
-    from vgos.signing import key_id_for_public_key
-
-    return {key_id_for_public_key(p) for p in public_key_pems}
+    return {k.key_id for k in trusted_keys(list(public_key_pems))}
 
 
-def verify_chain(*, url: str | None = None, trusted: set[str] | None = None) -> dict[str, Any]:
-    """Recompute entry hashes, chain links, balances and head signatures; raise naming the first break."""
+# ---------------------------------------------------------------------------------------------- anchors
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A signed head read back from the artifact store, and where it is."""
+
+    head: SignedHead
+    url: str
+
+    @property
+    def seq(self) -> int:
+        return self.head.seq
+
+
+def anchor_key(seq: int) -> str:
+    """Artifact-store key of the anchor of head #seq (zero-padded, so keys sort by sequence number)."""
+    return f"{ANCHOR_PREFIX}/{seq:020d}.json"
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError]
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        errors += [BotoCoreError, ClientError]
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        pass
+    return tuple(errors)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def anchor_store() -> BlobStore:
+    """The artifact store that holds the anchors (VGOS_ARTIFACTS, else VGOS_HOME/artifacts)."""
+    from vgos import config
+    from vgos.storage import open_store
+
+    root = config.artifacts_root()
+    try:
+        return open_store(root)
+    except _store_errors() as exc:
+        raise InputError(f"artifact store {root}: cannot open ({_first_line(exc)})") from exc
+
+
+def _anchor_seqs(store: BlobStore, after: int | None) -> list[int]:
+    """Sequence numbers of the anchors in the store, ascending: all of them, or only those > `after`."""
+    from vgos.storage import LocalBlobStore, S3BlobStore
+
+    try:
+        if isinstance(store, S3BlobStore):  # S3 lists in key order: start after a known point, not at the beginning
+            base = f"{store.prefix}/{ANCHOR_PREFIX}/" if store.prefix else f"{ANCHOR_PREFIX}/"
+            kwargs: dict[str, Any] = {"Bucket": store.bucket, "Prefix": base}
+            if after is not None and after >= 0:
+                kwargs["StartAfter"] = base + anchor_key(after).rsplit("/", 1)[1]
+            names = [
+                obj["Key"][len(base):]
+                for page in store.client.get_paginator("list_objects_v2").paginate(**kwargs)  # type: ignore[attr-defined]
+                for obj in page.get("Contents", [])
+            ]
+        elif isinstance(store, LocalBlobStore):
+            folder = Path(store.root) / ANCHOR_PREFIX
+            try:
+                with os.scandir(folder) as it:
+                    names = [e.name for e in it if e.is_file()]
+            except FileNotFoundError:
+                names = []
+        else:
+            names = [k.rsplit("/", 1)[-1] for k in store.list(ANCHOR_PREFIX)]
+    except _store_errors() as exc:
+        raise InputError(f"ledger anchors at {store.root}/{ANCHOR_PREFIX}: cannot list ({_first_line(exc)})") from exc
+    seqs = (int(m.group(1)) for n in names if (m := _ANCHOR_NAME.fullmatch(n)))
+    return sorted(s for s in seqs if after is None or s > after)
+
+
+def read_anchor(store: BlobStore, seq: int) -> Anchor:
+    """The anchor of head #seq; LEDGER_ANCHOR_INVALID when it is not a well-formed anchor of that head."""
+    from vgos.storage import BlobNotFound
+
+    key = anchor_key(seq)
+    where = f"anchor #{seq} ({store.url(key)})"
+    try:
+        data = store.get(key)
+    except BlobNotFound as exc:
+        raise VerificationError("LEDGER_ANCHOR_INVALID", f"{where}: listed but cannot be read") from exc
+    except _store_errors() as exc:
+        raise InputError(f"{where}: cannot read ({_first_line(exc)})") from exc
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise VerificationError("LEDGER_ANCHOR_INVALID", f"{where}: not JSON") from exc
+    fields = {"schema", "seq", "entry_id", "hash", "algorithm", "key_id", "signature_b64"}
+    if not isinstance(doc, dict) or set(doc) != fields or doc["schema"] != ANCHOR_SCHEMA:
+        raise VerificationError("LEDGER_ANCHOR_INVALID", f"{where}: not a {ANCHOR_SCHEMA} object")
+    if doc["seq"] != seq or isinstance(doc["seq"], bool):
+        raise VerificationError("LEDGER_ANCHOR_INVALID", f"{where}: names head #{doc['seq']!r}, not #{seq}")
+    if not all(isinstance(doc[k], str) and doc[k] for k in fields - {"seq"}):
+        raise VerificationError("LEDGER_ANCHOR_INVALID", f"{where}: fields must be non-empty strings")
+    head = SignedHead(seq, doc["entry_id"], doc["hash"], doc["algorithm"], doc["key_id"], doc["signature_b64"])
+    return Anchor(head, store.url(key))
+
+
+def newest_anchor(store: BlobStore, hint: int = 0) -> Anchor | None:
+    """The anchor with the highest sequence number, or None. `hint` is where listing starts (any value is safe:
+    when no anchor is at or after it, the whole prefix is listed)."""
+    seqs = _anchor_seqs(store, hint - 1) if hint > 0 else []
+    if not seqs:
+        seqs = _anchor_seqs(store, None)
+    return read_anchor(store, seqs[-1]) if seqs else None
+
+
+def _head_seq(conn: Connection) -> int:
+    return int(conn.execute(select(_H.c.seq).where(_H.c.id == 1)).scalar_one())
+
+
+def _listing_hint(conn: Connection) -> int:
+    """The signed head before the current one: its anchor is the newest one unless a caller left two unanchored."""
+    head_seq = _head_seq(conn)
+    prior = conn.execute(select(func.max(_S.c.seq)).where(_S.c.seq < head_seq)).scalar()
+    return int(prior or head_seq)
+
+
+def _verify_anchor(anchor: Anchor, trust: Sequence[TrustedKey]) -> TrustedKey:
+    h = anchor.head
+    return _verify_signature(
+        h.algorithm,
+        h.key_id,
+        head_message(h.seq, h.entry_id, h.head_hash),
+        h.signature_b64,
+        trust,
+        f"anchor #{h.seq} ({anchor.url})",
+        invalid="LEDGER_ANCHOR_INVALID",
+    )
+
+
+def _anchor_problem(conn: Connection, anchor: Anchor, db_seq: int) -> VerificationError | None:
+    """How the database contradicts the anchor, or None: the chain must reach it and hold its entry there."""
+    a = anchor.head
+    where = f"anchor #{a.seq} ({anchor.url})"
+    if a.seq > db_seq:
+        return VerificationError(
+            "LEDGER_TRUNCATED",
+            f"{where} but the database ends at #{db_seq}: entries removed behind the application",
+        )
+    row = conn.execute(select(_E.c.entry_id, _E.c.hash).where(_E.c.seq == a.seq)).first()
+    if row is None:
+        return VerificationError("LEDGER_TRUNCATED", f"{where} but the database has no entry #{a.seq}")
+    if (row.entry_id, row.hash) != (a.entry_id, a.head_hash):
+        return VerificationError(
+            "LEDGER_REWRITTEN",
+            f"{where} is {a.entry_id} {a.head_hash[:16]}… but the database has {row.entry_id} {row.hash[:16]}… "
+            f"at #{a.seq}",
+        )
+    return None
+
+
+def _check_against_anchor(conn: Connection, store: BlobStore, *, own: bool) -> Anchor | None:
+    """Before an append: the newest anchor, after checking that the chain in `conn` still reaches and holds it.
+    A contradiction is raised only for a genuine anchor (else LEDGER_ANCHOR_INVALID / LEDGER_UNTRUSTED_KEY).
+
+    The anchors are listed BEFORE the head is read, and (on our `own` connection) in a new transaction: an anchor
+    is written only after its head committed, so a concurrent posting can never look like a truncation."""
+    hint = _listing_hint(conn)
+    if own:
+        conn.rollback()  # end the read (a SQLite snapshot would otherwise predate the listing)
+    newest = newest_anchor(store, hint)
+    if newest is None:
+        return None
+    problem = _anchor_problem(conn, newest, _head_seq(conn))
+    if problem is not None:
+        _verify_anchor(newest, trusted_keys())
+        raise problem
+    return newest
+
+
+def _signed_head_at(conn: Connection, seq: int) -> SignedHead | None:
+    """The (first) stored signature of head #seq, or None."""
+    r = conn.execute(select(_S).where(_S.c.seq == seq).order_by(_S.c.id).limit(1)).first()
+    if r is None:
+        return None
+    return SignedHead(int(r.seq), r.entry_id, r.head_hash, r.algorithm, r.key_id, r.signature_b64)
+
+
+def _genuine(head: SignedHead, trust: Sequence[TrustedKey] | None = None) -> bool:
+    """True when a stored head signature verifies under a trusted key (before it is anchored)."""
+    try:
+        _verify_signature(head.algorithm, head.key_id, head_message(head.seq, head.entry_id, head.head_hash),
+                          head.signature_b64, trusted_keys() if trust is None else trust, f"head #{head.seq}")
+    except VerificationError:
+        return False
+    return True
+
+
+def write_anchor(store: BlobStore, head: SignedHead) -> str:
+    """Write the anchor of a committed, signed head (write-once; the same head again is a no-op). Its URL."""
+    return store.put(anchor_key(head.seq), head.anchor_bytes(), write_once=True)
+
+
+def _write_anchor_logged(store: BlobStore, head: SignedHead) -> str | None:
+    """write_anchor after a commit: never raises (the posting is committed); failures are logged, caught up later."""
+    from vgos.storage import WriteOnceViolation
+
+    try:
+        return write_anchor(store, head)
+    except WriteOnceViolation as exc:
+        log.error("ledger anchor #%s: a different anchor exists (%s): run `vgos ledger verify`", head.seq, exc)
+    except _store_errors() as exc:
+        log.warning("ledger anchor #%s not written (%s); the next append or `vgos ledger verify` writes it",
+                    head.seq, _first_line(exc))
+    return None
+
+
+def anchor_pending(*, url: str | None = None) -> dict[str, Any]:
+    """Anchor the committed chain head when it is newer than the newest anchor; call after committing a
+    transaction that posted through `append(conn=...)`. Refuses (VerificationError) a chain that contradicts the
+    newest anchor or a head whose signature is not by a trusted key; a failed write is logged, not raised."""
     from vgos.store.db import get_engine
 
+    store = anchor_store()
     with get_engine(url).connect() as conn:
+        newest = _check_against_anchor(conn, store, own=True)
+        head_seq = _head_seq(conn)
+        head = _signed_head_at(conn, head_seq) if head_seq > (newest.seq if newest else 0) else None
+    out: dict[str, Any] = {
+        "head_seq": head_seq,
+        "anchor_seq": newest.seq if newest else None,
+        "anchor_url": newest.url if newest else None,
+        "written": False,
+    }
+    if head is None:
+        return out
+    _verify_signature(head.algorithm, head.key_id, head_message(head.seq, head.entry_id, head.head_hash),
+                      head.signature_b64, trusted_keys(), f"head signature at #{head.seq}")
+    written = _write_anchor_logged(store, head)
+    if written is not None:
+        out.update(anchor_seq=head.seq, anchor_url=written, written=True)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- chain
+
+
+def verify_chain(
+    *,
+    url: str | None = None,
+    trusted: Sequence[TrustedKey] | None = None,
+    anchors: bool = True,
+    catch_up: bool = True,
+) -> dict[str, Any]:
+    """Recompute entry hashes, chain links, balances and head signatures, then check the chain against the newest
+    anchor in the artifact store; raise naming the first break.
+
+    Signatures count only under `trusted` keys (default: `trusted_keys()`, the trust file and the local signer).
+    With `catch_up`, a verified head newer than the newest anchor is anchored (a posting committed in a caller's
+    transaction); a failure to write it is reported in `anchor_error`, not raised."""
+    from vgos.store.db import get_engine
+
+    trust = list(trusted) if trusted is not None else trusted_keys()
+    engine = get_engine(url)
+    store = anchor_store() if anchors else None
+    newest = None
+    if store is not None:  # listed before the chain is read: a concurrent posting is never taken for a truncation
+        with engine.connect() as c:
+            hint = _listing_hint(c)
+            c.rollback()
+        newest = newest_anchor(store, hint)
+    with engine.connect() as conn:
+        # one snapshot for all the reads below, so postings committed meanwhile are simply not seen
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        elif conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")  # pysqlite would run each SELECT in its own snapshot
         lines_of: dict[str, list[Line]] = {}
         for r in conn.execute(select(_L).order_by(_L.c.entry_id, _L.c.line_no)):
             lines_of.setdefault(r.entry_id, []).append(_line_of(r))
@@ -949,7 +1316,7 @@ def verify_chain(*, url: str | None = None, trusted: set[str] | None = None) -> 
                 f"chain head row says #{head.seq} {head.hash[:16]}… but the journal ends at #{count} "
                 f"{last_id or '(empty)'} {prev[:16]}… (entry removed or added behind the application)",
             )
-        signed_to, keys = 0, set()
+        signed_to, keys, used = 0, set(), {}
         for s in conn.execute(select(_S).order_by(_S.c.seq, _S.c.id)):
             where = f"head signature at #{s.seq}"
             if hash_at.get(int(s.seq)) != (s.entry_id, s.head_hash):
@@ -957,19 +1324,49 @@ def verify_chain(*, url: str | None = None, trusted: set[str] | None = None) -> 
                     "LEDGER_SIGNATURE_INVALID",
                     f"{where}: signs {s.entry_id} {s.head_hash[:16]}…, not the chain's entry",
                 )
-            _verify_signature(
+            key = _verify_signature(
                 s.algorithm,
-                s.public_key_pem.encode("ascii"),
                 s.key_id,
                 head_message(int(s.seq), s.entry_id, s.head_hash),
                 s.signature_b64,
-                trusted,
+                trust,
                 where,
+                shipped_pem=s.public_key_pem.encode("ascii"),
             )
             signed_to, keys = max(signed_to, int(s.seq)), keys | {s.key_id}
-    if signed_to != count:
-        raise VerificationError("LEDGER_HEAD_UNSIGNED", f"entries after #{signed_to} up to #{count} are not signed")
-    return {"entries": count, "head_seq": count, "head_hash": prev, "key_ids": sorted(keys)}
+            used[key.key_id] = key
+        if signed_to != count:
+            raise VerificationError(
+                "LEDGER_HEAD_UNSIGNED", f"entries after #{signed_to} up to #{count} are not signed"
+            )
+        pending = None
+        if store is not None:
+            if newest is not None:
+                anchor_key_ = _verify_anchor(newest, trust)
+                used.setdefault(anchor_key_.key_id, anchor_key_)
+                problem = _anchor_problem(conn, newest, count)
+                if problem is not None:
+                    raise problem
+            if catch_up and count > (newest.seq if newest else 0):
+                pending = _signed_head_at(conn, count)
+    report: dict[str, Any] = {
+        "entries": count,
+        "head_seq": count,
+        "head_hash": prev,
+        "key_ids": sorted(keys),
+        "trusted_keys": [used[k].describe() for k in sorted(used)],
+        "anchor_seq": newest.seq if newest else None,
+        "anchor_url": newest.url if newest else None,
+        "anchored_now": False,
+        "anchor_error": None,
+    }
+    if pending is not None and store is not None:
+        written = _write_anchor_logged(store, pending)
+        if written is None:
+            report["anchor_error"] = f"head #{pending.seq} could not be anchored in {store.root} (see the log)"
+        else:
+            report.update(anchor_seq=pending.seq, anchor_url=written, anchored_now=True)
+    return report
 
 
 # ------------------------------------------------------------------------------------------ proof packages
@@ -1042,9 +1439,12 @@ def export_proof(date_from: str, date_to: str, out: str | Path, *, url: str | No
     return {"entries": len(entries), "entries_in_range": int(n), "head_seq": end, "key_id": sig.key_id}
 
 
-def verify_proof(path: str | Path, *, trusted: set[str] | None = None) -> dict[str, Any]:
-    """Check a proof package offline: entry hashes, links from its anchor, balances, the head signature."""
+def verify_proof(path: str | Path, *, trusted: Sequence[TrustedKey] | None = None) -> dict[str, Any]:
+    """Check a proof package offline: entry hashes, links from its anchor, balances, and the head signature under a
+    key the verifier trusts (`trusted`, default `trusted_keys()`); the key shipped in the package only has to
+    match its key id: a package re-signed by any other key is LEDGER_UNTRUSTED_KEY."""
     p = Path(path)
+    trust = list(trusted) if trusted is not None else trusted_keys()
     try:
         package = orjson.loads(p.read_bytes())
     except OSError as exc:
@@ -1083,14 +1483,14 @@ def verify_proof(path: str | Path, *, trusted: set[str] | None = None) -> dict[s
             prev,
         ):
             raise VerificationError("LEDGER_HEAD_MISMATCH", f"{p}: head does not match the last entry's hash")
-        _verify_signature(
+        key = _verify_signature(
             sig["algorithm"],
-            sig["public_key_pem"].encode("ascii"),
             sig["key_id"],
             head_message(head["seq"], head["entry_id"], head["hash"]),
             sig["signature_b64"],
-            trusted,
+            trust,
             f"{p}: head signature",
+            shipped_pem=sig["public_key_pem"].encode("ascii"),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise VerificationError("LEDGER_PROOF_MALFORMED", f"{p}: missing or malformed field ({exc})") from exc
@@ -1099,5 +1499,6 @@ def verify_proof(path: str | Path, *, trusted: set[str] | None = None) -> dict[s
         "head_seq": head["seq"],
         "head_hash": head["hash"],
         "key_id": sig["key_id"],
+        "trusted_key": key.describe(),
         "range": package.get("range"),
     }

@@ -264,6 +264,13 @@ def _commit(conn: Connection, change: Change, *, window_id: str, output_digest: 
     return entry_id
 
 
+def _anchor(db_url: str | None) -> None:
+    """After a commit that posted entries: the signed head goes write-once outside the database."""
+    from vgos import ledger
+
+    ledger.anchor_pending(url=db_url)
+
+
 def _merge(lines: Sequence[Any]) -> list[Any]:
     """One debit and one credit line per (account, currency), in first-seen order (a compact entry)."""
     from vgos.ledger import Line
@@ -379,6 +386,7 @@ def sync(window_id: str, tenant_id: str = "default", *, actor: Actor, db_url: st
         seal = _seal_of(conn, tenant_id, window_id, None)
         change = _sync_committed(conn, tenant_id, window_id, seal, actor, version)
         conn.commit()
+    _anchor(db_url)
     return {"output_digest": seal.output_digest, "created": change.created, "superseded": change.superseded}
 
 
@@ -433,6 +441,7 @@ def release(window_id: str, tenant_id: str, *, output_digest: str, rail: str,
         sel = _select(load_items(conn, tenant_id, window_id), allow)
         if not sel.pay:
             conn.commit()  # the sync (if any) stands; nothing was released
+            _anchor(db_url)
             why = "; ".join(f"{p}: {r}" for p, r in sel.excluded[:10]) or "no payout items"
             more = f" (+{len(sel.excluded) - 10} more)" if len(sel.excluded) > 10 else ""
             raise NothingToPay(f"window {window_id}: nothing to pay on rail {rail} — {why}{more}")
@@ -467,6 +476,7 @@ def release(window_id: str, tenant_id: str, *, output_digest: str, rail: str,
                 memo=f"payout batch {batch.provider_batch_id} ({rail})", action="payouts.batch",
                 resource=f"window/{tenant_id}/{window_id}", actor=actor)
         conn.commit()
+    _anchor(db_url)
     return batch, sel
 
 
@@ -534,6 +544,7 @@ def apply_evidence(window_id: str, tenant_id: str, evidence: Sequence[Evidence],
                     action="payouts.evidence", resource=f"window/{tenant_id}/{window_id}", actor=actor)
             _sync_committed(conn, tenant_id, window_id, _seal_of(conn, tenant_id, window_id, None), actor, version)
         conn.commit()
+    _anchor(db_url)
     return counts
 
 

@@ -105,7 +105,9 @@ def test_database_refuses_a_second_entry_for_one_source_event(store_url: str) ->
         )
 
 
-def test_migration_downgrades_to_0002_and_upgrades_again(store_url: str) -> None:
+def test_migration_downgrades_to_0002_and_upgrades_again(
+    store_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -122,6 +124,12 @@ def test_migration_downgrades_to_0002_and_upgrades_again(store_url: str) -> None
     with eng.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    # the downgrade wiped the journal: its anchor outside the database says so
+    from vgos.errors import VerificationError
+
+    with pytest.raises(VerificationError, match="LEDGER_TRUNCATED"):
+        ledger.verify_chain(url=store_url)
+    monkeypatch.setenv("VGOS_ARTIFACTS", str(tmp_path / "fresh-artifacts"))  # a new ledger starts a new store
     assert ledger.verify_chain(url=store_url)["entries"] == 0
     _posted(store_url)  # the triggers are back too
     with pytest.raises(sa.exc.DatabaseError, match="append-only"):

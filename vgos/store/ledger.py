@@ -9,6 +9,9 @@ What the database enforces (both SQLite and PostgreSQL, created by migration 000
 - every line belongs to an entry by the end of the transaction (deferred foreign key);
 - (source, source_event_id) is unique, which makes posting idempotent.
 `ledger_chain_head` is the single mutable row: the lock serialising appends, pointing at the last entry.
+What the database cannot enforce against its owner or a superuser (triggers can be dropped) is covered outside it:
+each signed head is also anchored write-once in the artifact store (vgos/ledger.py, `ledger/anchors/`), and on
+PostgreSQL the application connects as a role that owns nothing (vgos/store/roles.py, docs/postgres-roles.md).
 """
 
 from __future__ import annotations
