@@ -9,17 +9,23 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vgos.errors import InputError, VerificationError
+
+if TYPE_CHECKING:
+    from vgos.fold import FoldResult
 
 # Modules that add subcommands through `register(subparsers)`.
 REGISTRARS = (
     "vgos.cli_acceptance",
     "vgos.cli_ledger",
     "vgos.cli_payouts",
+    "vgos.cli_keys",
     "connectors.netsuite.cli",
     "connectors.psp.cli",
 )
@@ -37,12 +43,38 @@ def _progress_printer() -> object:
     return show
 
 
+def _empty_window_line(result: FoldResult, out: Path) -> str:
+    """One line for a window that kept nothing: how many records were rejected and why, the first of them."""
+    totals = result.totals
+    w = result.seal["window"]
+    head = f"window {w['window_id']} (tenant {w['tenant_id']}) kept no events"
+    if not result.rejects:
+        why = "the input files hold no records"
+    else:
+        first = result.rejects[0]
+        reasons = ", ".join(f"{k} {v:,}" for k, v in result.rejects_by_reason().items())
+        why = (f"all {totals['events_rejected']:,} records rejected ({reasons}; first: {first.source} {first.reason}"
+               + (f" {first.field}" if first.field else "") + ")")
+    return f"{head}: {why}; nothing written to {out} (seal it anyway with --allow-empty)"
+
+
 def cmd_fold(args: argparse.Namespace) -> int:
     """vgos fold: intake, fold and seal a window into --out.
 
     Event ids kept by the current seal of another window of --tenant (the store's idempotency index) are rejected
     DUPLICATE_PRIOR_WINDOW: the store lookup is supplied here, at the edge; the kernel only sees its result.
+    A window that keeps no event (no records, or every record rejected) is sealed only with --allow-empty;
+    otherwise the command exits 1 with the reject summary and writes nothing. --out is checked first
+    (`vgos.outputs.check_out_dir`): it must be empty, absent or an earlier fold output.
     """
+    from vgos.config import protected_paths, validate_tenant, validate_window_id
+    from vgos.outputs import check_out_dir
+
+    validate_tenant(args.tenant)
+    validate_window_id(args.window_id)
+    protected = protected_paths()
+    check_out_dir(args.out, inputs=args.events, protected=protected)
+
     from vgos.fold import fold_files
     from vgos.outputs import write_fold_outputs
     from vgos.policy import load_policy
@@ -58,9 +90,13 @@ def cmd_fold(args: argparse.Namespace) -> int:
                         prior=prior_lookup(args.tenant, args.window_id))
     if progress:
         sys.stderr.write("\r\x1b[2K")
+    if result.totals["events_kept"] == 0 and not args.allow_empty:
+        print(f"vgos: {_one_line(_empty_window_line(result, args.out))}", file=sys.stderr)
+        return 1
     signer = load_signer()
     out = write_fold_outputs(
-        result, args.out, lambda folder: write_transcript(result, open_store(str(folder)), "transcript", signer))
+        result, args.out, lambda folder: write_transcript(result, open_store(str(folder)), "transcript", signer),
+        inputs=args.events, protected=protected)
     from vgos.audit import note
 
     note("fold", f"window/{args.tenant}/{args.window_id}",
@@ -85,11 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fold", help="intake, fold and seal a window (SPEC.md)")
     p.add_argument("--events", action="append", required=True, type=Path, metavar="PATH",
-                   help="event file (.jsonl, .csv, .parquet); repeat for several files")
+                   help="event file (.jsonl, .json, .csv, .parquet); repeat for several files")
     p.add_argument("--window-id", required=True, help="the window's close date, YYYY-MM-DD")
     p.add_argument("--policy", type=Path, help="policy manifest (YAML or JSON); default: the seed v1.0")
     p.add_argument("--tenant", default="default", help="tenant id (default: default)")
-    p.add_argument("--out", required=True, type=Path, help="output folder (replaced atomically)")
+    p.add_argument("--out", required=True, type=Path,
+                   help="output folder, replaced atomically; must be absent, empty or an earlier fold output")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="seal a window that keeps no event (no records, or all rejected); default: exit 1")
     p.set_defaults(func=cmd_fold)
 
     p = sub.add_parser("demo", help="run the seed demo window end to end and print each step")
@@ -101,21 +140,86 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; exit 0 success, 1 failed verification, 2 unusable input or configuration."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+def _one_line(text: str) -> str:
+    """A message as one terminal line: control characters (newlines, escapes) shown as \\xNN."""
+    return text.translate(_CONTROL)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """`path: reason` of an OSError (both paths of a rename), or the reason alone."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is None:
+        return what
+    where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else str(exc.filename)
+    return f"{where}: {what}"
+
+
+def _internal_error(exc: BaseException, argv: Sequence[str]) -> str:
+    """Write the traceback to VGOS_HOME/logs/ (0600) and return where it went (or why it could not be written)."""
+    import datetime as dt
+    import traceback
+
+    from vgos.config import vgos_home
+
     try:
+        logs = vgos_home() / "logs"
+        logs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        path = logs / f"internal-error-{stamp}-{os.getpid()}.txt"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write(f"vgos {' '.join(argv)}\n")
+            fh.write("".join(traceback.format_exception(exc)))
+        return str(path)
+    except Exception as log_exc:  # noqa: BLE001 - the last resort must not raise
+        return f"not written: {type(log_exc).__name__}: {log_exc}"
+
+
+def _validate_ids(args: argparse.Namespace) -> None:
+    """Every command's `--tenant` and window id are checked once, here, before anything reads or writes."""
+    from vgos.config import validate_tenant, validate_window_id
+
+    if getattr(args, "tenant", None) is not None:
+        validate_tenant(args.tenant)
+    for name in ("window_id",):
+        if getattr(args, name, None) is not None:
+            validate_window_id(getattr(args, name))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; exit 0 success, 1 failed verification, 2 unusable input or configuration, 3 internal error.
+
+    Whatever happens, a user sees one line on stderr, never a traceback: an unexpected exception is reported as
+    `vgos: internal error: <Type>: <message> (details: <file>)` with the traceback in VGOS_HOME/logs/.
+    """
+    from vgos.config import ConfigError
+
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        _validate_ids(args)
         return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"vgos: error: {exc}", file=sys.stderr)
+    except (InputError, ConfigError) as exc:
+        print(f"vgos: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except VerificationError as exc:
-        print(f"vgos: FAILED {exc}", file=sys.stderr)
+        print(f"vgos: FAILED {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("vgos: interrupted; nothing was half-written", file=sys.stderr)
         return 130
+    except OSError as exc:  # a missing file, a folder where a file was expected, a permission
+        print(f"vgos: error: {_one_line(_os_error_line(exc))}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, details in a log file
+        where = _internal_error(exc, sys.argv[1:] if argv is None else list(argv))
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"vgos: internal error: {type(exc).__name__}: {_one_line(first)} (details: {_one_line(where)})",
+              file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -1,7 +1,19 @@
-"""Event schema (SPEC §1): readers for JSONL, CSV and Parquet, normalization to canonical events, rejects.
+"""Event schema (SPEC §1): readers for JSONL, JSON, CSV and Parquet, normalization to canonical events, rejects.
 
 Two implementations of the same rules live here on purpose: `normalize_record` is the plain reference, one
 record at a time; `normalize_frame` is the columnar fast path used for CSV and Parquet. Tests hold them equal.
+
+Reading rules, the same on every path (README, "Event files"):
+- Text (JSONL, JSON, CSV) is decoded by its byte order mark (UTF-8, UTF-16 LE/BE, UTF-32 LE/BE); without one it
+  must be UTF-8. Undecodable text, or a NUL byte (UTF-16/32 without a BOM), makes the file unusable (exit 2).
+- `.jsonl`/`.ndjson`: one JSON object per line. `.json`: a JSON array of events, or one event object; anything
+  else is read as JSON Lines. In an array, a record's "line" is its position (1-based), like a Parquet row.
+- A record with a duplicated key (at any depth), or nested deeper than `MAX_DEPTH` levels, is SCHEMA_INVALID;
+  a `.json` array document that cannot be parsed (including nesting beyond `MAX_DEPTH`) is unusable (exit 2).
+- A CSV header that names a column twice makes the file unusable (exit 2). An empty file has no records.
+- Timestamps, integers and currency codes are ASCII only, with nothing before or after (no whitespace).
+- `event_id` and `principal_id` must not contain control characters (U+0000..U+001F, U+007F..U+009F).
+- Parquet string columns may be plain, large or dictionary-encoded (categorical).
 """
 
 from __future__ import annotations
@@ -10,12 +22,15 @@ import csv
 import datetime as dt
 import io
 import json
+import mmap
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import polars as pl
 
@@ -44,23 +59,29 @@ def prior_detail(window_id: str) -> str:
     return f"kept in window {window_id}"
 
 DETAIL = {
-    "event_id": "must be a string of 1..128 characters",
+    "event_id": "must be a string of 1..128 characters without control characters",
     "ts_occurred": "must be an RFC 3339 timestamp with Z or a numeric offset and at most 6 fractional digits",
-    "principal_id": "must be a string of 1..128 characters",
+    "principal_id": "must be a string of 1..128 characters without control characters",
     "amount_minor": "must be an integer number of minor units with abs(value) <= 2^53-1",
     "source_type": "must be one of earning, adjustment, refund",
     "currency": "must be an ISO 4217 code of 3 upper-case letters",
 }
 
+# ASCII digits only (`\d` would take any Unicode digit), and Python matches them with `fullmatch` (its `$` also
+# matches before a final newline; the polars/Rust `$` does not): the same strings pass on every path.
 TS_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$"
 )
 INT_RE = re.compile(r"^-?[0-9]+$")
 CCY_RE = re.compile(r"^[A-Z]{3}$")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc, invalid in identifiers
+CONTROL_CHARS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))]  # the same set for polars `contains_any`
+MAX_DEPTH = 64  # nesting levels of one JSON record (an event is flat; extra fields may nest a little)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MIN_TS_US = (dt.datetime(1, 1, 1, tzinfo=dt.UTC) - EPOCH) // dt.timedelta(microseconds=1)
 MAX_TS_US = (dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC) - EPOCH) // dt.timedelta(microseconds=1)
-FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet",
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet",
            ".pq": "parquet"}
 
 
@@ -126,7 +147,7 @@ def parse_ts(value: Any) -> int:
             raise FieldError("ts_occurred", "naive timestamp (no time zone)")
         us = ts_to_us(value)
     elif isinstance(value, str):
-        m = TS_RE.match(value)
+        m = TS_RE.fullmatch(value)
         if not m:
             raise FieldError("ts_occurred", DETAIL["ts_occurred"])
         y, mo, d, h, mi, s, frac, z, sign, oh, om = m.groups()
@@ -148,7 +169,7 @@ def parse_ts(value: Any) -> int:
 
 def _check_str(rec: dict[str, Any], field: str) -> str:
     v = rec.get(field)
-    if not isinstance(v, str) or not 1 <= len(v) <= 128:
+    if not isinstance(v, str) or not 1 <= len(v) <= 128 or CONTROL_RE.search(v):
         raise FieldError(field, DETAIL[field])
     try:
         v.encode("utf-8")
@@ -162,7 +183,7 @@ def _check_amount(v: Any, mode: str) -> int:
         raise FieldError("amount_minor", DETAIL["amount_minor"])
     if isinstance(v, int) and mode in ("json", "parquet"):
         n = v
-    elif isinstance(v, str) and mode in ("text", "parquet") and INT_RE.match(v):
+    elif isinstance(v, str) and mode in ("text", "parquet") and INT_RE.fullmatch(v):
         n = int(v)
     else:
         raise FieldError("amount_minor", DETAIL["amount_minor"])
@@ -178,6 +199,8 @@ def normalize_record(rec: Any, *, mode: str, default_currency: str) -> dict[str,
     """
     if not isinstance(rec, dict):
         raise FieldError(None, "record is not a JSON object")
+    if isinstance(rec, _Obj) and rec.dup is not None:
+        raise FieldError(*rec.dup)
     event_id = _check_str(rec, "event_id")
     ts_us = parse_ts(rec.get("ts_occurred"))
     principal_id = _check_str(rec, "principal_id")
@@ -188,7 +211,7 @@ def normalize_record(rec: Any, *, mode: str, default_currency: str) -> dict[str,
     ccy = rec.get("currency")
     if ccy is None or (mode == "text" and ccy == ""):
         ccy = default_currency
-    elif not isinstance(ccy, str) or not CCY_RE.match(ccy):
+    elif not isinstance(ccy, str) or not CCY_RE.fullmatch(ccy):
         raise FieldError("currency", DETAIL["currency"])
     return {
         "event_id": event_id,
@@ -205,45 +228,252 @@ def normalize_record(rec: Any, *, mode: str, default_currency: str) -> dict[str,
 
 
 def detect_format(path: Path) -> str:
-    """Format from the file suffix (.jsonl/.ndjson/.json, .csv, .parquet)."""
+    """Format from the file suffix (.jsonl/.ndjson, .json, .csv, .parquet/.pq)."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"{path}: unknown event file type {path.suffix!r} (expected .jsonl, .csv or .parquet)")
+        raise InputError(f"{path}: unknown event file type {path.suffix!r} (expected .jsonl, .json, .csv or "
+                         ".parquet)")
     return fmt
 
 
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not an events file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read events: {exc.strerror or exc}") from None
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed value or FieldError) for each non-blank line of a JSONL file."""
-    data = _read_bytes(path)
+# Byte order marks, longest first (the UTF-32 LE mark begins with the UTF-16 LE one).
+_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xef\xbb\xbf", "utf-8"),
+         (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
+
+
+def _bom(head: bytes) -> tuple[str | None, int]:
+    """(encoding, length) of the byte order mark at the start of `head`, or (None, 0)."""
+    for mark, enc in _BOMS:
+        if head.startswith(mark):
+            return enc, len(mark)
+    return None, 0
+
+
+def _line_at(data: bytes, pos: int) -> int:
+    return data.count(b"\n", 0, pos) + 1
+
+
+def _not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError, line: int | None = None) -> InputError:
+    """The one-line error for undecodable text: file, line, and what was wrong."""
+    where = line if line is not None else _line_at(data, exc.start)
+    return InputError(f"{path}: line {where}: not UTF-8 text ({exc.reason}); UTF-16 and UTF-32 files need a byte "
+                      "order mark")
+
+
+def _utf8_text(path: Path, data: bytes) -> bytes:
+    """A text file's bytes as UTF-8 without a byte order mark: decoded by its BOM, else taken as UTF-8.
+
+    UTF-8 validity of BOM-less data is checked by the caller (lazily, where it parses); a NUL byte is refused
+    here: no events file holds one, and UTF-16/UTF-32 text without a BOM is full of them.
+    """
+    enc, n = _bom(data[:4])
+    if enc is not None and enc != "utf-8":
+        try:
+            data = data[n:].decode(enc).encode("utf-8")
+        except UnicodeError as exc:
+            prefix = data[n:n + exc.start].decode(enc, errors="replace") if isinstance(exc, UnicodeDecodeError) \
+                else ""
+            raise InputError(f"{path}: line {prefix.count(chr(10)) + 1}: not valid {enc.upper()} text") from None
+    elif n:
+        data = data[n:]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise InputError(f"{path}: line {_line_at(data, nul)}: NUL byte: not UTF-8 text (UTF-16 and UTF-32 files "
+                         "need a byte order mark)")
+    return data
+
+
+class _Obj(dict):
+    """A JSON object from the duplicate-checking parser; `dup` = (field, detail) when a key repeats inside it."""
+
+    __slots__ = ("dup",)
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Obj:
+    obj = _Obj(pairs)
+    obj.dup = None
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                obj.dup = (k, f"key {k!r} appears more than once")
+                break
+            seen.add(k)
+    else:
+        for k, v in pairs:
+            if _holds_dup(v):
+                obj.dup = (k, "holds an object with a duplicated key")
+                break
+    return obj
+
+
+def _holds_dup(v: Any) -> bool:
+    if isinstance(v, _Obj):
+        return v.dup is not None
+    return isinstance(v, list) and any(_holds_dup(x) for x in v)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def _depth_exceeded(raw: bytes, limit: int) -> int | None:
+    """Byte offset (in `raw` without its string literals) where nesting first exceeds `limit`, else None."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return None
+    bare = _STRING_RE.sub(b'""', raw)
+    a = np.frombuffer(bare, dtype=np.uint8)
+    step = ((a == 0x5B) | (a == 0x7B)).astype(np.int32) - ((a == 0x5D) | (a == 0x7D)).astype(np.int32)
+    depth = np.cumsum(step)
+    over = np.flatnonzero(depth > limit)
+    return int(over[0]) if over.size else None
+
+
+def _slow_json(raw: bytes) -> Any:
+    """Parse with the stdlib (duplicate keys marked, depth bounded); raises FieldError or UnicodeDecodeError."""
+    text = raw.decode("utf-8")
+    if _depth_exceeded(raw, MAX_DEPTH) is not None:
+        raise FieldError(None, f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise FieldError(None, f"invalid JSON: {str(exc).splitlines()[0]}") from None
+
+
+def _unique_keys(raw: bytes, value: Any) -> bool:
+    """True when orjson's `value` is exactly what `raw` says: no key repeated (orjson keeps the last silently).
+
+    Every colon of a JSON text separates one key from its value or sits inside a string (only a `\\u003a` escape
+    hides one), and orjson writes no escaped colon: so equal colon counts prove that no key was dropped.
+    """
+    return b"\\u003" not in raw and orjson.dumps(value).count(b":") == raw.count(b":")
+
+
+def _flat(v: Any) -> bool:
+    """An array element that nests at most two levels (a scalar, or an object of scalars)."""
+    if type(v) is dict:
+        return not any(type(x) is dict or type(x) is list for x in v.values())
+    return type(v) is not list
+
+
+def _shallow(raw: bytes) -> bool:
+    """Cheap proof that a record nests at most MAX_DEPTH levels (else `_slow_json` measures it)."""
+    return raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH
+
+
+def _json_record(path: Path, no: int, raw: bytes) -> Any:
+    """One JSON text holding one record: its value, or a FieldError when it is not usable JSON."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if _shallow(raw) and _unique_keys(raw, value):
+            return value
+    try:
+        return _slow_json(raw)
+    except FieldError as err:
+        return err
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, raw, exc, no) from None
+
+
+def _iter_lines(path: Path, data: bytes) -> Iterator[tuple[int, Any]]:
     for no, raw in enumerate(data.split(b"\n"), start=1):
         line = raw.strip()
-        if not line:
-            continue
-        try:
-            yield no, orjson.loads(line)
-        except orjson.JSONDecodeError:
-            # orjson refuses integers beyond 64 bits; the stdlib parser tells those apart from broken JSON.
-            try:
-                yield no, json.loads(line.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield no, FieldError(None, f"invalid JSON: {str(exc).splitlines()[0]}")
+        if line:
+            yield no, _json_record(path, no, line)
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed value or FieldError) for each non-blank line of a JSONL file."""
+    yield from _iter_lines(path, _utf8_text(path, _read_bytes(path)))
+
+
+def iter_json(path: Path) -> Iterator[tuple[int, Any]]:
+    """A `.json` file: a JSON array of events (line = position), one event object, or else JSON Lines."""
+    data = _utf8_text(path, _read_bytes(path))
+    body = data.strip()
+    if not body:
+        return
+    first = _line_at(data, len(data) - len(data.lstrip()))
+    if body[:1] == b"[":
+        yield from enumerate(_json_array(path, body, first), start=1)
+        return
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:  # the stdlib also takes what orjson refuses (a lone surrogate escape): then still one document
+            _slow_json(body)
+        except (FieldError, UnicodeDecodeError):  # not one JSON document: read it line by line
+            yield from _iter_lines(path, data)
+            return
+    yield first, _json_record(path, first, body)
+
+
+def _json_array(path: Path, body: bytes, first_line: int) -> list[Any]:
+    """The elements of a JSON array document; an unparsable document is unusable input (one line, exit 2)."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        value = None
+    if isinstance(value, list) and all(map(_flat, value)) and _unique_keys(body, value):
+        return value
+    where = _depth_exceeded(body, MAX_DEPTH + 1)
+    if where is not None:
+        bare = _STRING_RE.sub(b'""', body)  # raw newlines never sit inside a JSON string: line numbers hold
+        raise InputError(f"{path}: line {first_line - 1 + _line_at(bare, where)}: JSON nested deeper than "
+                         f"{MAX_DEPTH} levels in an event")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, body, exc) from None
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        line = getattr(exc, "lineno", 1)
+        raise InputError(f"{path}: line {first_line - 1 + line}: not a JSON array of events: "
+                         f"{getattr(exc, 'msg', str(exc))}") from None
+    if not isinstance(value, list):
+        raise InputError(f"{path}: line {first_line}: not a JSON array of events")
+    return value
+
+
+def _csv_rows(path: Path, data: bytes) -> csv.DictReader | None:
+    """A DictReader over a CSV file's text, header checked; None when the file holds nothing."""
+    data = _utf8_text(path, data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, data, exc) from None
+    if not text.strip():
+        return None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    names = reader.fieldnames or []
+    dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if dup is not None:
+        raise InputError(f"{path}: line 1: the header names column {dup!r} more than once")
+    _require_columns(path, names)
+    return reader
 
 
 def iter_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, row of strings); the header is line 1."""
-    try:
-        text = _read_bytes(path).decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    _require_columns(path, reader.fieldnames or [])
+    reader = _csv_rows(path, _read_bytes(path))
+    if reader is None:
+        return
     for i, row in enumerate(reader):
         yield i + 2, row
 
@@ -255,10 +485,22 @@ def iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for unreadable files
-        raise InputError(f"{path}: cannot read Parquet: {exc}") from None
+        raise InputError(f"{path}: cannot read Parquet: {_first_line(exc)}") from None
+    _require_unique(path, table.column_names)
     _require_columns(path, table.column_names)
     for i, row in enumerate(table.to_pylist()):
         yield i + 1, row
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _require_unique(path: Path, names: list[str]) -> None:
+    dup = next((n for i, n in enumerate(names) if n in FIELDS and n in names[:i]), None)
+    if dup is not None:
+        raise InputError(f"{path}: column {dup!r} appears more than once")
 
 
 def _require_columns(path: Path, names: list[str]) -> None:
@@ -267,14 +509,17 @@ def _require_columns(path: Path, names: list[str]) -> None:
         raise InputError(f"{path}: line 1: missing required column(s) {', '.join(missing)}")
 
 
+_READERS = {"jsonl": iter_jsonl, "json": iter_json, "csv": iter_csv, "parquet": iter_parquet}
+_MODES = {"jsonl": "json", "json": "json", "csv": "text", "parquet": "parquet"}
+
+
 def read_reference(path: Path, default_currency: str) -> tuple[list[dict[str, Any]], list[tuple[int, Reject]]]:
     """Reference reader: normalize every record of one file one by one; returns kept events and rejects."""
     fmt = detect_format(path)
-    mode = {"jsonl": "json", "csv": "text", "parquet": "parquet"}[fmt]
-    rows = {"jsonl": iter_jsonl, "csv": iter_csv, "parquet": iter_parquet}[fmt](path)
+    mode = _MODES[fmt]
     kept: list[dict[str, Any]] = []
     rejects: list[tuple[int, Reject]] = []
-    for line, rec in rows:
+    for line, rec in _READERS[fmt](path):
         try:
             if isinstance(rec, FieldError):
                 raise rec
@@ -283,10 +528,11 @@ def read_reference(path: Path, default_currency: str) -> tuple[list[dict[str, An
             kept.append(ev)
         except FieldError as err:
             eid = rec.get("event_id") if isinstance(rec, dict) else None
+            if isinstance(rec, _Obj) and rec.dup is not None and rec.dup[0] == "event_id":
+                eid = None  # which of the repeated ids would be arbitrary
             rejects.append((line, Reject(eid if isinstance(eid, str) else None, SCHEMA_INVALID,
                                          f"{path}:{line}", err.field, err.detail)))
     return kept, rejects
-
 
 # ---------------------------------------------------------------------------------------------- fast path
 
@@ -343,7 +589,8 @@ def _ts_string_to_us(col: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 def _str_rule(df: pl.DataFrame, name: str) -> pl.Expr:
     if df.schema[name] != pl.String:
         return pl.lit(False)
-    return pl.col(name).str.len_chars().is_between(1, 128).fill_null(False)
+    c = pl.col(name)
+    return (c.str.len_chars().is_between(1, 128) & ~c.str.contains_any(CONTROL_CHARS)).fill_null(False)
 
 
 def _amount_rule(df: pl.DataFrame, mode: str) -> tuple[pl.Expr, pl.Expr]:
@@ -463,25 +710,72 @@ def normalize_frame(
     return kept, rejects
 
 
-def _read_frame_csv(path: Path) -> pl.DataFrame:
+_SMALL = 1 << 16  # CSV files up to this size are decoded in Python and handed to polars as bytes
+
+
+def _csv_source(path: Path) -> str | bytes | None:
+    """What polars reads for a CSV file: its path, or its UTF-8 bytes (BOM decoded); None for an empty file.
+
+    A large BOM-less or UTF-8-BOM file stays a path (polars maps it and strips a UTF-8 BOM itself) after a NUL
+    scan of the mapped bytes; UTF-8 validity is then checked by polars.
+    """
     try:
-        df = pl.read_csv(path, infer_schema=False, encoding="utf8")
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(4)
+            enc, _ = _bom(head)
+            if size <= _SMALL or enc not in (None, "utf-8"):
+                data = _utf8_text(path, head + fh.read())
+                return data if data.strip() else None
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                nul = mm.find(b"\x00")
+                if nul >= 0:
+                    _utf8_text(path, mm[:nul + 1])  # raises, naming the line
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not an events file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read events: {exc.strerror or exc}") from None
+    return str(path)
+
+
+def _read_frame_csv(path: Path) -> pl.DataFrame | None:
+    source = _csv_source(path)
+    if source is None:
+        return None
+    try:
+        df = pl.read_csv(source, infer_schema=False, encoding="utf8")
     except Exception as exc:  # noqa: BLE001 - polars raises several types for unreadable CSV
-        raise InputError(f"{path}: cannot read CSV: {str(exc).splitlines()[0]}") from None
+        # The reference reader names the line of bad UTF-8 (or a bad header); else report what polars says.
+        if _csv_rows(path, source if isinstance(source, bytes) else _read_bytes(path)) is None:
+            return None  # only blank lines
+        raise InputError(f"{path}: cannot read CSV: {_first_line(exc)}") from None
+    if any("_duplicated_" in c for c in df.columns) or any(f not in df.columns for f in REQUIRED):
+        # polars renames a repeated header, and takes a blank line for one: check the header as the reference does
+        if _csv_rows(path, source if isinstance(source, bytes) else _read_bytes(path)) is None:
+            return None
     # CSV has no null: an empty cell is the empty string, as the csv module reads it.
     df = df.with_columns(pl.all().fill_null(""))
     return df.with_row_index("_line", offset=2).with_columns(pl.col("_line").cast(pl.Int64))
 
 
 def _read_frame_parquet(path: Path) -> pl.DataFrame:
+    import pyarrow.parquet as pq
+
     try:
+        names = pq.read_schema(path).names
+        _require_unique(path, names)
         schema = pl.read_parquet_schema(path)
         cols = [c for c in FIELDS if c in schema]
+        # Dictionary-encoded (categorical) strings are strings: read them as such.
+        exprs = [pl.col(c).cast(pl.String) if isinstance(schema[c], (pl.Categorical, pl.Enum)) else pl.col(c)
+                 for c in cols]
         df = pl.scan_parquet(path).select(
-            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_line"), *cols
+            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_line"), *exprs
         ).collect()
+    except InputError:
+        raise
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: cannot read Parquet: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"{path}: cannot read Parquet: {_first_line(exc)}") from None
     return df.select(*cols, "_line")
 
 
@@ -501,13 +795,17 @@ def _frame_from_events(kept: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def read_fast(path: Path, default_currency: str) -> tuple[pl.DataFrame, list[tuple[int, Reject]]]:
-    """Fast reader: one file into canonical columns (CSV and Parquet vectorized; JSONL record by record)."""
+    """Fast reader: one file into canonical columns (CSV and Parquet vectorized; JSON record by record)."""
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an events file")
     fmt = detect_format(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: no such events file")
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "json"):
         kept, rejects = read_reference(path, default_currency)
         return _frame_from_events(kept), rejects
     df = _read_frame_csv(path) if fmt == "csv" else _read_frame_parquet(path)
+    if df is None:
+        return pl.DataFrame(schema=CANON_SCHEMA), []
     return normalize_frame(df, source=str(path), mode="text" if fmt == "csv" else "parquet",
                            default_currency=default_currency)

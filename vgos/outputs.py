@@ -1,21 +1,33 @@
-"""Write a fold's outputs into a folder atomically: build beside it, then swap it in whole."""
+"""Write a fold's outputs into a folder atomically: build beside it, then swap it in whole.
+
+`--out` is guarded (`check_out_dir`): an existing folder is replaced only when it is empty or a previous fold
+output (it holds the `MARKER` file the fold writes), and never when it is, or contains, an input file or the
+embedded state (VGOS_HOME, the artifact root, the drop zone, the signing key, the SQLite database). The temp
+folder is removed on every exit path; files and folders are fsynced before the swap, which is an atomic
+exchange where the file system has one (Linux `renameat2`), so no `.old` folder is ever left behind.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
+import errno
 import io
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import orjson
 
+from vgos.errors import InputError
 from vgos.fold import FoldResult
 from vgos.seal import Allocation
 
+MARKER = ".vgos-fold-output"
 ALLOCATION_COLUMNS = list(Allocation.__dataclass_fields__)
 
 
@@ -34,34 +46,148 @@ def rejects_jsonl(result: FoldResult) -> bytes:
     return b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in result.rejects)
 
 
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def _resolve(path: str | Path, what: str) -> Path:
+    try:
+        return Path(path).expanduser().resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise InputError(f"{path}: cannot resolve {what}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def check_out_dir(
+    out: str | Path, *, inputs: Iterable[str | Path] = (), protected: Iterable[tuple[str, str | Path]] = (),
+) -> Path:
+    """The resolved output folder, or InputError when replacing it could destroy anything but an old fold output.
+
+    Refused: a folder that is, or contains, one of `inputs` or of `protected` ((what, path) pairs, e.g.
+    ("VGOS_HOME", ...)); an existing path that is not a folder; a non-empty folder without the `MARKER` file.
+    Symlinks are resolved first, so a link to a protected folder is refused like the folder.
+    """
+    target = _resolve(out, "--out")
+    for p in inputs:
+        if _inside(_resolve(p, "the input"), target):
+            raise InputError(f"--out {out}: contains the input {p}; choose another output folder")
+    for what, p in protected:
+        if _inside(_resolve(p, what), target):
+            raise InputError(f"--out {out}: contains {what} ({p}); choose another output folder")
+    try:
+        if target.exists():
+            if not target.is_dir():
+                raise InputError(f"--out {out}: exists and is not a folder")
+            if not (target / MARKER).is_file() and next(target.iterdir(), None) is not None:
+                raise InputError(f"--out {out}: folder is not empty and not an earlier fold output (no {MARKER}); "
+                                 "refusing to replace it")
+        if target.parent.is_dir():  # fail before the fold, not after it: can a folder be made here?
+            os.rmdir(tempfile.mkdtemp(prefix=f".{target.name}.probe-", dir=target.parent))
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create the output folder here: {exc.strerror or exc}") from None
+    return target
+
+
+def _fsync_path(path: Path, directory: bool) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    """fsync every file, then every folder (deepest first), of a freshly written tree."""
+    folders = []
+    for here, _dirs, files in os.walk(root):
+        folders.append(Path(here))
+        for name in files:
+            _fsync_path(Path(here) / name, directory=False)
+    for folder in reversed(folders):
+        _fsync_path(folder, directory=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where the system has no such call."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap_in(tmp: Path, out: Path, aside: Path) -> None:
+    """Put `tmp` at `out`; the previous `out` (if any) ends up at `tmp` or `aside`, which the caller removes."""
+    if not os.path.lexists(out):
+        os.rename(tmp, out)
+    elif not _exchange(tmp, out):
+        os.rename(out, aside)
+        try:
+            os.rename(tmp, out)
+        except BaseException:
+            os.rename(aside, out)
+            raise
+    _fsync_path(out.parent, directory=True)
+
+
+def _remove(path: Path) -> None:
+    if os.path.islink(path) or os.path.isfile(path):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @contextlib.contextmanager
-def atomic_dir(out: Path) -> Iterator[Path]:
-    """Yield a temp folder beside `out`; on success it replaces `out` whole, on failure it disappears."""
-    out = out.absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+def atomic_dir(out: Path, *, check: Callable[[Path], object] | None = None) -> Iterator[Path]:
+    """Yield a temp folder beside `out`; on success it replaces `out` whole, on any failure it disappears.
+
+    `check(out)` runs again right before the swap (the folder may have changed while the outputs were built).
+    """
+    out = Path(out).absolute()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create the output folder: {exc.strerror or exc}") from None
+    aside = tmp.with_name(tmp.name + "-previous")
     try:
         yield tmp
         os.chmod(tmp, 0o755)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rmdir(old)
-            os.rename(out, old)
-            os.rename(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        _fsync_tree(tmp)
+        if check is not None:
+            check(out)
+        _swap_in(tmp, out, aside)
+    finally:  # the unfinished build, or the previous output once swapped out
+        _remove(tmp)
+        _remove(aside)
 
 
 def write_fold_outputs(
-    result: FoldResult, out: str | Path, extra: Callable[[Path], None] | None = None
+    result: FoldResult, out: str | Path, extra: Callable[[Path], None] | None = None, *,
+    inputs: Iterable[str | Path] = (), protected: Iterable[tuple[str, str | Path]] = (),
 ) -> Path:
-    """seal.json, output_digest, rejects.jsonl, allocations.csv, normalized.parquet (+ `extra`, e.g. transcript)."""
-    out = Path(out)
-    with atomic_dir(out) as tmp:
+    """seal.json, output_digest, rejects.jsonl, allocations.csv, normalized.parquet (+ `extra`, e.g. transcript).
+
+    The folder also gets `MARKER`, which lets a later fold replace it; `out` is checked (`check_out_dir`) before
+    anything is written and again before the swap.
+    """
+    inputs, protected = list(inputs), list(protected)
+    target = check_out_dir(out, inputs=inputs, protected=protected)
+    with atomic_dir(target, check=lambda _: check_out_dir(out, inputs=inputs, protected=protected)) as tmp:
         (tmp / "seal.json").write_bytes(result.seal_bytes)
         (tmp / "output_digest").write_text(result.output_digest + "\n")
         (tmp / "rejects.jsonl").write_bytes(rejects_jsonl(result))
@@ -69,4 +195,7 @@ def write_fold_outputs(
         result.kept.write_parquet(tmp / "normalized.parquet", compression="zstd", statistics=False)
         if extra is not None:
             extra(tmp)
-    return out.absolute()
+        (tmp / MARKER).write_bytes(orjson.dumps({
+            "schema": "vgos.fold-output/1", "window_id": result.window.window_id, "tenant_id": result.tenant_id,
+            "output_digest": result.output_digest}) + b"\n")
+    return target

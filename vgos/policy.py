@@ -13,6 +13,7 @@ import orjson
 import yaml
 
 from vgos.canonical import jcs_bytes, sha256_hex
+from vgos.config import validate_window_id
 from vgos.errors import InputError
 
 KINDS = ("ACK", "CT", "SPV")
@@ -38,7 +39,6 @@ _ACCEPTANCE_KEYS = {"required": bool, "freshness_s": int, "quorum": int,
                     "high_value_minor": int, "high_value_quorum": int}
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d):([0-5]\d)$")
 _CCY_RE = re.compile(r"^[A-Z]{3}$")
-_WINDOW_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_SAFE = 2**53 - 1
 
 
@@ -105,12 +105,7 @@ class Policy:
 
 def window_bounds(window_id: str, policy: Policy) -> WindowBounds:
     """close = window_id + close_time_utc; cutoff = close − tolerance; open_cutoff = cutoff − 24 h."""
-    if not isinstance(window_id, str) or not _WINDOW_RE.match(window_id):
-        raise InputError(f"window_id {window_id!r}: expected a close date YYYY-MM-DD")
-    try:
-        day = dt.date.fromisoformat(window_id)
-    except ValueError as exc:
-        raise InputError(f"window_id {window_id!r}: {exc}") from None
+    day = dt.date.fromisoformat(validate_window_id(window_id))
     h, m, s = (int(x) for x in policy.close_time_utc.split(":"))
     close = dt.datetime(day.year, day.month, day.day, h, m, s, tzinfo=dt.UTC)
     cutoff = close - dt.timedelta(seconds=policy.late_tolerance_s)
