@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from connectors.psp import ids
 from connectors.psp.receipts import ParseResult, Quarantine, Receipt
 from recon.match import ReconResult
-from vgos.store.db import session
+from vgos.store.db import serialize_on, session
 from vgos.store.recon import (
     PayoutBatch,
     PayoutBatchItem,
@@ -116,9 +116,14 @@ def window_receipts(window_id: str, batches: list[dict[str, Any]], *, tenant_id:
 
 
 def save_result(result: ReconResult, *, as_of: str, db_url: str | None = None) -> tuple[int, bool]:
-    """Persist a recon result; re-running with the same outcome changes nothing. Returns (run_id, changed)."""
+    """Persist a recon result; re-running with the same outcome changes nothing. Returns (run_id, changed).
+
+    Concurrent runs for one (tenant, window, digest) are serialized, so the row is created once and revised in
+    turn, never a unique-constraint error."""
     digest = result.result_digest
     with session(db_url) as s, s.begin():
+        # one writer per run row: a concurrent `recon run` of the window waits, then sees this one's result
+        serialize_on(s, f"recon_run\x00{result.tenant_id}\x00{result.window_id}\x00{result.output_digest}")
         run = s.scalars(select(ReconRun).where(
             ReconRun.tenant_id == result.tenant_id, ReconRun.window_id == result.window_id,
             ReconRun.output_digest == result.output_digest)).first()

@@ -345,6 +345,7 @@ def submit_proof(path_or_dict: str | Path | dict[str, Any] | bytes, *, db_url: s
     accepted for compatibility and ignored (a caller must not be able to move the boundary's clock).
     """
     from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
 
     from vgos.store.acceptance import ProofRecord
     from vgos.store.db import session
@@ -391,15 +392,22 @@ def submit_proof(path_or_dict: str | Path | dict[str, Any] | bytes, *, db_url: s
     if proof["kind"] != "CT" and ref is not None and ref.output_digest != proof["output_digest"]:
         warning = (f"STALE_PROOF: bound to {proof['output_digest'][:12]}…, the window's current output_digest "
                    f"is {ref.output_digest[:12]}…; it will not count")
-    with session(db_url) as s, s.begin():
-        if s.scalars(select(ProofRecord.id).where(ProofRecord.proof_sha256 == digest)).first() is not None:
-            return SubmitResult(True, None, "already recorded", src, digest, duplicate=True, warning=warning)
-        s.add(ProofRecord(
-            tenant_id=tenant, window_id=proof["window_id"], kind=proof["kind"], subject_id=proof["subject_id"],
-            status=proof["status"], reason=proof.get("reason"),
-            issued_at=fmt_ts(parse_ts(proof["issued_at"])), expires_at=fmt_ts(parse_ts(proof["expires_at"])),
-            output_digest=proof["output_digest"], issuer=proof["issuer"], signature=proof["signature"],
-            proof_json=canon.decode(), proof_sha256=digest, source=src[:512], received_at=fmt_ts(now)))
+    already = SubmitResult(True, None, "already recorded", src, digest, duplicate=True, warning=warning)
+    try:
+        with session(db_url) as s, s.begin():
+            if s.scalars(select(ProofRecord.id).where(ProofRecord.proof_sha256 == digest)).first() is not None:
+                return already
+            s.add(ProofRecord(
+                tenant_id=tenant, window_id=proof["window_id"], kind=proof["kind"], subject_id=proof["subject_id"],
+                status=proof["status"], reason=proof.get("reason"),
+                issued_at=fmt_ts(parse_ts(proof["issued_at"])), expires_at=fmt_ts(parse_ts(proof["expires_at"])),
+                output_digest=proof["output_digest"], issuer=proof["issuer"], signature=proof["signature"],
+                proof_json=canon.decode(), proof_sha256=digest, source=src[:512], received_at=fmt_ts(now)))
+    except IntegrityError:  # a concurrent submission (e.g. a second `proof ingest`) recorded it first
+        with session(db_url) as s:
+            if s.scalars(select(ProofRecord.id).where(ProofRecord.proof_sha256 == digest)).first() is None:
+                raise
+        return already
     from vgos.audit import note
 
     note("proof.submit", f"window/{tenant}/{proof['window_id']}",

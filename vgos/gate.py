@@ -138,10 +138,15 @@ def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default",
     ref = current_transcript(window_id, tenant_id, db_url)
     if ref is None:
         raise InputError(f"window {window_id} (tenant {tenant_id}): no published transcript to authorize")
-    seal = read_seal(ref)
-    rep = replay_transcript(ref)
+    seal = read_seal(ref)  # InputError (one line) when the seal itself cannot be read: nothing to decide on
+    rep = _replay_or_failure(ref, replay_transcript)
     proofs = load_proofs(window_id, tenant_id, db_url, principals=[a["principal_id"] for a in seal["allocations"]])
-    policy = _policy_of(ref)
+    try:
+        policy = _policy_of(ref)
+    except Exception:  # noqa: BLE001 - a transcript that lost its policy cannot have replayed
+        if rep.ok:
+            raise
+        policy = {"acceptance": {}}  # replay failed: every principal is held DIGEST_MISMATCH whatever the policy
     decisions, matrix = evaluate(seal, ref.output_digest, rep.to_dict(), proofs, policy, as_of)
     d_digest = decisions_digest(decisions)
     as_of_s = fmt_ts(as_of)
@@ -175,6 +180,19 @@ def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default",
           "allow": allow,
           "hold": len(decisions) - allow}, window_id=window_id, url=db_url)
     return result
+
+
+def _replay_or_failure(ref: Any, replay: Any) -> Any:
+    """The replay of the transcript; a transcript that cannot be replayed (a segment or the index missing,
+    unreadable or malformed on disk) is a failed replay with its cause, so the gate holds DIGEST_MISMATCH."""
+    from vgos.replay import ReplayResult
+
+    try:
+        return replay(ref)
+    except Exception as exc:  # noqa: BLE001 - whatever the stored transcript provokes is a failed replay
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        return ReplayResult(False, ref.output_digest, "", [], ref.window_id, ref.tenant_id,
+                            f"REPLAY_FAILED: {type(exc).__name__}{': ' + detail if detail else ''}")
 
 
 def latest_decisions(window_id: str, tenant_id: str = "default", db_url: str | None = None

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from vgos.errors import InputError
 
 
 class WriteOnceViolation(Exception):
@@ -122,9 +126,53 @@ class LocalBlobStore:
         return f"{st.st_size}:{st.st_mtime_ns}"
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def s3_errors(url: str) -> Iterator[None]:
+    """Turn what S3 access raises (no credentials, an unreachable endpoint, a refused request) into one InputError
+    line naming the URL; BlobNotFound and WriteOnceViolation pass through."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ReadTimeoutError,
+    )
+
+    try:
+        yield
+    except (NoCredentialsError, PartialCredentialsError):
+        raise InputError(f"{url}: no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE "
+                         "or an instance role)") from None
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
+        from urllib.parse import urlsplit
+
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or getattr(exc, "kwargs", {}).get("endpoint_url") or "?"
+        parts = urlsplit(endpoint)
+        endpoint = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else endpoint
+        raise InputError(f"{url}: cannot reach the S3 endpoint {endpoint} ({type(exc).__name__})") from None
+    except NoRegionError:
+        raise InputError(f"{url}: no AWS region configured (set AWS_DEFAULT_REGION)") from None
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise InputError(f"{url}: S3 refused the request: {err.get('Code', '?')}: "
+                         f"{err.get('Message') or _first_line(exc)}") from None
+    except BotoCoreError as exc:
+        raise InputError(f"{url}: S3 error: {_first_line(exc)}") from None
+
+
 @dataclass
 class S3BlobStore:
-    """An S3 prefix; optional Object Lock retention (`VGOS_S3_OBJECT_LOCK_DAYS`) on write-once puts."""
+    """An S3 prefix; optional Object Lock retention (`VGOS_S3_OBJECT_LOCK_DAYS`) on write-once puts.
+
+    Failures to reach S3 (no credentials, unreachable endpoint, access refused) raise InputError with one line."""
 
     root: str
     client: object | None = None
@@ -133,16 +181,26 @@ class S3BlobStore:
         rest = self.root[len("s3://"):]
         self.bucket, _, prefix = rest.partition("/")
         self.prefix = prefix.strip("/")
+        if not self.bucket:
+            raise InputError(f"{self.root}: no bucket name (expected s3://bucket/prefix)")
         if self.client is None:
             import boto3
 
-            self.client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+            try:
+                with s3_errors(self.root):
+                    self.client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+            except ValueError as exc:  # e.g. an invalid AWS_ENDPOINT_URL
+                raise InputError(f"{self.root}: cannot open S3: {_first_line(exc)}") from None
 
     def _key(self, key: str) -> str:
         key = _clean_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, key: str, data: bytes, *, write_once: bool = True) -> str:
+        with s3_errors(self.url(key)):
+            return self._put(key, data, write_once=write_once)
+
+    def _put(self, key: str, data: bytes, *, write_once: bool) -> str:
         full = self._key(key)
         kwargs: dict = {"Bucket": self.bucket, "Key": full, "Body": data}
         if write_once:
@@ -159,32 +217,35 @@ class S3BlobStore:
         return self.url(key)
 
     def get(self, key: str) -> bytes:
-        try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
-        except self.client.exceptions.NoSuchKey:
-            raise BlobNotFound(self.url(key)) from None
+        with s3_errors(self.url(key)):
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            except self.client.exceptions.NoSuchKey:
+                raise BlobNotFound(self.url(key)) from None
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
+        with s3_errors(self.url(key)):
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+                return True
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
 
     def list(self, prefix: str = "") -> list[str]:
         full = self.prefix + "/" if self.prefix else ""
         if prefix.strip("/"):
             full += prefix.strip("/") + "/"
         keys: list[str] = []
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
-            for obj in page.get("Contents", []):
-                k = obj["Key"]
-                keys.append(k[len(self.prefix) + 1:] if self.prefix else k)
+        with s3_errors(f"s3://{self.bucket}/{full}"):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                for obj in page.get("Contents", []):
+                    k = obj["Key"]
+                    keys.append(k[len(self.prefix) + 1:] if self.prefix else k)
         return sorted(keys)
 
     def url(self, key: str) -> str:
@@ -192,7 +253,8 @@ class S3BlobStore:
 
     def fingerprint(self, key: str) -> str:
         """Cheap change detector (size and ETag) so unchanged objects are not re-read."""
-        head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        with s3_errors(self.url(key)):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         return f"{head['ContentLength']}:{head['ETag']}"
 
 

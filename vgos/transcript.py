@@ -312,12 +312,34 @@ def load_ref(url: str) -> TranscriptRef:
 
 
 def read_seal(ref: TranscriptRef) -> dict[str, Any]:
-    """The sealed seal object of a transcript."""
-    store = ref.open()
-    for e in read_index(store)["segments"]:
-        if e["kind"] == "seal":
-            return orjson.loads(read_segment(store, e))
-    raise ValueError(f"{ref.url}: transcript has no seal segment")
+    """The sealed seal object of a transcript.
+
+    A transcript whose index or seal is missing, unreadable or not a seal raises InputError: one line naming the
+    file (the CLI exits 2), never a traceback."""
+    from vgos.errors import InputError
+
+    where = f"the transcript of window {ref.window_id} (tenant {ref.tenant_id})"
+    try:
+        store = ref.open()
+        entries = [e for e in read_index(store)["segments"] if e["kind"] == "seal"]
+        if not entries:
+            raise InputError(f"{ref.url}: {where} has no seal segment")
+        seal = orjson.loads(read_segment(store, entries[0]))
+    except InputError:
+        raise
+    except BlobNotFound as exc:
+        raise InputError(f"{exc.args[0] if exc.args else ref.url}: missing from {where}; the sealed result "
+                         "cannot be read") from None
+    except OSError as exc:
+        raise InputError(f"{exc.filename or ref.url}: cannot read {where}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        detail = (str(exc).strip().splitlines() or [""])[0]
+        raise InputError(f"{ref.url}: {where} has an unreadable index or seal ({type(exc).__name__}"
+                         f"{': ' + detail if detail else ''})") from None
+    if not (isinstance(seal, dict) and isinstance(seal.get("allocations"), list)
+            and isinstance(seal.get("window"), dict) and isinstance(seal.get("totals"), dict)):
+        raise InputError(f"{ref.url}: the seal segment of {where} is not a seal object")
+    return seal
 
 
 # ---------------------------------------------------------------- publishing and the transcript index

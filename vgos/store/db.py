@@ -1,22 +1,76 @@
-"""Engine, sessions and alembic migrations for the OLTP store (SQLite by default, PostgreSQL in production)."""
+"""Engine, sessions and alembic migrations for the OLTP store (SQLite by default, PostgreSQL in production).
+
+First use is safe under concurrency: migrations are serialized (a PostgreSQL transaction-level advisory lock, or an
+exclusive `flock` on a lock file beside a SQLite database), and alembic re-reads the schema version once the lock is
+held, so two processes migrating a fresh database at once both succeed. A SQLite database holds payee details: its
+file (and -wal/-shm) is created 0600 before SQLite opens it, and a folder made for it (or VGOS_HOME) is 0700.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from vgos import config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# pg_advisory_xact_lock key that serializes migrations (ASCII "vgosmigr"); one per database, released at commit.
+MIGRATION_LOCK_KEY = 0x76676F736D696772
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL, or None for other databases, in-memory and `file:` URI databases."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return None
+    db = u.database
+    if not db or db == ":memory:" or db.startswith("file:") or str(u.query.get("uri", "")).lower() == "true":
+        return None
+    return Path(db).absolute()
+
+
+def _make_private(path: Path, mode: int) -> None:
+    """chmod `path` to `mode` when it is ours and more open than that (best effort: never fails the caller)."""
+    with contextlib.suppress(OSError):
+        st = path.stat()
+        if st.st_uid == os.geteuid() and st.st_mode & 0o777 & ~mode:
+            os.chmod(path, mode)
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Create the database folder 0700 and the file 0600 before SQLite opens it (SQLite gives -wal/-shm files the
+    database file's mode); tighten an existing file, its -wal/-shm and VGOS_HOME when they are ours."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        _make_private(folder, PRIVATE_DIR)
+    elif folder == config.vgos_home():
+        _make_private(folder, PRIVATE_DIR)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
+    except OSError:
+        return  # unwritable location: SQLite reports it with its own message
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+              path.with_name(path.name + "-journal")):
+        if p.exists():
+            _make_private(p, PRIVATE_FILE)
 
 
 def make_engine(url: str | None = None) -> Engine:
     """Create an engine; SQLite gets foreign keys on and a busy timeout so concurrent writers wait."""
     url = url or config.database_url()
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None:
+            prepare_sqlite_file(path)
         engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -30,16 +84,59 @@ def make_engine(url: str | None = None) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+@contextlib.contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """Hold an exclusive flock on `<database>.migrate-lock` (0600) while migrating; waits for another migrator."""
+    path = sqlite_path(str(engine.url))
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        fcntl = None  # type: ignore[assignment]
+    if path is None or fcntl is None:
+        yield
+        return
+    try:
+        fd = os.open(path.with_name(path.name + ".migrate-lock"), os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    except OSError:  # read-only folder: nobody can create the schema here anyway, SQLite reports it
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest alembic revision (idempotent)."""
+    """Bring the schema to the newest alembic revision (idempotent, serialized between processes).
+
+    The version is read by alembic only after the lock is held, so a process that waited finds the schema its
+    competitor created and has nothing to do."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with _sqlite_migration_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def serialize_on(s: Session | Connection, key: str) -> None:
+    """Inside a transaction: wait until no other transaction holds `key`, and hold it until this one ends.
+
+    PostgreSQL: a transaction-level advisory lock on a 64-bit hash of `key` (the statements that follow see what
+    the previous holder committed). SQLite has one writer at a time: take the database write lock now, before
+    reading, so a read-then-write cannot interleave with another writer's."""
+    bind = s.get_bind() if isinstance(s, Session) else s
+    name = bind.dialect.name
+    if name == "postgresql":
+        k = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": k})
+    elif name == "sqlite":
+        s.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
 
 
 @lru_cache(maxsize=8)
