@@ -38,8 +38,11 @@ class World:
     """One fresh store and artifact folder; seals are published, batches released through the registry."""
 
     def __init__(self, root: Path) -> None:
+        import os
+
         self.root = root
         self.db = f"sqlite:///{root / 'vgos.db'}"
+        os.environ["VGOS_ARTIFACTS"] = str(root / "artifacts")  # one ledger (and its anchors) per example
         self.n = 0
         self.at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -61,7 +64,7 @@ class World:
             "event_id": f"s{self.n}-{p}", "ts_occurred": "2025-09-23T11:00:00Z", "principal_id": p,
             "amount_minor": a, "source_type": "earning"}) + b"\n" for p, a in amounts.items()))
         result = fold_files([f], WINDOW, load_policy(None))
-        publish_transcript(result, artifacts_root=str(self.root / "artifacts"), db_url=self.db)
+        publish_transcript(result, db_url=self.db)
         self.digest = result.output_digest
         return {a.principal_id: a.payout_minor for a in result.allocations}
 
@@ -109,8 +112,11 @@ class World:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=amounts, ops=steps)
-def test_money_moves_at_most_once_and_the_books_agree(vgos_home: Path, first: dict[str, int], ops) -> None:
+def test_money_moves_at_most_once_and_the_books_agree(vgos_home: Path, monkeypatch, first: dict[str, int],
+                                                      ops) -> None:
     from vgos import payouts
+
+    monkeypatch.setenv("VGOS_ARTIFACTS", str(vgos_home / "artifacts"))  # restored after the test
 
     root = vgos_home / uuid.uuid4().hex
     root.mkdir()
