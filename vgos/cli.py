@@ -178,6 +178,18 @@ def _internal_error(exc: BaseException, argv: Sequence[str]) -> str:
         return f"not written: {type(log_exc).__name__}: {log_exc}"
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (a stopped container, a killed job) unwinds like Ctrl-C, so temp files are removed on the way out."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        def _raise(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _raise)
+
+
 def _validate_ids(args: argparse.Namespace) -> None:
     """Every command's `--tenant` and window id are checked once, here, before anything reads or writes."""
     from vgos.config import validate_tenant, validate_window_id
@@ -197,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     from vgos.config import ConfigError
 
+    _interrupt_on_sigterm()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

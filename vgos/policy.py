@@ -166,7 +166,7 @@ def policy_from_manifest(raw: Any, source: str = "<manifest>") -> Policy:
     if not isinstance(ccy, str) or not _CCY_RE.match(ccy):
         raise _fail(source, "currency", f"expected an ISO 4217 code like USD, got {ccy!r}")
     close_time = merged["close_time_utc"]
-    if not isinstance(close_time, str) or not _TIME_RE.match(close_time):
+    if not isinstance(close_time, str) or not _TIME_RE.fullmatch(close_time):
         raise _fail(source, "close_time_utc", f"expected HH:MM:SS (UTC), got {close_time!r}")
     return Policy(
         policy_version=version,

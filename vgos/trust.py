@@ -313,9 +313,10 @@ def rotate_signing_key(now: str, not_after_old: str | None = None) -> Rotation:
     """Replace the Ed25519 signing key with a new one and keep the old public key trusted for its period.
 
     The old key file is kept as `<stem>.<key_id>.retired.pem` (0600); the trust file gets the old public key with
-    not_after = `not_after_old` (default `now`) and the new one with not_before = `now`. The new key is moved into
-    place last (temp file, fsync, rename), after the trust file, so a crash never leaves a signer nobody trusts.
-    Callers record the rotation in the audit log. InputError when the signer is a KMS key or times are unusable.
+    not_after = `not_after_old` (default `now`) and the new one open-ended (it may re-sign older windows). The new
+    key is moved into place last (temp file, fsync, rename), after the trust file, so a crash never leaves a signer
+    nobody trusts. Callers record the rotation in the audit log. InputError when the signer is a KMS key or times
+    are unusable.
     """
     import fcntl
 
@@ -369,7 +370,8 @@ def rotate_signing_key(now: str, not_after_old: str | None = None) -> Rotation:
 
         new_pem = serialization.load_pem_private_key(new_private, None).public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        new = _key(new_pem, now, None, f"{ENV_TRUSTED_KEYS}:{tpath}")
+        # open-ended: the new key may re-sign windows that closed before the rotation (a re-seal of an old window)
+        new = _key(new_pem, None, None, f"{ENV_TRUSTED_KEYS}:{tpath}")
         entries.append(_entry(new, f"signing key since {now} (vgos keys rotate)"))
         write_trust_file(tpath, entries)
         tmp = temp(key_path, new_private, 0o600)
