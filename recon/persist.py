@@ -38,7 +38,8 @@ def load_batches(window_id: str, output_digest: str | None = None, *, tenant_id:
                               .order_by(PayoutBatchItem.end_to_end_id)).all()
             out.append({c.name: getattr(b, c.name) for c in PayoutBatch.__table__.columns} | {"items": [
                 {"end_to_end_id": i.end_to_end_id, "principal_id": i.principal_id, "amount_minor": i.amount_minor,
-                 "currency": i.currency, "payee_ref": i.payee_ref} for i in items]})
+                 "currency": i.currency, "payee_ref": i.payee_ref, "payout_item_id": i.payout_item_id}
+                for i in items]})
         return out
 
 

@@ -112,6 +112,13 @@ def create_window_batch(
 
     if rail not in RAILS:
         raise InputError(f"--rail: unknown rail {rail!r} (expected one of {', '.join(RAILS)})")
+    if execution_date is not None:
+        from vgos.config import validate_window_id
+
+        try:
+            validate_window_id(execution_date)  # the same rule: a real calendar date YYYY-MM-DD
+        except InputError:
+            raise InputError(f"--execution-date {execution_date!r}: expected a calendar date YYYY-MM-DD") from None
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         _check_out(out_path)
@@ -215,9 +222,13 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
 
     batches = load_batches(state.window_id, None, tenant_id=state.tenant_id, db_url=db_url)
     receipts = window_receipts(state.window_id, batches, tenant_id=state.tenant_id, db_url=db_url)
-    # batch lines come from the registry, which paid each item once under a release-time ALLOW
-    result = reconcile(state.window_id, state.output_digest, None, batches, receipts,
+    # batch lines come from the registry, which paid each item once under a release-time ALLOW; lines it voided
+    # (cancelled, rejected) are expected to stay unbooked
+    voided = payouts.voided_lines(state.window_id, state.tenant_id, db_url)
+    live, dead = _split_voided(batches, voided)
+    result = reconcile(state.window_id, state.output_digest, None, live, receipts,
                        tenant_id=state.tenant_id, amount_tolerance_minor=amount_tolerance_minor)
+    _flag_paid_after_void(result, dead)
     run_id, changed = save_result(result, as_of=_iso(as_of), db_url=db_url)
     moved = payouts.apply_evidence(state.window_id, state.tenant_id, payout_evidence(result, batches, receipts),
                                    actor=actor or _actor(), db_url=db_url)
@@ -228,6 +239,35 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
           "result_digest": result.result_digest, "changed": changed, "payout_items": moved},
          window_id=state.window_id, url=db_url)
     return result, run_id, changed
+
+
+def _split_voided(batches: list[dict[str, Any]], voided: set[tuple[str, str]]
+                  ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Batches with only their live lines (totals recomputed), and the voided lines by EndToEndId."""
+    live, dead = [], {}
+    for b in batches:
+        keep = [i for i in b["items"] if (b["provider_batch_id"], i.get("payout_item_id")) not in voided]
+        dead.update({i["end_to_end_id"]: i | {"provider_batch_id": b["provider_batch_id"]}
+                     for i in b["items"] if i not in keep})
+        live.append(b | {"items": keep, "n_items": len(keep), "ctrl_sum_minor": sum(i["amount_minor"] for i in keep)})
+    return live, dead
+
+
+def _flag_paid_after_void(result: ReconResult, dead: dict[str, dict[str, Any]]) -> None:
+    """A booking on a cancelled or rejected line is money that moved twice: CRITICAL, never 'external only'."""
+    from recon.match import SEVERITY, Discrepancy
+
+    out = []
+    for d in result.discrepancies:
+        line = dead.get(d.subject or "")
+        if d.type == "EXTERNAL_ONLY" and line is not None:
+            d = Discrepancy("PAID_AFTER_VOID", SEVERITY["PAID_AFTER_VOID"], 100, d.subject, line["principal_id"],
+                            d.receipt_id, 0, d.actual_minor,
+                            f"booked although the line was cancelled or rejected in batch {line['provider_batch_id']};"
+                            f" the payee may have been paid twice ({d.detail})")
+        out.append(d)
+    result.discrepancies = sorted(out, key=lambda d: (DISCREPANCY_TYPES.index(d.type), d.subject or "",
+                                                      d.receipt_id or ""))
 
 
 def payout_evidence(result: ReconResult, batches: list[dict[str, Any]], receipts: list[Any]) -> list[Any]:

@@ -21,6 +21,8 @@ CASES = [
     "batch create 2025-09-23 --rail csv --out {out} --debtor {png}",
     "authorize 2025-09-23", "replay notadate", "payouts show 2025-02-30", "acceptance show 2025-09-23 --tenant ../x",
     "batch create 2025-09-23 --rail csv --out {out} --tenant ../../x",
+    "batch create 2025-09-23 --rail csv --out {out} --execution-date 2025-02-30",
+    "batch create 2025-09-23 --rail csv --out {out} --execution-date garbage",
     "fold --events {png} --window-id 2025-09-23 --out {out}",
     "fold --events {missing} --window-id 2025-09-23 --out {out}",
 ]

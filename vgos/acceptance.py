@@ -370,7 +370,9 @@ def submit_proof(path_or_dict: str | Path | dict[str, Any] | bytes, *, db_url: s
             proof = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise ProofRefused("MALFORMED_PROOF", f"not JSON: {exc}") from None
-        proof = validate_proof(proof, issuers if issuers is not None else load_issuers())
+        registry = issuers if issuers is not None else load_issuers()
+        proof = validate_proof(proof, registry)
+        fingerprint = registry[proof["issuer"]].key_fingerprint  # known here: the key just verified it
         limit = now + dt.timedelta(seconds=skew)
         if parse_ts(proof["issued_at"]) > limit:
             raise ProofRefused("FUTURE_PROOF", f"field 'issued_at': {proof['issued_at']} is later than the clock "
@@ -402,7 +404,8 @@ def submit_proof(path_or_dict: str | Path | dict[str, Any] | bytes, *, db_url: s
                 status=proof["status"], reason=proof.get("reason"),
                 issued_at=fmt_ts(parse_ts(proof["issued_at"])), expires_at=fmt_ts(parse_ts(proof["expires_at"])),
                 output_digest=proof["output_digest"], issuer=proof["issuer"], signature=proof["signature"],
-                proof_json=canon.decode(), proof_sha256=digest, source=src[:512], received_at=fmt_ts(now)))
+                proof_json=canon.decode(), proof_sha256=digest, source=src[:512], received_at=fmt_ts(now),
+                key_fingerprint=fingerprint))
     except IntegrityError:  # a concurrent submission (e.g. a second `proof ingest`) recorded it first
         with session(db_url) as s:
             if s.scalars(select(ProofRecord.id).where(ProofRecord.proof_sha256 == digest)).first() is None:
@@ -443,7 +446,7 @@ def quarantine_list(db_url: str | None = None) -> list[dict[str, Any]]:
 
 
 def _key_fingerprints() -> dict[str, str]:
-    """issuer id → key fingerprint from the registry ({} when it is unreadable: identities fall back to names)."""
+    """issuer id → key fingerprint from the registry ({} when it is unreadable)."""
     try:
         return {iid: i.key_fingerprint for iid, i in load_issuers().items() if i.key_fingerprint}
     except InputError:
@@ -455,8 +458,8 @@ def load_proofs(window_id: str, tenant_id: str = "default", db_url: str | None =
     """Every accepted proof of a window (any digest), plus the tenant's CT proofs for its principals filed under
     other windows (CT is about the payee), in submission order.
 
-    `principals` defaults to the allocations of the window's current seal. Each proof carries its issuer's
-    `key_fingerprint` from the registry (the issuer id when the registry or an HMAC secret is unavailable).
+    `principals` defaults to the allocations of the window's current seal. Each proof carries the fingerprint of
+    the key that verified it at intake (older rows: the registry's; None when unknown — it then counts for no key).
     """
     from sqlalchemy import select
 
@@ -481,7 +484,8 @@ def load_proofs(window_id: str, tenant_id: str = "default", db_url: str | None =
         fps = _key_fingerprints()
         return [{"window_id": r.window_id, "kind": r.kind, "subject_id": r.subject_id, "status": r.status,
                  "reason": r.reason, "issued_at": r.issued_at, "expires_at": r.expires_at,
-                 "output_digest": r.output_digest, "issuer": r.issuer, "key_fingerprint": fps.get(r.issuer, r.issuer),
+                 "output_digest": r.output_digest, "issuer": r.issuer,
+                 "key_fingerprint": r.key_fingerprint or fps.get(r.issuer),
                  "proof_sha256": r.proof_sha256} for r in rows]
 
 
@@ -561,25 +565,31 @@ def _latest_per_issuer(proofs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [latest[k] for k in sorted(latest)]
 
 
-def _key_of(proof: dict[str, Any]) -> str:
-    """The signing key's identity (fingerprint), or the issuer id when none is known."""
-    return proof.get("key_fingerprint") or proof["issuer"]
+def _key_of(proof: dict[str, Any]) -> str | None:
+    """The signing key's identity (fingerprint); None when unknown (such a proof adds nothing to a quorum)."""
+    if "key_fingerprint" not in proof:  # a caller's plain proof dicts (pure evaluation): one key per issuer
+        return f"issuer:{proof['issuer']}"
+    return proof["key_fingerprint"]
 
 
 def _evaluate(kind: str, subject: str, proofs: list[dict[str, Any]], good_status: str, output_digest: str,
-              as_of: dt.datetime, spec: dict[str, Any], quorum: int, missing: str) -> MatrixRow:
+              as_of: dt.datetime, spec: dict[str, Any], quorum: int, missing: str, veto_skew_s: int = 0) -> MatrixRow:
     required = bool(spec.get("required", False))
     freshness = int(spec.get("freshness_s", 0))
+    horizon = as_of + dt.timedelta(seconds=veto_skew_s)
+
+    def counts(p: dict[str, Any]) -> bool:
+        # an approval counts from its issue time; a veto (HOLD, REJECTED) as soon as intake accepted it
+        issued = parse_ts(p["issued_at"])
+        return issued <= as_of or (p["status"] != good_status and issued <= horizon)
+
     if kind == "CT":  # about the payee: any digest, any window
-        latest = _latest_per_issuer([p for p in proofs if parse_ts(p["issued_at"]) <= as_of])
-        good = [p for p in latest if p["status"] == good_status and is_fresh(p, as_of, freshness)]
-        bad = [p for p in latest if p["status"] != good_status and as_of < parse_ts(p["expires_at"])]
+        latest = _latest_per_issuer([p for p in proofs if counts(p)])
     else:  # bound to the sealed result
-        bound = [p for p in proofs if p["output_digest"] == output_digest and parse_ts(p["issued_at"]) <= as_of]
-        current = [p for p in _latest_per_issuer(bound) if is_fresh(p, as_of, freshness)]
-        good = [p for p in current if p["status"] == good_status]
-        bad = [p for p in current if p["status"] != good_status]
-    fresh = len({_key_of(p) for p in good})
+        latest = _latest_per_issuer([p for p in proofs if p["output_digest"] == output_digest and counts(p)])
+    good = [p for p in latest if p["status"] == good_status and is_fresh(p, as_of, freshness)]
+    bad = [p for p in latest if p["status"] != good_status and as_of < parse_ts(p["expires_at"])]  # in force
+    fresh = len({k for k in map(_key_of, good) if k is not None})
     expires = None
     if good:
         ends = [min(parse_ts(p["expires_at"]), parse_ts(p["issued_at"]) + dt.timedelta(seconds=freshness))
@@ -611,11 +621,14 @@ def _evaluate(kind: str, subject: str, proofs: list[dict[str, Any]], good_status
 
 
 def evaluate_matrix(window_id: str, output_digest: str, as_of: dt.datetime, policy: Any,
-                    proofs: list[dict[str, Any]], principals: list[str], total_payout_minor: int) -> Matrix:
+                    proofs: list[dict[str, Any]], principals: list[str], total_payout_minor: int,
+                    veto_skew_s: int = 0) -> Matrix:
     """Pure evaluation: ACK and SPV per window (ACK quorum rises above the high-value line), CT per principal.
 
     `proofs` are in submission order (ties of issued_at go to the later submission). ACK and SPV proofs of other
-    windows never count; CT proofs count for their principal whatever window they were filed under.
+    windows never count; CT proofs count for their principal whatever window they were filed under. Approvals
+    count from their issue time and while fresh; a veto (CT HOLD, ACK REJECTED) is in force until it expires and
+    already when issued up to `veto_skew_s` after `as_of` (the future skew intake accepted).
     """
     acc = _policy_acceptance(policy)
     ack = acc.get("ACK", {})
@@ -630,14 +643,14 @@ def evaluate_matrix(window_id: str, output_digest: str, as_of: dt.datetime, poli
         elif p["kind"] in by_kind and p.get("window_id", window_id) == window_id:
             by_kind[p["kind"]].append(p)
     rows = [_evaluate("ACK", window_id, by_kind["ACK"], "ACCEPTED", output_digest, as_of, ack, q_ack,
-                      "MISSING_ACK")]
+                      "MISSING_ACK", veto_skew_s)]
     spv = acc.get("SPV", {})
     rows.append(_evaluate("SPV", "*", by_kind["SPV"], "CONFIRMED", output_digest, as_of, spv,
-                          int(spv.get("quorum", 1)), "MISSING_SPV"))
+                          int(spv.get("quorum", 1)), "MISSING_SPV", veto_skew_s))
     ct = acc.get("CT", {})
     for pid in sorted(set(principals)):
         rows.append(_evaluate("CT", pid, ct_by_subject.get(pid, []), "CLEAR", output_digest, as_of, ct,
-                              int(ct.get("quorum", 1)), "MISSING_CT"))
+                              int(ct.get("quorum", 1)), "MISSING_CT", veto_skew_s))
     return Matrix(window_id, output_digest, fmt_ts(as_of), rows)
 
 
@@ -656,7 +669,7 @@ def acceptance_matrix(window_id: str, output_digest: str | None = None, as_of: d
     principals = [a["principal_id"] for a in seal["allocations"]]
     return evaluate_matrix(window_id, output_digest or ref.output_digest, as_of, policy,
                            load_proofs(window_id, tenant_id, db_url, principals=principals),
-                           principals, seal["totals"]["payout_minor"])
+                           principals, seal["totals"]["payout_minor"], veto_skew_s=max_future_skew_s())
 
 
 def _policy_of(ref: Any) -> dict[str, Any]:

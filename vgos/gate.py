@@ -99,12 +99,13 @@ def decide(seal: dict[str, Any], replay_ok: bool, matrix: Matrix, acceptance: di
 
 
 def evaluate(seal: dict[str, Any], sealed_digest: str, replay: dict[str, Any], proofs: list[dict[str, Any]],
-             policy: Any, as_of: dt.datetime) -> tuple[list[dict[str, Any]], Matrix]:
+             policy: Any, as_of: dt.datetime, veto_skew_s: int = 0) -> tuple[list[dict[str, Any]], Matrix]:
     """Pure gate evaluation from explicit inputs (no store, no clock)."""
     acceptance = policy.get("acceptance", {}) if isinstance(policy, dict) else policy.acceptance
     w = seal["window"]
     matrix = evaluate_matrix(w["window_id"], sealed_digest, as_of, {"acceptance": acceptance}, proofs,
-                             [a["principal_id"] for a in seal["allocations"]], seal["totals"]["payout_minor"])
+                             [a["principal_id"] for a in seal["allocations"]], seal["totals"]["payout_minor"],
+                             veto_skew_s=veto_skew_s)
     replay_ok = bool(replay.get("ok")) and replay.get("replay_digest") == sealed_digest
     return decide(seal, replay_ok, matrix, acceptance), matrix
 
@@ -147,7 +148,10 @@ def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default",
         if rep.ok:
             raise
         policy = {"acceptance": {}}  # replay failed: every principal is held DIGEST_MISMATCH whatever the policy
-    decisions, matrix = evaluate(seal, ref.output_digest, rep.to_dict(), proofs, policy, as_of)
+    from vgos.acceptance import max_future_skew_s
+
+    decisions, matrix = evaluate(seal, ref.output_digest, rep.to_dict(), proofs, policy, as_of,
+                                 veto_skew_s=max_future_skew_s())
     d_digest = decisions_digest(decisions)
     as_of_s = fmt_ts(as_of)
     response = {"schema": "vgos.gate/1", "window_id": window_id, "tenant_id": tenant_id,

@@ -587,6 +587,14 @@ def mark_batch(provider_batch_id: str, to_state: str, reason: str, *, actor: Act
                           actor=actor, db_url=db_url)
 
 
+def voided_lines(window_id: str, tenant_id: str = "default", db_url: str | None = None) -> set[tuple[str, str]]:
+    """(provider_batch_id, item_id) of batch lines that must never be booked: voided (CANCELLED) by an operator or
+    rejected (FAILED) by the provider. A booking on one of them means money moved that the registry released
+    again elsewhere."""
+    return {(h["provider_batch_id"], h["item_id"]) for h in history(window_id, tenant_id, db_url)
+            if h["provider_batch_id"] and h["to_state"] in (CANCELLED, FAILED)}
+
+
 # ---------------------------------------------------------------------------------------------- views
 
 

@@ -120,12 +120,16 @@ def test_ct_hold_in_force_holds_regardless_of_freshness(published, proofs, db_ur
     assert later.matrix.row("CT", "CRE-0001").status == "OK"
 
 
-def test_ct_proof_issued_after_as_of_does_not_count(published, proofs, db_url):
+def test_a_veto_counts_within_the_intake_skew_and_an_approval_only_from_its_issue_time(published, proofs, db_url):
     _submit(db_url, proofs.ack(), proofs.ct("CRE-0001"), proofs.ct("CRE-0002"), proofs.ct("CRE-0003"),
-            proofs.ct("CRE-0001", "HOLD", issued=T0 + dt.timedelta(minutes=1)))
-    assert _reasons(authorize(SEED_WINDOW, as_of=T0, db_url=db_url))[0] == ("CRE-0001", "ALLOW", None)
-    later = authorize(SEED_WINDOW, as_of=T0 + dt.timedelta(minutes=2), db_url=db_url)
-    assert _reasons(later)[0] == ("CRE-0001", "HOLD", "CT_HOLD")
+            proofs.ct("CRE-0001", "HOLD", issued=T0 + dt.timedelta(minutes=1)),
+            proofs.ct("CRE-0003", "HOLD", issued=T0 + dt.timedelta(minutes=10)))
+    # a HOLD dated up to the intake skew (300 s) ahead is in force as soon as it is accepted; one further ahead
+    # (only a what-if can be that far behind the clock) is not yet
+    at_t0 = _reasons(authorize(SEED_WINDOW, as_of=T0, db_url=db_url))
+    assert at_t0[0] == ("CRE-0001", "HOLD", "CT_HOLD") and at_t0[2] == ("CRE-0003", "ALLOW", None)
+    later = authorize(SEED_WINDOW, as_of=T0 + dt.timedelta(minutes=11), db_url=db_url)
+    assert _reasons(later)[2] == ("CRE-0003", "HOLD", "CT_HOLD")
 
 
 # ---------------------------------------------------------------- 2. a REJECTED ACK vetoes

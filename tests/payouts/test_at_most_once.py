@@ -171,3 +171,27 @@ def test_tenants_are_paid_independently(window, tmp_path: Path) -> None:
     from vgos import payouts
 
     assert payouts.ledger_check(WINDOW, "acme")["passed"] and payouts.ledger_check(WINDOW)["passed"]
+
+
+def test_a_cancelled_batch_the_bank_booked_anyway_is_flagged_critical(window, tmp_path: Path) -> None:
+    from connectors.psp.camt054 import camt054_for_batch
+    from recon.service import create_window_batch, ingest_report, load_window, read_debtor, run_window_recon
+    from tests.payouts.conftest import now
+
+    def camt(batch) -> bytes:
+        return camt054_for_batch(batch, debtor_iban=read_debtor(None)["iban"], booked_on=batch.execution_date,
+                                 created_at=f"{batch.execution_date}T08:00:00Z")
+
+    first = create_window_batch(WINDOW, "pain001", tmp_path / "a.xml").batch
+    assert vgos("batch", "cancel", first.provider_batch_id, "--reason", "wrong debtor").returncode == 0
+    second = create_window_batch(WINDOW, "pain001", tmp_path / "b.xml").batch
+    ingest_report(camt(second), "camt-second.xml", "camt054")
+    clean, _, _ = run_window_recon(load_window(WINDOW), as_of=now())
+    assert clean.fully_reconciled and not clean.discrepancies  # the voided lines are not expected
+    ingest_report(camt(first), "camt-first.xml", "camt054")  # ...but the bank booked the cancelled file too
+    result, _, _ = run_window_recon(load_window(WINDOW), as_of=now())
+    assert not result.fully_reconciled
+    flagged = [d for d in result.discrepancies if d.type == "PAID_AFTER_VOID"]
+    assert sorted(d.principal_id for d in flagged) == ["CRE-0001", "CRE-0003"]
+    assert all(d.severity == "CRITICAL" and first.provider_batch_id in d.detail for d in flagged)
+    assert states() == {"CRE-0001": "SETTLED", "CRE-0002": "AUTHORIZED", "CRE-0003": "SETTLED"}

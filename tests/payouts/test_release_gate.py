@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from tests.payouts.conftest import WINDOW, ack, batch_id, ct, now, vgos
@@ -58,9 +59,9 @@ def test_a_ct_hold_that_arrives_after_authorize_keeps_the_payee_out(window, tmp_
     assert auth.returncode == 0 and auth.stdout.count("ALLOW") == 2
     hold_at = now()
     ct("CRE-0001", "HOLD", window.output_digest, issued=hold_at, reason="SANCTIONS")
-    # a what-if ten seconds before the hold still shows ALLOW; it pays nothing
+    # a what-if ten seconds before the hold: the hold is already in force (a veto counts from its acceptance)
     before = vgos("authorize", WINDOW, "--as-of", _ts(hold_at - dt.timedelta(seconds=10)))
-    assert "CRE-0001" in before.stdout and before.stdout.count("ALLOW") == 2
+    assert re.search(r"CRE-0001\s+380\s+HOLD\s+CT_HOLD", before.stdout)
     r = vgos("batch", "create", WINDOW, "--rail", "csv", "--out", tmp_path / "b.csv")
     assert r.returncode == 0, r.stderr
     assert "1 payouts, total 4.56 USD" in r.stdout and "not paid: CRE-0001 CT_HOLD" in r.stdout
@@ -77,3 +78,47 @@ def test_a_ct_hold_that_arrives_after_authorize_keeps_the_payee_out(window, tmp_
     assert len(release) == 1 and f"gate run {release[0].id}" in r.stdout
     assert {r.purpose for r in runs} >= {"evaluate", "what-if", "release"}
     assert batch_id(r.stdout)
+
+
+def test_a_hold_dated_slightly_ahead_is_in_force_at_release(window, tmp_path: Path) -> None:
+    ct("CRE-0001", "HOLD", window.output_digest, issued=now() + dt.timedelta(seconds=200), reason="SANCTIONS")
+    r = vgos("batch", "create", WINDOW, "--rail", "csv", "--out", tmp_path / "b.csv")
+    assert r.returncode == 0 and "not paid: CRE-0001 CT_HOLD" in r.stdout and "total 4.56 USD" in r.stdout
+
+
+def test_a_rejected_ack_vetoes_until_it_expires_not_only_while_fresh(window, tmp_path: Path) -> None:
+    from tests.payouts.conftest import proof, submit
+
+    old = now() - dt.timedelta(seconds=1900)  # older than F = 1800 s, expires in a day
+    submit(proof("ACK", WINDOW, "REJECTED", window.output_digest, old, "finance-2"), "finance-2")
+    r = vgos("batch", "create", WINDOW, "--rail", "csv", "--out", tmp_path / "b.csv")
+    assert r.returncode == 2 and "ACK_REJECTED" in r.stderr and not (tmp_path / "b.csv").exists()
+
+
+def test_quorum_counts_keys_even_where_the_hmac_secrets_are_not_set(vgos_home: Path, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """Two issuer names sharing one HMAC secret count once, also in a process that lacks the secrets."""
+    import orjson
+
+    from tests.payouts.conftest import proof
+    from vgos.acceptance import HMAC, register_issuer, sign_proof, submit_proof
+    from vgos.demo import seed_events_path
+    from vgos.fold import fold_files
+    from vgos.policy import load_policy
+    from vgos.transcript import publish_transcript
+
+    pol = tmp_path / "policy.json"
+    pol.write_bytes(orjson.dumps({"acceptance": {"ACK": {"quorum": 2}, "CT": {"required": False}}}))
+    sealed = fold_files([seed_events_path()], WINDOW, load_policy(pol))
+    publish_transcript(sealed)
+    secret = b"s" * 40
+    for name in ("ha", "hb"):
+        register_issuer(name, algorithm=HMAC, kinds=("ACK",))
+        monkeypatch.setenv(f"VGOS_ISSUER_SECRET_{name.upper()}", secret.decode())
+        p = sign_proof(proof("ACK", WINDOW, "ACCEPTED", sealed.output_digest, now() - dt.timedelta(seconds=30),
+                             name), secret)
+        assert submit_proof(p).accepted
+    for name in ("ha", "hb"):
+        monkeypatch.delenv(f"VGOS_ISSUER_SECRET_{name.upper()}")
+    r = vgos("batch", "create", WINDOW, "--rail", "csv", "--out", tmp_path / "b.csv")
+    assert r.returncode == 2 and "INSUFFICIENT_QUORUM" in r.stderr and not (tmp_path / "b.csv").exists()

@@ -36,6 +36,7 @@ class ProofRecord(Base):
     proof_sha256: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(512))
     received_at: Mapped[str] = mapped_column(String(40))
+    key_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the key that verified it
 
 
 class QuarantinedProof(Base):
