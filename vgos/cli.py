@@ -72,7 +72,7 @@ def cmd_fold(args: argparse.Namespace) -> int:
 
     validate_tenant(args.tenant)
     validate_window_id(args.window_id)
-    protected = protected_paths()
+    protected = protected_paths() + ([("the policy", args.policy.absolute())] if args.policy else [])
     check_out_dir(args.out, inputs=args.events, protected=protected)
 
     from vgos.fold import fold_files

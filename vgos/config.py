@@ -86,4 +86,9 @@ def protected_paths() -> list[tuple[str, Path]]:
     url = os.environ.get("VGOS_DATABASE_URL") or ""
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         out.append(("the database", Path(url[len("sqlite:///"):].split("?", 1)[0]).absolute()))
+    for what, var in (("the trust file", "VGOS_TRUSTED_KEYS"), ("the issuer registry", "VGOS_ISSUERS"),
+                      ("the policy", "VGOS_POLICY"), ("the recon issuer key", "VGOS_RECON_ISSUER_KEY"),
+                      ("the vendor map", "VGOS_NETSUITE_VENDOR_MAP")):
+        if os.environ.get(var) and "://" not in os.environ[var]:
+            out.append((what, Path(os.environ[var]).absolute()))
     return out

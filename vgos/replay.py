@@ -471,12 +471,17 @@ def _verify(store: BlobStore, trusted: list[TrustedKey], expect_digest: str | No
     if (w["window_id"], w["tenant_id"]) != (index["window_id"], index["tenant_id"]):
         raise _Fail("ORIGIN_MISMATCH", "seal", "seal window/tenant differ from the index")
 
-    # The key must be valid when it signed: the checkpoint's signing time when recorded, else the window's close.
-    at_label = "signed_at" if signed_at else "window close"
+    # The key must be valid when it signed. A window is sealed after it closes, so the signing time is the later of
+    # the checkpoint's own `signed_at` (the signer's claim) and the window's close: a retired key cannot vouch for
+    # a window that closed after its retirement by claiming an early signing time.
     try:
-        at = parse_time(signed_at or w["close_ts"], at_label)
+        close = parse_time(w["close_ts"], "window close")
+        claimed = parse_time(signed_at, "signed_at") if signed_at else None
     except ValueError as exc:
         raise _Fail("SEAL_MALFORMED", "seal", str(exc)) from None
+    use_claim = claimed is not None and claimed > close
+    at, at_label = (claimed, "signed_at") if use_claim else (close, "window close")
+    signed_at = signed_at if use_claim else None
     valid = [tk for tk in signers if tk.valid_at(at)]
     if not valid:
         raise _Fail("KEY_NOT_VALID", CHECKPOINT,

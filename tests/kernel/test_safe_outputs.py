@@ -281,3 +281,19 @@ def test_bad_inputs_in_process(vgos_home: Path, tmp_path: Path, capsys: pytest.C
     assert err.startswith("vgos: error: ") and match in err, err
     assert not (tmp_path / "w").exists()
     no_temp_left(tmp_path)
+
+
+def test_out_never_replaces_a_folder_holding_the_policy_or_the_trust_file(vgos_home, tmp_path, capsys,
+                                                                          monkeypatch) -> None:
+    out = tmp_path / "o"
+    code, _ = fold(capsys, "--events", str(seed_events_path()), "--window-id", "2025-09-23", "--out", str(out))
+    assert code == 0
+    (out / "policy.yaml").write_text("policy_version: v9\n")
+    code, err = fold(capsys, "--events", str(seed_events_path()), "--window-id", "2025-09-23", "--policy",
+                     str(out / "policy.yaml"), "--out", str(out))
+    assert code == 2 and "the policy" in err and (out / "policy.yaml").exists()
+    (out / "policy.yaml").unlink()
+    (out / "trusted_keys.json").write_text('{"keys": []}')
+    monkeypatch.setenv("VGOS_TRUSTED_KEYS", str(out / "trusted_keys.json"))
+    code, err = fold(capsys, "--events", str(seed_events_path()), "--window-id", "2025-09-23", "--out", str(out))
+    assert code == 2 and "the trust file" in err and (out / "trusted_keys.json").exists()

@@ -194,3 +194,31 @@ def test_keys_rotate_refuses_kms(vgos_home, monkeypatch, capsys):
     monkeypatch.setenv("VGOS_KMS_KEY_ID", "alias/vgos")
     assert main(["keys", "rotate"]) == 2
     assert "KMS" in capsys.readouterr().err
+
+
+def test_a_retired_key_cannot_claim_an_early_signing_time(vgos_home, tmp_path):
+    """A checkpoint's own `signed_at` never moves the key-validity time before the window's close."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    from vgos.transcript import note_key_hash, note_key_name
+
+    old = load_signer()
+    assert main(["keys", "rotate", "--not-after-old", "2025-09-24T00:00:00Z"]) == 0  # after the seed window
+    retired = vgos_home / "keys" / f"ed25519.{old.key_id}.retired.pem"
+    later = fold_files([SEED_EVENTS], "2025-09-30", load_policy(None))  # closes after the retirement
+    from vgos.signing import Ed25519FileSigner
+
+    write_transcript(later, open_store(str(tmp_path / "t")), "transcript", Ed25519FileSigner(retired))
+    ck = tmp_path / "t" / "transcript" / "checkpoint"
+    assert verify_transcript(str(ck.parent)).reason == "KEY_NOT_VALID"
+    key = serialization.load_pem_private_key(retired.read_bytes(), None)
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    text = ck.read_text().split("\n\n")[0] + "\nsigned_at 2025-09-01T00:00:00Z\n"
+    name = note_key_name(key_id_for_public_key(pub))
+    sig = base64.b64encode(note_key_hash(name, "ed25519", pub) + key.sign(text.encode())).decode()
+    ck.chmod(0o644)
+    ck.write_text(f"{text}\n\u2014 {name} {sig}\n")
+    report = verify_transcript(str(ck.parent))
+    assert not report.ok and report.reason == "KEY_NOT_VALID", report.line()
