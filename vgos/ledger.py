@@ -1422,12 +1422,23 @@ def export_proof(date_from: str, date_to: str, out: str | Path, *, url: str | No
         prev, expected = r.hash, expected + 1
     if prev != sig.head_hash or rows[-1].entry_id != sig.entry_id:
         raise VerificationError("LEDGER_HEAD_MISMATCH", f"signed head #{end} does not match the journal")
+    from vgos.signing import load_signer
+
+    rng = {"from": lo.isoformat(), "to": hi.isoformat(), "entries_in_range": int(n)}
+    head = {"schema": HEAD_SCHEMA, "seq": end, "entry_id": sig.entry_id, "hash": sig.head_hash}
+    signer = load_signer()
     package = {
         "schema": PROOF_SCHEMA,
-        "range": {"from": lo.isoformat(), "to": hi.isoformat(), "entries_in_range": int(n)},
+        "range": rng,
         "anchor": anchor,
         "entries": entries,
-        "head": {"schema": HEAD_SCHEMA, "seq": end, "entry_id": sig.entry_id, "hash": sig.head_hash},
+        "head": head,
+        "package_signature": {  # the claim "these are all the entries of the range", signed by the exporter
+            "algorithm": signer.algorithm,
+            "key_id": signer.key_id,
+            "public_key_pem": signer.public_key_pem().decode("ascii"),
+            "signature_b64": base64.b64encode(signer.sign(_package_message(rng, anchor, head))).decode("ascii"),
+        },
         "signature": {
             "algorithm": sig.algorithm,
             "key_id": sig.key_id,
@@ -1437,6 +1448,11 @@ def export_proof(date_from: str, date_to: str, out: str | Path, *, url: str | No
     }
     atomic_write_bytes(Path(out), orjson.dumps(package, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     return {"entries": len(entries), "entries_in_range": int(n), "head_seq": end, "key_id": sig.key_id}
+
+
+def _package_message(rng: Mapping[str, Any], anchor: Mapping[str, Any], head: Mapping[str, Any]) -> bytes:
+    """What a package signature covers: its range (with the entry count), where it starts, and the head."""
+    return jcs_bytes({"schema": PROOF_SCHEMA, "range": dict(rng), "anchor": dict(anchor), "head": dict(head)})
 
 
 def verify_proof(path: str | Path, *, trusted: Sequence[TrustedKey] | None = None) -> dict[str, Any]:
@@ -1492,6 +1508,18 @@ def verify_proof(path: str | Path, *, trusted: Sequence[TrustedKey] | None = Non
             f"{p}: head signature",
             shipped_pem=sig["public_key_pem"].encode("ascii"),
         )
+        # the range claim: signed by a trusted exporter, and true of the entries shipped (none left out at the start)
+        rng, psig = package["range"], package["package_signature"]
+        _verify_signature(psig["algorithm"], psig["key_id"], _package_message(rng, anchor, head),
+                          psig["signature_b64"], trust, f"{p}: package signature",
+                          shipped_pem=psig["public_key_pem"].encode("ascii"))
+        start, stop = _day(rng["from"], "range.from").isoformat(), (
+            _day(rng["to"], "range.to") + timedelta(days=1)).isoformat()
+        inside = [e for e in entries if start <= e["effective_at"] < stop]
+        if len(inside) != int(rng["entries_in_range"]) or not inside or inside[0] is not entries[0]:
+            raise VerificationError("LEDGER_PROOF_INCOMPLETE",
+                                    f"{p}: the package holds {len(inside)} entries of {rng['from']}..{rng['to']} "
+                                    f"from #{entries[0]['seq']}, its signed range says {rng['entries_in_range']}")
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise VerificationError("LEDGER_PROOF_MALFORMED", f"{p}: missing or malformed field ({exc})") from exc
     return {

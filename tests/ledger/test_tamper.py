@@ -229,3 +229,18 @@ def test_export_of_an_empty_range_is_unusable_input(sqlite_url: str, tmp_path: P
         ["ledger", "export", "--from", "2024-01-01", "--to", "2024-01-31", "--out", str(tmp_path / "p.json")]
     )
     assert code == 2 and "no ledger entries" in err and not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.parametrize("claim", ["as exported", "count lowered"])
+def test_a_package_with_its_first_entries_dropped_is_incomplete(sqlite_url: str, tmp_path: Path, claim: str) -> None:
+    _books(sqlite_url)
+    out = _export(tmp_path)
+    pkg = json.loads(out.read_text())
+    dropped = pkg["entries"].pop(0)  # the links from a moved anchor still hash
+    pkg["anchor"] = {"seq": dropped["seq"], "hash": dropped["hash"]}
+    if claim == "count lowered":  # the range claim is signed: lowering it breaks the package signature
+        pkg["range"]["entries_in_range"] -= 1
+    out.write_text(json.dumps(pkg))
+    code, _, err = run_cli(["ledger", "verify", str(out)])
+    assert code == 1
+    assert "LEDGER_SIGNATURE_INVALID" in err and "package signature" in err, err  # anchor and range are signed
