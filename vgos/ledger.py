@@ -985,8 +985,12 @@ def _verify_signature(
     *,
     shipped_pem: bytes | None = None,
     invalid: str = "LEDGER_SIGNATURE_INVALID",
+    at: str | None = None,
 ) -> TrustedKey:
-    """Check a signature with the TRUSTED key of that key id (never with a key shipped alongside it); the key."""
+    """Check a signature with the TRUSTED key of that key id (never with a key shipped alongside it); the key.
+
+    `at`: the latest effective time the signature covers; the key must be valid then (a retired key signs
+    nothing dated after its retirement)."""
     from vgos.signing import key_id_for_public_key, verify_signature
     from vgos.trust import match_trusted
 
@@ -1003,6 +1007,9 @@ def _verify_signature(
                                                         f"(trusted: {known})")
     if key.algorithm != algorithm or not verify_signature(algorithm, key.public_key_pem, message, signature):
         raise VerificationError(invalid, f"{where}: signature does not verify under trusted key {key.key_id}")
+    if at is not None and not key.valid_at(at):
+        raise VerificationError("LEDGER_KEY_NOT_VALID", f"{where}: covers entries effective {at}, outside the "
+                                                        f"validity of trusted key {key.describe()}")
     return key
 
 
@@ -1298,12 +1305,14 @@ def verify_chain(
             lines_of.setdefault(r.entry_id, []).append(_line_of(r))
         prev, expected, last_id = GENESIS_HASH, 1, None
         hash_at: dict[int, tuple[str, str]] = {}
+        latest_at: dict[int, str] = {}  # seq -> the latest effective_at up to that entry
         for r in conn.execute(select(_E).order_by(_E.c.seq)):
             lines = lines_of.pop(r.entry_id, [])
             body = entry_body(int(r.seq), _draft_of_row(r, lines), r.prev_hash)
             body["entry_id"] = r.entry_id
             _check_entry(body, r.hash, expected, prev, lines)
             hash_at[int(r.seq)] = (r.entry_id, r.hash)
+            latest_at[int(r.seq)] = max(r.effective_at, latest_at.get(int(r.seq) - 1, r.effective_at))
             prev, expected, last_id = r.hash, expected + 1, r.entry_id
         count = expected - 1
         if lines_of:
@@ -1332,6 +1341,7 @@ def verify_chain(
                 trust,
                 where,
                 shipped_pem=s.public_key_pem.encode("ascii"),
+                at=latest_at.get(int(s.seq)),
             )
             signed_to, keys = max(signed_to, int(s.seq)), keys | {s.key_id}
             used[key.key_id] = key
@@ -1507,12 +1517,14 @@ def verify_proof(path: str | Path, *, trusted: Sequence[TrustedKey] | None = Non
             trust,
             f"{p}: head signature",
             shipped_pem=sig["public_key_pem"].encode("ascii"),
+            at=max(e["effective_at"] for e in entries),
         )
         # the range claim: signed by a trusted exporter, and true of the entries shipped (none left out at the start)
         rng, psig = package["range"], package["package_signature"]
         _verify_signature(psig["algorithm"], psig["key_id"], _package_message(rng, anchor, head),
                           psig["signature_b64"], trust, f"{p}: package signature",
-                          shipped_pem=psig["public_key_pem"].encode("ascii"))
+                          shipped_pem=psig["public_key_pem"].encode("ascii"),
+                          at=max(e["effective_at"] for e in entries))
         start, stop = _day(rng["from"], "range.from").isoformat(), (
             _day(rng["to"], "range.to") + timedelta(days=1)).isoformat()
         inside = [e for e in entries if start <= e["effective_at"] < stop]

@@ -244,3 +244,15 @@ def test_a_package_with_its_first_entries_dropped_is_incomplete(sqlite_url: str,
     code, _, err = run_cli(["ledger", "verify", str(out)])
     assert code == 1
     assert "LEDGER_SIGNATURE_INVALID" in err and "package signature" in err, err  # anchor and range are signed
+
+
+def test_a_key_retired_before_the_entries_it_signed_is_refused(sqlite_url: str, tmp_path: Path) -> None:
+    _books(sqlite_url)  # signed by the local key, effective 2025-09-23..25
+    from vgos.cli import main
+
+    assert main(["keys", "rotate", "--not-after-old", "2025-09-01T00:00:00Z"]) == 0
+    out = _export(tmp_path)
+    code, _, err = run_cli(["ledger", "verify", str(out)])
+    assert code == 1 and "LEDGER_KEY_NOT_VALID" in err and "head signature" in err, err
+    code, _, err = run_cli(["ledger", "verify"])
+    assert code == 1 and "LEDGER_KEY_NOT_VALID" in err, err
