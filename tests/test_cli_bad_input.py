@@ -25,6 +25,7 @@ CASES = [
     "batch create 2025-09-23 --rail csv --out {out} --execution-date garbage",
     "fold --events {png} --window-id 2025-09-23 --out {out}",
     "fold --events {missing} --window-id 2025-09-23 --out {out}",
+    "fold --events {extra} --window-id 2025-09-23 --out {out}",
 ]
 
 
@@ -32,8 +33,11 @@ CASES = [
 def files(tmp_path: Path, vgos_home: Path) -> dict[str, Path]:
     (tmp_path / "folder").mkdir()
     (tmp_path / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (tmp_path / "extra.csv").write_text("event_id,ts_occurred,principal_id,amount_minor,source_type\n"
+                                        "e1,2025-09-23T11:00:00Z,P1,5,earning\n"
+                                        "e2,2025-09-23T11:00:00Z,P1,5,earning,EXTRA\n")
     return {"missing": tmp_path / "nope.json", "folder": tmp_path / "folder", "png": tmp_path / "pic.png",
-            "out": tmp_path / "out" / "x.csv"}
+            "out": tmp_path / "out" / "x.csv", "extra": tmp_path / "extra.csv"}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -50,6 +54,8 @@ def test_unusable_input_is_one_line_and_exit_2(case: str, files: dict[str, Path]
     assert code == 2, (code, text)
     assert len(text.strip().splitlines()) == 1 and text.startswith("vgos: error: ") and "Traceback" not in text
     assert not files["out"].exists()
+    if "{extra}" in case:  # the file and the line are named
+        assert "extra.csv: line 3: expected 5 fields, found 6" in text
 
 
 def test_the_installed_command_answers_the_same(files: dict[str, Path]) -> None:

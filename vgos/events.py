@@ -746,8 +746,14 @@ def _read_frame_csv(path: Path) -> pl.DataFrame | None:
         df = pl.read_csv(source, infer_schema=False, encoding="utf8")
     except Exception as exc:  # noqa: BLE001 - polars raises several types for unreadable CSV
         # The reference reader names the line of bad UTF-8 (or a bad header); else report what polars says.
-        if _csv_rows(path, source if isinstance(source, bytes) else _read_bytes(path)) is None:
+        reader = _csv_rows(path, source if isinstance(source, bytes) else _read_bytes(path))
+        if reader is None:
             return None  # only blank lines
+        width = len(reader.fieldnames or [])
+        for row in reader:  # name the first row polars could not take: a wrong number of fields
+            found = width + len(row.get(None) or []) - sum(1 for k, v in row.items() if k is not None and v is None)
+            if found != width:
+                raise InputError(f"{path}: line {reader.line_num}: expected {width} fields, found {found}") from None
         raise InputError(f"{path}: cannot read CSV: {_first_line(exc)}") from None
     if any("_duplicated_" in c for c in df.columns) or any(f not in df.columns for f in REQUIRED):
         # polars renames a repeated header, and takes a blank line for one: check the header as the reference does
