@@ -108,6 +108,7 @@ def create_window_batch(
     from connectors.psp.ids import RAILS
     from vgos import payouts
     from vgos.gate import authorize
+    from vgos.storage import fsync_dir, synced_temp_file
     from vgos.transcript import current_seal
 
     if rail not in RAILS:
@@ -141,13 +142,8 @@ def create_window_batch(
                             created_at=actor.at, attempt=attempt)
         extra.extend((x.principal_id, x.reason_code) for x in batch.excluded)
         if out_path is not None:
-            t = out_path.parent / f".{out_path.name}.{os.getpid()}.tmp"
             try:
-                with open(t, "wb") as fh:
-                    tmp.append(t)
-                    fh.write(batch.content)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                tmp.append(Path(synced_temp_file(out_path, batch.content, 0o644)))
             except OSError as exc:  # the registry transaction rolls back: nothing was released
                 raise InputError(f"{out_path}: cannot write the batch file: {exc.strerror or exc}") from None
         return batch
@@ -163,7 +159,7 @@ def create_window_batch(
             except FileExistsError:
                 raise InputError(f"{out_path}: appeared while the batch was created; the batch "
                                  f"{batch.provider_batch_id} is recorded, its bytes are at {tmp.pop()}") from None
-            _fsync_dir(out_path.parent)
+            fsync_dir(out_path.parent)
     finally:
         for t in tmp:
             t.unlink(missing_ok=True)
@@ -174,16 +170,6 @@ def create_window_batch(
           "ctrl_sum_minor": batch.ctrl_sum_minor, "output_digest": gate.output_digest, "gate_run": gate.run_id,
           "released_at": actor.at}, window_id=window_id, url=db_url)
     return Release(batch, [*sel.excluded, *extra], gate.run_id, actor.at, out_path)
-
-
-def _fsync_dir(folder: Path) -> None:
-    import os
-
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def ingest_report(data: bytes, name: str, fmt: str | None = None, *, tenant_id: str = "default",

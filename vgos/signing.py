@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -69,36 +68,14 @@ def new_ed25519_private_pem() -> bytes:
     )
 
 
-def synced_temp_file(path: Path, data: bytes, mode: int = 0o600) -> str:
-    """A temp file beside `path` holding `data`, created with `mode` and fsynced (for link/rename into place)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return tmp
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a folder so a rename or link inside it survives a crash."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _load_or_create_ed25519(path: Path) -> ed25519.Ed25519PrivateKey:
     """Load the key, or create it atomically (0600 file, 0700 folder) so two first users agree on one key."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(path.parent, 0o700)
-        tmp = synced_temp_file(path, new_ed25519_private_pem())
+        from vgos.storage import synced_temp_file
+
+        tmp = synced_temp_file(path, new_ed25519_private_pem(), 0o600)
         try:
             try:
                 os.link(tmp, path)  # fails if another process created the key first: keep theirs

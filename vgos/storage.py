@@ -35,26 +35,36 @@ class BlobStore(Protocol):
     def fingerprint(self, key: str) -> str: ...
 
 
-def _temp_copy(path: Path, data: bytes, mode: int | None) -> str:
-    """A synced temp file with `data` beside `path` (same file system, so rename/link is atomic)."""
+def synced_temp_file(path: Path, data: bytes, mode: int | None = None) -> str:
+    """A synced temp file with `data` beside `path` (same file system, so rename/link is atomic); `mode` is set
+    before any byte is written (mkstemp's default is 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
     except BaseException:
         os.unlink(tmp)
         raise
     return tmp
 
 
+def fsync_dir(path: Path) -> None:
+    """fsync a folder so a rename or link inside it survives a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Write a file through a temp file in the same folder and rename, so readers never see half a file."""
-    tmp = _temp_copy(path, data, mode)
+    tmp = synced_temp_file(path, data, mode)
     try:
         os.replace(tmp, path)
     except BaseException:
@@ -84,7 +94,7 @@ class LocalBlobStore:
         if not write_once:
             atomic_write_bytes(path, data)
             return self.url(key)
-        tmp = _temp_copy(path, data, 0o444)
+        tmp = synced_temp_file(path, data, 0o444)
         try:
             try:
                 os.link(tmp, path)

@@ -277,16 +277,11 @@ def _ensure_private_dir(folder: Path) -> None:
 
 def write_trust_file(path: Path, entries: list[dict[str, Any]]) -> None:
     """Write the trust file atomically: temp file (0600) in the same folder, fsync, rename, fsync the folder."""
-    from vgos.signing import fsync_dir, synced_temp_file
+    from vgos.storage import atomic_write_bytes, fsync_dir
 
     _ensure_private_dir(path.parent)
     data = (json.dumps({"keys": entries}, indent=2, ensure_ascii=True) + "\n").encode("ascii")
-    tmp = synced_temp_file(path, data, 0o600)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data, mode=0o600)
     fsync_dir(path.parent)
 
 
@@ -320,8 +315,9 @@ def rotate_signing_key(now: str, not_after_old: str | None = None) -> Rotation:
     """
     import fcntl
 
-    from vgos.signing import fsync_dir, key_id_for_public_key, new_ed25519_private_pem, public_key_of_key_file
-    from vgos.signing import synced_temp_file as temp
+    from vgos.signing import key_id_for_public_key, new_ed25519_private_pem, public_key_of_key_file
+    from vgos.storage import atomic_write_bytes, fsync_dir
+    from vgos.storage import synced_temp_file as temp
 
     if config.kms_key_id():
         raise InputError("VGOS_KMS_KEY_ID is set: rotate the key in AWS KMS and add its public key to the trust file")
@@ -374,11 +370,6 @@ def rotate_signing_key(now: str, not_after_old: str | None = None) -> Rotation:
         new = _key(new_pem, None, None, f"{ENV_TRUSTED_KEYS}:{tpath}")
         entries.append(_entry(new, f"signing key since {now} (vgos keys rotate)"))
         write_trust_file(tpath, entries)
-        tmp = temp(key_path, new_private, 0o600)
-        try:
-            os.replace(tmp, key_path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_write_bytes(key_path, new_private, mode=0o600)
         fsync_dir(key_path.parent)
     return Rotation(old, new, retired, tpath, key_path)

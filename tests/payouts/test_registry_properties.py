@@ -135,7 +135,7 @@ def test_money_moves_at_most_once_and_the_books_agree(vgos_home: Path, monkeypat
             pos = payouts.position(items, p)
             assert pos["out_minor"] <= max(sealed.get(p, 0), 0) + pos["recovery_minor"], (p, pos, sealed)
             assert pos["out_minor"] + pos["open_minor"] - pos["recovery_minor"] == sealed.get(p, 0)
-        for it in items:  # an item is in at most one live batch line at a time
+        for it in items:  # never a zero or negative item: a decrease is a RECOVERY, never a negative payment
             assert it.amount_minor > 0
         hist = payouts.history(WINDOW, "default", w.db)
         moving = {}
