@@ -12,6 +12,16 @@ _EXPONENT_OVERRIDES: dict[str, int] = {
     "CLF": 4, "UYW": 4,
 }
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+# ISO 4217 List One (active codes, including funds and precious-metal codes), as published by SIX.
+ISO_4217_ACTIVE = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD CAD CDF
+CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD
+GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP
+LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN
+PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS
+TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD
+XCG XDR XOF XPD XPF XPT XSU XUA YER ZAR ZMW ZWG ZWL
+""".split())
 _DECIMAL_RE = re.compile(r"^([+-]?)(\d+)(?:\.(\d+))?$")
 
 
@@ -24,6 +34,11 @@ def exponent(currency: str) -> int:
     if not _CURRENCY_RE.match(currency or ""):
         raise MoneyError(f"not an ISO 4217 currency code: {currency!r}")
     return _EXPONENT_OVERRIDES.get(currency, 2)
+
+
+def is_iso4217(currency: str) -> bool:
+    """True for an active ISO 4217 code (report parsers refuse 'ZZZ' and other made-up codes)."""
+    return currency in ISO_4217_ACTIVE
 
 
 def minor_to_decimal(amount_minor: int, currency: str) -> str:

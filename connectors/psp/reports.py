@@ -5,8 +5,29 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from collections.abc import Callable
+
 from connectors.psp import iso_reports, psp_reports
-from connectors.psp.receipts import FORMATS, ParseResult, Quarantine, ReportError
+from connectors.psp.receipts import FORMATS, Flag, ParseResult, Quarantine, Receipt, ReportError
+
+# A parser reads a whole file: (bytes, file name, sha256) -> receipts, or (receipts, flags) when the file
+# contradicts itself; it raises ReportError to quarantine the whole file.
+Parser = Callable[[bytes, str, str], "list[Receipt] | tuple[list[Receipt], list[Flag]]"]
+
+
+def _parsers() -> dict[str, Parser]:
+    """Format -> parser (imported lazily so one broken optional reader never blocks the others)."""
+    from connectors.psp import mt940_report, nacha_report
+
+    return {
+        "camt052": lambda d, n, s: iso_reports.camt_receipts(d, "camt052", n, s),
+        "camt053": lambda d, n, s: iso_reports.camt_receipts(d, "camt053", n, s),
+        "camt054": lambda d, n, s: iso_reports.camt_receipts(d, "camt054", n, s),
+        "pain002": iso_reports.pain002_receipts,
+        "mt940": mt940_report.mt940_receipts,
+        "nacha": nacha_report.nacha_receipts,
+        **psp_reports.CSV_PARSERS,
+    }
 
 # Files in ../shared/fixtures that are deliberately not provider-report formats of this module:
 # pain.001 (our own outbound message; read back with connectors.psp.pain001.read_pain001),
@@ -24,16 +45,30 @@ def parse_bytes(fmt: str, data: bytes, name: str) -> ParseResult:
         if fmt not in FORMATS:
             raise ReportError("FORMAT_UNSUPPORTED", f"unknown format {fmt!r} (expected {', '.join(FORMATS)})",
                               None)
-        if fmt in ("camt052", "camt053", "camt054"):
-            res.receipts = iso_reports.camt_receipts(data, fmt, name, sha)
-        elif fmt == "pain002":
-            res.receipts = iso_reports.pain002_receipts(data, name, sha)
-        else:
-            res.receipts = psp_reports.CSV_PARSERS[fmt](data, name, sha)
+        out = _parsers()[fmt](data, name, sha)
+        receipts, flags = out if isinstance(out, tuple) else (out, [])
+        res.receipts, res.flags = _apply_flags(receipts, flags), list(flags)
     except ReportError as exc:
-        res.receipts = []
+        res.receipts, res.flags = [], []
         res.quarantined = [Quarantine(name, fmt, sha, exc.reason_code, exc.reason, exc.line)]
+    except RecursionError:
+        res.receipts, res.flags = [], []
+        res.quarantined = [Quarantine(name, fmt, sha, "REPORT_MALFORMED", "nested too deeply", None)]
     return res
+
+
+def _apply_flags(receipts: list[Receipt], flags: list[Flag]) -> list[Receipt]:
+    """Mark the receipts each flag taints (all of them for a whole-file flag), first flag wins."""
+    if not flags:
+        return receipts
+    from dataclasses import replace
+
+    code: dict[int, str] = {}
+    for f in flags:
+        for r in receipts:
+            if (f.seqs is None or r.seq in f.seqs) and r.seq not in code:
+                code[r.seq] = f.reason_code
+    return [replace(r, flagged=r.flagged or code[r.seq]) if r.seq in code else r for r in receipts]
 
 
 def parse_report(fmt: str, path: str | Path) -> ParseResult:
@@ -52,6 +87,10 @@ def detect_format(data: bytes) -> str | None:
             return None
         return kind if kind in FORMATS else None
     first = head.split(b"\n", 1)[0].decode("utf-8", "replace")
+    if first.startswith("101") and len(first.rstrip("\r")) == 94:
+        return "nacha"
+    if b":20:" in head and (b":25:" in head or b":60F:" in head or b":60M:" in head):
+        return "mt940"
     if first.startswith(('"RH"', '"FH"', '"SH"', '"CH"', "RH,", "FH,", "SH,", "CH,")):
         return "paypal-stl"
     cols = {c.strip().strip('"') for c in first.split(",")}
