@@ -68,6 +68,7 @@ class Discrepancy:
     expected_minor: int | None
     actual_minor: int | None
     detail: str
+    batch_id: str | None = None  # the provider batch it concerns (None: not tied to one of the window's batches)
 
 
 @dataclass

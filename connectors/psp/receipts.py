@@ -45,6 +45,8 @@ class Receipt:
     - `instructed_minor`, `instructed_currency`: the amount as instructed when it differs in currency from the
       booking (ISO AmtDtls/InstdAmt in an FX batch); None otherwise.
     - `copy`: the file's duplicate marker (COPY_MARKERS) or None.
+    - For a STATUS receipt, `reversal=True` means the status says the payment or batch was rejected, failed
+      or returned (pain.002 RJCT, a failed or cancelled PSP payout); `return_code` carries its reason code.
     - `flagged`: reason code when the statement this receipt came from contradicts itself (its totals, counts
       or balances do not add up); such a receipt cannot confirm a settlement until resolved.
     """
