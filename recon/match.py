@@ -8,15 +8,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from connectors.psp.receipts import Receipt
+from connectors.psp.receipts import BOOKED, DETAIL, FEE, INFO, NOTICE, PENDING, STATUS, Receipt
+from recon.evidence import FLAGGED, Movement, effective, movements
 from vgos.canonical import jcs_bytes, sha256_hex
 
 DISCREPANCY_TYPES = ("MISSING_RECEIPT", "EXTERNAL_ONLY", "AMOUNT_MISMATCH", "FEE_MISMATCH", "DUPLICATE_RECEIPT",
-                     "CURRENCY_MISMATCH", "RETURNED", "PROVIDER_TOTALS_MISMATCH", "PAID_AFTER_VOID")
+                     "CURRENCY_MISMATCH", "RETURNED", "PROVIDER_TOTALS_MISMATCH", "PAID_AFTER_VOID",
+                     "DUPLICATE_PAYMENT", "BATCH_DEBITED_TWICE", "BATCH_REVERSED", "UNCONFIRMED_STATEMENT",
+                     "WITHIN_TOLERANCE")
 SEVERITY = {"MISSING_RECEIPT": "HIGH", "EXTERNAL_ONLY": "HIGH", "AMOUNT_MISMATCH": "CRITICAL",
             "FEE_MISMATCH": "MEDIUM", "DUPLICATE_RECEIPT": "MEDIUM", "CURRENCY_MISMATCH": "CRITICAL",
-            "RETURNED": "HIGH", "PROVIDER_TOTALS_MISMATCH": "CRITICAL", "PAID_AFTER_VOID": "CRITICAL"}
-REJECTED_STATUSES = {"RJCT", "RTRN"}
+            "RETURNED": "HIGH", "PROVIDER_TOTALS_MISMATCH": "CRITICAL", "PAID_AFTER_VOID": "CRITICAL",
+            "DUPLICATE_PAYMENT": "CRITICAL", "BATCH_DEBITED_TWICE": "CRITICAL", "BATCH_REVERSED": "CRITICAL",
+            "UNCONFIRMED_STATEMENT": "HIGH", "WITHIN_TOLERANCE": "INFO"}
+# Discrepancies that are recorded but block nothing (a difference inside the configured tolerance).
+NON_BLOCKING = frozenset({"WITHIN_TOLERANCE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,29 @@ class Discrepancy:
     detail: str
     batch_id: str | None = None  # the provider batch it concerns (None: not tied to one of the window's batches)
 
+    @property
+    def case_key(self) -> str:
+        """Stable identity across runs, so a person's resolution of it (resolved, written off) sticks."""
+        return f"{self.type}:{self.batch_id or ''}:{self.subject or ''}:{self.receipt_id or ''}"
+
+    @property
+    def blocking(self) -> bool:
+        """False for a recorded difference that keeps nothing from being confirmed (within tolerance)."""
+        return self.type not in NON_BLOCKING
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLine:
+    """A charge the provider booked for the window's payouts: becomes a fee expense in the ledger."""
+
+    fee_id: str
+    provider: str
+    batch_id: str | None
+    amount_minor: int
+    currency: str
+    receipt_id: str
+    detail: str
+
 
 @dataclass
 class ReconResult:
@@ -83,6 +112,10 @@ class ReconResult:
     discrepancies: list[Discrepancy] = field(default_factory=list)
     batches: dict[str, str] = field(default_factory=dict)
     n_receipts: int = 0
+    pending: list[str] = field(default_factory=list)
+    fees: list[FeeLine] = field(default_factory=list)
+    resolved: frozenset[str] = frozenset()
+    outcomes: dict[str, str] = field(default_factory=dict)  # EndToEndId -> SETTLED | RETURNED | FAILED | PENDING
 
     @property
     def n_matched(self) -> int:
@@ -97,7 +130,12 @@ class ReconResult:
     @property
     def fully_reconciled(self) -> bool:
         """Every expected item matched and nothing unexplained."""
-        return self.n_expected > 0 and self.n_matched == self.n_expected and not self.discrepancies
+        return self.n_expected > 0 and self.n_matched == self.n_expected and not self.open_discrepancies()
+
+    def open_discrepancies(self, batch_id: str | None = None) -> list[Discrepancy]:
+        """Discrepancies that still block (not within tolerance, not resolved by a person), optionally of a batch."""
+        return [d for d in self.discrepancies if d.blocking and d.case_key not in self.resolved
+                and (batch_id is None or d.batch_id == batch_id)]
 
     def by_type(self) -> dict[str, int]:
         """Discrepancy counts per type (all types present, zeros included)."""
@@ -111,7 +149,9 @@ class ReconResult:
                 "fully_reconciled": self.fully_reconciled, "n_receipts": self.n_receipts,
                 "batches": dict(sorted(self.batches.items())),
                 "matches": [asdict(m) for m in self.matches],
-                "discrepancies": [asdict(d) for d in self.discrepancies]}
+                "discrepancies": [asdict(d) for d in self.discrepancies],
+                "pending": sorted(self.pending), "fees": [asdict(f) for f in self.fees],
+                "resolved": sorted(self.resolved), "outcomes": dict(sorted(self.outcomes.items()))}
 
     @property
     def result_digest(self) -> str:
@@ -147,33 +187,241 @@ def expected_from(batches: Iterable[Any]) -> tuple[list[ExpectedItem], list[Batc
     return items, totals
 
 
+def _paid(r: Receipt, it_currency: str) -> tuple[int | None, str | None]:
+    """What a payment booking says the payee was sent, in the payout's currency when the report gives it."""
+    if r.currency != it_currency and r.instructed_currency == it_currency:
+        return r.instructed_minor, it_currency
+    if r.amount_minor is None:
+        return None, r.currency
+    if r.fee_included and r.fee_minor and r.direction == "DBIT":
+        return r.amount_minor - r.fee_minor, r.currency  # the bank booked payout + its charge as one debit
+    return r.amount_minor, r.currency
+
+
+def _ref_of(r: Receipt) -> str:
+    return r.bank_ref or r.receipt_id
+
+
+class _Run:
+    """One reconciliation in progress: indexes, the result, and the rules applied per payment and per batch."""
+
+    def __init__(self, res: ReconResult, items: list[ExpectedItem], totals: list[BatchTotals], tol: int,
+                 expected_fee_minor: int | None, date_window_days: int) -> None:
+        self.res, self.items, self.totals, self.tol = res, items, totals, tol
+        self.expected_fee = expected_fee_minor
+        self.days = date_window_days
+        self.by_e2e = {i.end_to_end_id: i for i in items}
+        self.batch_of = {t.provider_batch_id: t for t in totals}
+        self.ref_to_batch: dict[str, str] = {}
+        for t in totals:
+            self.ref_to_batch[t.provider_batch_id] = t.provider_batch_id
+            if t.payment_info_id:
+                self.ref_to_batch[t.payment_info_id] = t.provider_batch_id
+        self.items_of: dict[str, list[ExpectedItem]] = defaultdict(list)
+        for i in items:
+            self.items_of[i.provider_batch_id or ""].append(i)
+        self.settled: dict[str, str] = {}     # e2e -> method
+        self.returned: set[str] = set()
+        self.failed: set[str] = set()
+        self.pending: set[str] = set()
+        self.fee_ids: set[str] = set()
+
+    def add(self, kind: str, conf: int, subject: str | None, pid: str | None, rid: str | None, exp: int | None,
+            act: int | None, detail: str, batch_id: str | None) -> None:
+        self.res.discrepancies.append(Discrepancy(kind, SEVERITY[kind], conf, subject, pid, rid, exp, act, detail,
+                                                  batch_id))
+
+    def fee(self, m: Movement, batch_id: str | None) -> None:
+        r = m.rep
+        if not r.fee_minor or m.state != BOOKED or r.currency is None:
+            return
+        fid = f"{r.provider}/{_ref_of(r)}"
+        if fid in self.fee_ids:
+            return
+        self.fee_ids.add(fid)
+        self.res.fees.append(FeeLine(fid, r.provider, batch_id, r.fee_minor, r.currency, r.receipt_id,
+                                     f"charges on {r.format} {r.status} ({m.sources})"))
+
+    # -- one payment -------------------------------------------------------------------------------------
+    def payment(self, it: ExpectedItem, rs: list[Receipt], statuses: list[Receipt]) -> bool:
+        """Judge one payment from all its receipts; False when nothing reported it (batch totals may still)."""
+        e2e, pid, bid = it.end_to_end_id, it.principal_id, it.provider_batch_id
+        if not rs and not statuses:
+            return False
+        mv = movements(rs)
+        money = [m for m in mv if m.state != INFO and m.rep.kind != FEE]
+        debits = [m for m in money if m.direction == "DBIT" and not m.reversal]
+        backs = [m for m in money if m.direction == "CRDT" or m.reversal]
+        booked = [m for m in debits if m.state == BOOKED]
+        for m in booked:
+            self.fee(m, bid)
+        back_booked = [m for m in backs if m.state == BOOKED]
+        rejects = [s for s in statuses if s.reversal]
+        if back_booked:
+            m = back_booked[0]
+            code = m.return_code or "no return reason given"
+            self.returned.add(e2e)
+            self.add("RETURNED", 100, e2e, pid, m.rep.receipt_id, it.amount_minor, m.rep.amount_minor,
+                     f"{'booked, then ' if booked else ''}returned ({code}): {m.rep.format} {m.rep.status} "
+                     f"({m.sources})", bid)
+            return True
+        if rejects and not booked:
+            s = min(rejects, key=lambda r: r.receipt_id)
+            self.failed.add(e2e)
+            why = s.return_code or s.reason
+            self.add("RETURNED", 100, e2e, pid, s.receipt_id, it.amount_minor, s.amount_minor,
+                     f"{s.format} {s.status}{': ' + why if why else ''} ({s.source})", bid)
+            return True
+        if not booked:
+            flagged = [m for m in debits if m.state == FLAGGED]
+            if flagged:
+                m = flagged[0]
+                self.add("UNCONFIRMED_STATEMENT", 100, e2e, pid, m.rep.receipt_id, it.amount_minor,
+                         m.rep.amount_minor, f"booked only in a statement that contradicts itself ({m.flag}); it "
+                         f"confirms nothing until a consistent statement arrives or a person accepts the file "
+                         f"({m.sources})", bid)
+                return True
+            if any(m.state == PENDING for m in debits):
+                self.pending.add(e2e)
+                return True
+            return False
+        if len(booked) > 1:
+            self.add("DUPLICATE_PAYMENT", 100, e2e, pid, booked[1].rep.receipt_id, it.amount_minor,
+                     sum(m.rep.amount_minor or 0 for m in booked),
+                     f"{len(booked)} separate debits for one payout: {'; '.join(m.sources for m in booked)}", bid)
+        if rejects:
+            s = min(rejects, key=lambda r: r.receipt_id)
+            self.add("RETURNED", 90, e2e, pid, s.receipt_id, it.amount_minor, None,
+                     f"booked, but {s.format} says {s.status} ({s.return_code or s.reason or 'no reason'}) "
+                     f"({s.source}); waiting for the return booking", bid)
+            self.returned.add(e2e)
+            return True
+        self.check_amount(it, booked[0], "end_to_end_id", 100)
+        return True
+
+    def check_amount(self, it: ExpectedItem, m: Movement, method: str, conf: int) -> None:
+        """Compare the booked amount with the payout; a clean pair (or one within tolerance) settles it."""
+        r, e2e, pid, bid = m.rep, it.end_to_end_id, it.principal_id, it.provider_batch_id
+        paid, ccy = _paid(r, it.currency)
+        if ccy != it.currency:
+            self.add("CURRENCY_MISMATCH", conf, e2e, pid, r.receipt_id, it.amount_minor, r.amount_minor,
+                     f"booked in {r.currency}, payout in {it.currency} ({m.sources})", bid)
+            return
+        if paid is None:
+            self.add("AMOUNT_MISMATCH", conf, e2e, pid, r.receipt_id, it.amount_minor, None,
+                     f"booking carries no amount ({m.sources})", bid)
+            return
+        diff = paid - it.amount_minor
+        if diff and not r.fee_included and r.fee_minor and paid + r.fee_minor == it.amount_minor:
+            # the provider paid the payee net of its fee: the payout moved, the fee is an expense
+            diff = 0
+        if abs(diff) > self.tol:
+            self.add("AMOUNT_MISMATCH", conf, e2e, pid, r.receipt_id, it.amount_minor, paid,
+                     f"booked amount differs from the authorized payout by {diff} ({m.sources})", bid)
+            return
+        if self.expected_fee is not None and r.fee_minor != self.expected_fee:
+            self.add("FEE_MISMATCH", conf, e2e, pid, r.receipt_id, self.expected_fee, r.fee_minor,
+                     f"fee {r.fee_minor}, expected {self.expected_fee} ({m.sources})", bid)
+            return
+        if diff:
+            self.add("WITHIN_TOLERANCE", conf, e2e, pid, r.receipt_id, it.amount_minor, paid,
+                     f"difference {diff} within the tolerance of {self.tol} ({m.sources})", bid)
+        self.settled[e2e] = method
+        self.res.matches.append(Match(e2e, pid, bid, r.receipt_id, method, conf))
+
+    # -- one batch ---------------------------------------------------------------------------------------
+    def batch(self, t: BatchTotals, rs: list[Receipt], statuses: list[Receipt], has_lines: bool) -> None:
+        """The one-debit booking of a batch: total and count checked; a second debit or a reversal is caught."""
+        bid = t.provider_batch_id
+        its = self.items_of.get(bid, [])
+        mv = [m for m in movements(rs) if m.state != INFO and m.rep.kind != FEE]
+        debits = [m for m in mv if m.direction == "DBIT" and not m.reversal]
+        booked = [m for m in debits if m.state == BOOKED]
+        backs = [m for m in mv if (m.direction == "CRDT" or m.reversal) and m.state == BOOKED]
+        for m in booked:
+            self.fee(m, bid)
+        open_items = [i for i in its if i.end_to_end_id not in self.returned and i.end_to_end_id not in self.failed]
+        if backs:
+            m = backs[0]
+            self.add("BATCH_REVERSED", 100, bid, None, m.rep.receipt_id, t.ctrl_sum_minor, m.rep.amount_minor,
+                     f"the batch booking was reversed ({m.return_code or 'no return reason given'}; {m.sources})",
+                     bid)
+            for i in open_items:
+                self.returned.add(i.end_to_end_id)
+                self.settled.pop(i.end_to_end_id, None)
+            return
+        grp = [s for s in statuses if s.reversal]
+        if grp and not booked:
+            s = min(grp, key=lambda r: r.receipt_id)
+            for i in open_items:
+                if i.end_to_end_id not in self.settled:
+                    self.failed.add(i.end_to_end_id)
+                    self.add("RETURNED", 100, i.end_to_end_id, i.principal_id, s.receipt_id, i.amount_minor, None,
+                             f"batch rejected: {s.format} {s.status} ({s.return_code or s.reason or 'no reason'}) "
+                             f"({s.source})", bid)
+            return
+        if len(booked) > 1:
+            self.add("BATCH_DEBITED_TWICE", 100, bid, None, booked[1].rep.receipt_id, t.ctrl_sum_minor,
+                     sum(m.rep.amount_minor or 0 for m in booked),
+                     f"{len(booked)} separate debits for one batch: {'; '.join(m.sources for m in booked)}", bid)
+        if not booked:
+            flagged = [m for m in debits if m.state == FLAGGED]
+            if flagged and not has_lines:
+                m = flagged[0]
+                self.add("UNCONFIRMED_STATEMENT", 100, bid, None, m.rep.receipt_id, t.ctrl_sum_minor,
+                         m.rep.amount_minor, f"batch booked only in a statement that contradicts itself ({m.flag}) "
+                         f"({m.sources})", bid)
+            elif any(m.state == PENDING for m in debits) and not has_lines:
+                self.pending.update(i.end_to_end_id for i in open_items if i.end_to_end_id not in self.settled)
+            return
+        m = booked[0]
+        r = m.rep
+        paid, ccy = _paid(r, t.currency)
+        if ccy != t.currency:
+            if not has_lines:
+                self.add("CURRENCY_MISMATCH", 100, bid, None, r.receipt_id, t.ctrl_sum_minor, r.amount_minor,
+                         f"batch booked in {r.currency}, batch is {t.currency} ({m.sources})", bid)
+            return
+        diff = (paid or 0) - t.ctrl_sum_minor
+        if r.fee_minor and not r.fee_included and paid is not None and paid + r.fee_minor == t.ctrl_sum_minor:
+            diff = 0
+        if paid is None or abs(diff) > self.tol:
+            self.add("PROVIDER_TOTALS_MISMATCH", 100, bid, None, r.receipt_id, t.ctrl_sum_minor, paid,
+                     f"the batch debit differs from the batch total by {diff} ({m.sources})", bid)
+            return
+        if r.n_txs is not None and r.n_txs != t.n_items:
+            self.add("PROVIDER_TOTALS_MISMATCH", 100, bid, None, r.receipt_id, t.n_items, r.n_txs,
+                     f"the batch booking counts {r.n_txs} payments, the batch has {t.n_items} ({m.sources})", bid)
+            return
+        if diff:
+            self.add("WITHIN_TOLERANCE", 100, bid, None, r.receipt_id, t.ctrl_sum_minor, paid,
+                     f"batch difference {diff} within the tolerance of {self.tol} ({m.sources})", bid)
+        if has_lines:
+            return  # the payments' own lines judge each payment
+        for i in open_items:
+            if i.end_to_end_id not in self.settled and i.end_to_end_id not in self.pending:
+                self.settled[i.end_to_end_id] = "batch_total"
+                self.res.matches.append(Match(i.end_to_end_id, i.principal_id, bid, r.receipt_id, "batch_total",
+                                              90))
+
+
 def reconcile(
     window_id: str, output_digest: str, decisions: list[dict] | None, batches: Iterable[Any],
     receipts: Iterable[Receipt], *, tenant_id: str = "default", amount_tolerance_minor: int = 0,
-    expected_fee_minor: int | None = None, date_window_days: int = 7,
+    expected_fee_minor: int | None = None, date_window_days: int = 7, resolved: Iterable[str] = (),
 ) -> ReconResult:
-    """Reconcile receipts against the window's batches (and check batches against the ALLOW decisions).
+    """Reconcile receipts against the window's batches: evidence per payment and per batch, not per file.
 
-    Order: statuses (pain.002 RJCT → RETURNED), primary key (EndToEndId / provider reference), then payee +
-    amount + booking date, then batch totals (one bank entry for many payees); leftovers are MISSING_RECEIPT
-    (expected side) or EXTERNAL_ONLY (provider side). Deterministic for the same inputs.
+    Every receipt about a payment (its EndToEndId, from any file and format) is clustered into real movements
+    (`recon.evidence`), so an advice plus a statement, or a bank copy, count once; only BOOKED movements from
+    consistent statements settle, pending ones keep the payment open, reversals and returns return it, a second
+    debit is a DUPLICATE_PAYMENT. A batch's one-debit booking is checked against its total and item count; a
+    second debit or a reversal of it is a discrepancy. Receipts without a key are matched by payee + amount +
+    booking date. The result does not depend on the order of receipts or files.
     """
     items, totals = expected_from(batches)
-    res = ReconResult(tenant_id, window_id, output_digest, len(items))
-    disc = res.discrepancies
-    tol = amount_tolerance_minor
-
-    def add(kind: str, conf: int, subject: str | None, pid: str | None, rid: str | None,
-            exp: int | None, act: int | None, detail: str) -> None:
-        disc.append(Discrepancy(kind, SEVERITY[kind], conf, subject, pid, rid, exp, act, detail))
-
-    by_e2e = {i.end_to_end_id: i for i in items}
-    batch_of = {t.provider_batch_id: t for t in totals}
-    ref_to_batch: dict[str, str] = {}
-    for t in totals:
-        ref_to_batch[t.provider_batch_id] = t.provider_batch_id
-        if t.payment_info_id:
-            ref_to_batch[t.payment_info_id] = t.provider_batch_id
+    res = ReconResult(tenant_id, window_id, output_digest, len(items), resolved=frozenset(resolved))
+    run = _Run(res, items, totals, amount_tolerance_minor, expected_fee_minor, date_window_days)
 
     if decisions is not None:
         allowed = {d["principal_id"]: d for d in decisions
@@ -181,158 +429,138 @@ def reconcile(
         for it in items:
             d = allowed.get(it.principal_id)
             if d is None or d.get("payout_minor") != it.amount_minor:
-                add("AMOUNT_MISMATCH", 100, it.end_to_end_id, it.principal_id, None,
-                    d.get("payout_minor") if d else 0, it.amount_minor,
-                    "batch item differs from the sealed ALLOW decision" if d else
-                    "batch pays a principal without an ALLOW decision bound to this digest")
+                run.add("AMOUNT_MISMATCH", 100, it.end_to_end_id, it.principal_id, None,
+                        d.get("payout_minor") if d else 0, it.amount_minor,
+                        "batch item differs from the sealed ALLOW decision" if d else
+                        "batch pays a principal without an ALLOW decision bound to this digest", it.provider_batch_id)
 
     all_receipts = sorted(receipts, key=lambda r: (r.raw_sha256, r.seq))
     res.n_receipts = len(all_receipts)
-    returned: dict[str, Receipt] = {}
-    done: dict[str, tuple[str, Receipt]] = {}   # e2e -> (format, receipt) of the booking that settled it
+    parents = {(r.raw_sha256, r.seq): r for r in all_receipts if r.level == "BATCH" and r.kind != DETAIL}
+    by_e2e: dict[str, list[Receipt]] = defaultdict(list)
+    st_e2e: dict[str, list[Receipt]] = defaultdict(list)
+    by_batch: dict[str, list[Receipt]] = defaultdict(list)
+    st_batch: dict[str, list[Receipt]] = defaultdict(list)
+    lines_of_batch: set[str] = set()
+    fees: list[tuple[Receipt, str]] = []
     leftovers: list[Receipt] = []
-    batch_bookings: list[Receipt] = []
-    tx_sum: dict[str, int] = defaultdict(int)
-    tx_count: dict[str, int] = defaultdict(int)
-    ext_batches: set[str] = set()
-
-    for r in all_receipts:
-        if r.kind == "STATUS":
-            if r.status not in REJECTED_STATUSES:
-                continue
-            if r.level == "TX" and r.end_to_end_id in by_e2e:
-                returned.setdefault(r.end_to_end_id, r)
-            elif r.level == "BATCH" and r.batch_ref in ref_to_batch:
-                for it in items:
-                    if it.provider_batch_id == ref_to_batch[r.batch_ref]:
-                        returned.setdefault(it.end_to_end_id, r)
+    for r0 in all_receipts:
+        r = effective(r0, parents)
+        bid = run.ref_to_batch.get(r.batch_ref or "")
+        if r.kind == NOTICE or r.booking == INFO:
             continue
-        if r.level == "BATCH":
-            batch_bookings.append(r)
+        if r.kind == STATUS:
+            if r.level == "TX" and r.end_to_end_id in run.by_e2e:
+                st_e2e[r.end_to_end_id].append(r)
+            elif r.level == "BATCH" and bid is not None:
+                st_batch[bid].append(r)
             continue
-        if r.batch_ref in ref_to_batch and r.amount_minor is not None:
-            tx_sum[ref_to_batch[r.batch_ref]] += r.amount_minor
-            tx_count[ref_to_batch[r.batch_ref]] += 1
-        key = r.end_to_end_id if r.end_to_end_id in by_e2e else (
-            r.provider_ref if r.provider_ref in by_e2e else None)
+        if r.kind == FEE:
+            if bid is not None:
+                fees.append((r, bid))
+            continue
+        if r.level == "BATCH" and r.kind != DETAIL:
+            if bid is not None:
+                by_batch[bid].append(r)
+            else:
+                leftovers.append(r)
+            continue
+        key = r.end_to_end_id if r.end_to_end_id in run.by_e2e else (
+            r.provider_ref if r.provider_ref in run.by_e2e else None)
         if key is None:
             leftovers.append(r)
             continue
-        it = by_e2e[key]
-        if r.status in REJECTED_STATUSES:
-            returned.setdefault(key, r)
-            continue
-        if key in done:
-            prev_fmt, _ = done[key]
-            if prev_fmt == r.format:
-                add("DUPLICATE_RECEIPT", 100, key, it.principal_id, r.receipt_id, it.amount_minor, r.amount_minor,
-                    f"second {r.format} booking for the same EndToEndId ({r.source})")
-            continue
-        done[key] = (r.format, r)
-        _check_pair(it, r, "end_to_end_id", 100, res, add, tol, expected_fee_minor)
+        by_e2e[key].append(r)
+        if run.by_e2e[key].provider_batch_id:
+            lines_of_batch.add(run.by_e2e[key].provider_batch_id or "")
 
-    # payee + amount + date for receipts without a usable key
-    open_items = [i for i in items if i.end_to_end_id not in done and i.end_to_end_id not in returned]
+    judged: set[str] = set()
+    for it in items:
+        if run.payment(it, by_e2e.get(it.end_to_end_id, []), st_e2e.get(it.end_to_end_id, [])):
+            judged.add(it.end_to_end_id)
+
+    # receipts without a usable key: payee + amount + booking date (money out, booked, consistent)
+    open_items = [i for i in items if i.end_to_end_id not in judged]
     if open_items and leftovers:
         pool: dict[tuple[str | None, str | None], list[Receipt]] = defaultdict(list)
         for r in leftovers:
-            if r.payee_ref:
+            if r.payee_ref and r.direction == "DBIT" and not r.reversal:
                 pool[(_norm(r.payee_ref), r.currency)].append(r)
         used: set[str] = set()
         for it in open_items:
-            exec_d = _date(batch_of[it.provider_batch_id].execution_date) if it.provider_batch_id in batch_of \
-                else None
+            exec_d = _date(run.batch_of[it.provider_batch_id].execution_date) \
+                if it.provider_batch_id in run.batch_of else None
             for r in pool.get((_norm(it.payee_ref), it.currency), []):
-                if r.receipt_id in used or r.amount_minor is None or abs(r.amount_minor - it.amount_minor) > tol:
+                if r.receipt_id in used or r.amount_minor is None or abs(r.amount_minor - it.amount_minor) > run.tol:
                     continue
-                bd = _date(r.booked_at)
-                if exec_d and bd and abs((bd - exec_d).days) > date_window_days:
+                bd = _date(r.booking_date or r.booked_at)
+                if exec_d and bd and abs((bd - exec_d).days) > run.days:
                     continue
                 used.add(r.receipt_id)
-                done[it.end_to_end_id] = (r.format, r)
-                _check_pair(it, r, "payee_amount_date", 80, res, add, tol, expected_fee_minor)
+                judged.add(it.end_to_end_id)
+                if it.provider_batch_id:
+                    lines_of_batch.add(it.provider_batch_id)
+                m = movements([r])[0]
+                if m.state == BOOKED:
+                    run.fee(m, it.provider_batch_id)
+                    run.check_amount(it, m, "payee_amount_date", 80)
+                elif m.state == PENDING:
+                    run.pending.add(it.end_to_end_id)
+                else:
+                    judged.discard(it.end_to_end_id)
                 break
         leftovers = [r for r in leftovers if r.receipt_id not in used]
 
-    # batch totals: one bank entry for many payees, and the provider's totals against its own lines
-    for r in batch_bookings:
-        bid = ref_to_batch.get(r.batch_ref or "")
-        if bid is None:
-            continue
-        t = batch_of[bid]
-        has_tx = bid in tx_sum
-        want_amt, want_n = (tx_sum[bid], tx_count[bid]) if has_tx else (t.ctrl_sum_minor, t.n_items)
-        against = "the sum of its transaction lines" if has_tx else "the batch CtrlSum"
-        if r.currency is not None and r.currency != t.currency:
-            add("CURRENCY_MISMATCH", 100, bid, None, r.receipt_id, t.ctrl_sum_minor, r.amount_minor,
-                f"batch total in {r.currency}, batch is {t.currency} ({r.source})")
-            continue
-        if r.amount_minor is not None and abs(r.amount_minor - want_amt) > tol:
-            add("PROVIDER_TOTALS_MISMATCH", 100, bid, None, r.receipt_id, want_amt, r.amount_minor,
-                f"provider batch total differs from {against} ({r.source})")
-            continue
-        if r.n_txs is not None and r.n_txs != want_n:
-            add("PROVIDER_TOTALS_MISMATCH", 100, bid, None, r.receipt_id, want_n, r.n_txs,
-                f"provider reports {r.n_txs} transactions, expected {want_n} from {against} ({r.source})")
-            continue
-        if has_tx:
-            continue
-        for it in items:
-            if it.provider_batch_id == bid and it.end_to_end_id not in done and it.end_to_end_id not in returned:
-                done[it.end_to_end_id] = (r.format, r)
-                res.matches.append(Match(it.end_to_end_id, it.principal_id, bid, r.receipt_id, "batch_total", 90))
-
-    for r in leftovers:
-        if r.batch_ref in ref_to_batch:
-            ext_batches.add(ref_to_batch[r.batch_ref])
-        add("EXTERNAL_ONLY", 90 if r.batch_ref in ref_to_batch else 70, r.end_to_end_id or r.provider_ref,
-            None, r.receipt_id, None, r.amount_minor,
-            f"{r.format} {r.status} entry with no authorized payout ({r.source})")
-    for it in items:
-        if it.end_to_end_id in returned and it.end_to_end_id not in done:
-            r = returned[it.end_to_end_id]
-            add("RETURNED", 100, it.end_to_end_id, it.principal_id, r.receipt_id, it.amount_minor, r.amount_minor,
-                f"{r.format} {r.status}{': ' + r.reason if r.reason else ''} ({r.source})")
-        elif it.end_to_end_id in returned:
-            r = returned[it.end_to_end_id]
-            add("RETURNED", 90, it.end_to_end_id, it.principal_id, r.receipt_id, it.amount_minor, r.amount_minor,
-                f"booked, then {r.format} {r.status}{': ' + r.reason if r.reason else ''} ({r.source})")
-        elif it.end_to_end_id not in done:
-            add("MISSING_RECEIPT", 100, it.end_to_end_id, it.principal_id, None, it.amount_minor, None,
-                "no provider receipt for this authorized payout")
-    returned_set = set(returned)
-    res.matches = sorted((m for m in res.matches if m.end_to_end_id not in returned_set),
-                         key=lambda m: m.end_to_end_id)
-    res.discrepancies = sorted(disc, key=lambda d: (DISCREPANCY_TYPES.index(d.type), d.subject or "",
-                                                    d.receipt_id or ""))
-    bad_subjects = {d.subject for d in res.discrepancies}
-    matched = {m.end_to_end_id for m in res.matches}
     for t in totals:
-        its = [i for i in items if i.provider_batch_id == t.provider_batch_id]
-        clean = all(i.end_to_end_id in matched and i.end_to_end_id not in bad_subjects for i in its)
-        batch_bad = t.provider_batch_id in bad_subjects or t.provider_batch_id in ext_batches
-        res.batches[t.provider_batch_id] = "MATCHED" if clean and not batch_bad else (
-            "PARTIAL" if any(i.end_to_end_id in matched for i in its) else "UNMATCHED")
-    return res
+        bid = t.provider_batch_id
+        run.batch(t, by_batch.get(bid, []), st_batch.get(bid, []), bid in lines_of_batch)
+    for r, bid in sorted(fees, key=lambda x: x[0].receipt_id):
+        if r.booking == BOOKED and not r.flagged and r.amount_minor and r.currency:
+            fid = f"{r.provider}/{_ref_of(r)}"
+            if fid not in run.fee_ids:
+                run.fee_ids.add(fid)
+                res.fees.append(FeeLine(fid, r.provider, bid, r.amount_minor, r.currency, r.receipt_id,
+                                        f"{r.format} charge {r.status} ({r.source})"))
 
-
-def _check_pair(it: ExpectedItem, r: Receipt, method: str, conf: int, res: ReconResult, add: Any, tol: int,
-                expected_fee_minor: int | None) -> None:
-    """Compare one expected item with its receipt; a clean pair becomes a Match."""
-    if r.currency != it.currency:
-        add("CURRENCY_MISMATCH", conf, it.end_to_end_id, it.principal_id, r.receipt_id, it.amount_minor,
-            r.amount_minor, f"receipt in {r.currency}, payout in {it.currency} ({r.source})")
-        return
-    if r.amount_minor is None or abs(r.amount_minor - it.amount_minor) > tol:
-        if r.amount_minor is not None and r.fee_minor and r.amount_minor + r.fee_minor == it.amount_minor:
-            add("FEE_MISMATCH", conf * 9 // 10, it.end_to_end_id, it.principal_id, r.receipt_id,
-                it.amount_minor, r.amount_minor, f"fee {r.fee_minor} deducted from the payout ({r.source})")
+    ext_batches: set[str] = set()
+    for m in movements(leftovers):
+        r = m.rep
+        if m.state not in (BOOKED, FLAGGED):
+            continue
+        bid = run.ref_to_batch.get(r.batch_ref or "")
+        if bid:
+            ext_batches.add(bid)
+        run.add("EXTERNAL_ONLY", 90 if bid else 70, r.end_to_end_id or r.provider_ref or r.bank_ref, None,
+                r.receipt_id, None, r.amount_minor,
+                f"{r.format} {r.direction} {r.status} booking with no authorized payout ({m.sources})", bid)
+    for it in items:
+        e = it.end_to_end_id
+        if e in run.settled or e in run.returned or e in run.failed or e in run.pending:
+            continue
+        if any(d.subject == e for d in res.discrepancies):
+            continue
+        run.add("MISSING_RECEIPT", 100, e, it.principal_id, None, it.amount_minor, None,
+                "no booking for this authorized payout", it.provider_batch_id)
+    gone = run.returned | run.failed
+    res.matches = sorted((m for m in res.matches if m.end_to_end_id not in gone), key=lambda m: m.end_to_end_id)
+    res.pending = sorted(run.pending - set(run.settled) - gone)
+    res.fees = sorted(res.fees, key=lambda f: f.fee_id)
+    res.discrepancies = sorted(res.discrepancies, key=lambda d: (DISCREPANCY_TYPES.index(d.type), d.batch_id or "",
+                                                                 d.subject or "", d.receipt_id or ""))
+    matched = {m.end_to_end_id for m in res.matches}
+    pending = set(res.pending)
+    res.outcomes = {**dict.fromkeys(pending, "PENDING"), **dict.fromkeys(matched, "SETTLED"),
+                    **dict.fromkeys(run.failed - run.returned, "FAILED"), **dict.fromkeys(run.returned, "RETURNED")}
+    for t in totals:
+        bid = t.provider_batch_id
+        its = run.items_of.get(bid, [])
+        bad = bool(res.open_discrepancies(bid)) or bid in ext_batches
+        if its and not bad and all(i.end_to_end_id in matched for i in its):
+            res.batches[bid] = "MATCHED"
+        elif not bad and its and all(i.end_to_end_id in matched or i.end_to_end_id in pending for i in its):
+            res.batches[bid] = "PENDING"
+        elif any(i.end_to_end_id in matched for i in its):
+            res.batches[bid] = "PARTIAL"
         else:
-            add("AMOUNT_MISMATCH", conf, it.end_to_end_id, it.principal_id, r.receipt_id, it.amount_minor,
-                r.amount_minor, f"receipt amount differs from the authorized payout ({r.source})")
-        return
-    if expected_fee_minor is not None and r.fee_minor != expected_fee_minor:
-        add("FEE_MISMATCH", conf, it.end_to_end_id, it.principal_id, r.receipt_id, expected_fee_minor,
-            r.fee_minor, f"fee {r.fee_minor}, expected {expected_fee_minor} ({r.source})")
-        return
-    res.matches.append(Match(it.end_to_end_id, it.principal_id, it.provider_batch_id, r.receipt_id, method, conf))
+            res.batches[bid] = "UNMATCHED"
+    return res

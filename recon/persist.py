@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from vgos.store.recon import (
     PayoutBatch,
     PayoutBatchItem,
     ReceiptRow,
+    ReconCase,
     ReconDiscrepancy,
     ReconMatch,
     ReconRun,
@@ -53,11 +55,13 @@ class IngestOutcome:
     status: str
     n_receipts: int
     quarantine: Quarantine | None = None
+    flags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d = asdict(self)
         d["quarantine"] = self.quarantine.to_dict() if self.quarantine else None
+        d["flags"] = list(self.flags)
         return d
 
 
@@ -65,17 +69,28 @@ def record_parse(result: ParseResult, *, ingested_at: str, tenant_id: str = "def
                  db_url: str | None = None) -> IngestOutcome:
     """Apply a parse result once per file hash: all receipts in one transaction, or the quarantine record."""
     q = result.quarantined[0] if result.quarantined else None
-    status = "QUARANTINED" if q else "PROCESSED"
+    status = "QUARANTINED" if q else ("FLAGGED" if result.flags else "PROCESSED")
+    flags = json.dumps([f.to_dict() for f in result.flags], sort_keys=True) if result.flags else None
     try:
         with session(db_url) as s, s.begin():
             seen = s.scalars(select(ReportFile).where(ReportFile.tenant_id == tenant_id,
                                                       ReportFile.raw_sha256 == result.raw_sha256)).first()
-            if seen is not None:
+            if seen is not None and seen.status != "QUARANTINED":
                 return IngestOutcome(result.path, seen.format, seen.raw_sha256, "ALREADY_SEEN", seen.n_receipts)
-            s.add(ReportFile(tenant_id=tenant_id, raw_sha256=result.raw_sha256, name=result.path,
-                             format=result.format, status=status, reason_code=q.reason_code if q else None,
-                             reason=q.reason if q else None, line=q.line if q else None,
-                             n_receipts=len(result.receipts), ingested_at=ingested_at))
+            if seen is not None:
+                # a file quarantined before (wrong format named, a reader since fixed) is read again
+                if q is not None and (seen.format, seen.reason_code) == (result.format, q.reason_code):
+                    return IngestOutcome(result.path, seen.format, seen.raw_sha256, "QUARANTINED", 0, q)
+                for k, v in dict(name=result.path, format=result.format, status=status,
+                                 reason_code=q.reason_code if q else None, reason=q.reason if q else None,
+                                 line=q.line if q else None, n_receipts=len(result.receipts),
+                                 ingested_at=ingested_at, flags=flags).items():
+                    setattr(seen, k, v)
+            else:
+                s.add(ReportFile(tenant_id=tenant_id, raw_sha256=result.raw_sha256, name=result.path,
+                                 format=result.format, status=status, reason_code=q.reason_code if q else None,
+                                 reason=q.reason if q else None, line=q.line if q else None,
+                                 n_receipts=len(result.receipts), ingested_at=ingested_at, flags=flags))
             s.flush()
             if result.receipts:
                 s.execute(insert(ReceiptRow), [
@@ -83,7 +98,44 @@ def record_parse(result: ParseResult, *, ingested_at: str, tenant_id: str = "def
                      "receipt_id": r.receipt_id} for r in result.receipts])
     except IntegrityError:  # a concurrent writer recorded the same file first
         return IngestOutcome(result.path, result.format, result.raw_sha256, "ALREADY_SEEN", len(result.receipts))
-    return IngestOutcome(result.path, result.format, result.raw_sha256, status, len(result.receipts), q)
+    return IngestOutcome(result.path, result.format, result.raw_sha256, status, len(result.receipts), q,
+                         tuple(f.reason_code for f in result.flags))
+
+
+def report_files(*, tenant_id: str = "default", status: str | None = None,
+                 db_url: str | None = None) -> list[dict[str, Any]]:
+    """Report files seen, with status (PROCESSED, FLAGGED, ACCEPTED, QUARANTINED), reasons and flags."""
+    with session(db_url) as s:
+        q = select(ReportFile).where(ReportFile.tenant_id == tenant_id)
+        if status:
+            q = q.where(ReportFile.status == status)
+        return [{"name": r.name, "format": r.format, "raw_sha256": r.raw_sha256, "status": r.status,
+                 "reason_code": r.reason_code, "reason": r.reason, "line": r.line, "n_receipts": r.n_receipts,
+                 "flags": json.loads(r.flags) if r.flags else [], "resolved_by": r.resolved_by,
+                 "resolved_at": r.resolved_at, "resolution": r.resolution}
+                for r in s.scalars(q.order_by(ReportFile.id))]
+
+
+def accept_file(sha_prefix: str, *, by: str, at: str, reason: str, tenant_id: str = "default",
+                db_url: str | None = None) -> dict[str, Any]:
+    """A person accepts a FLAGGED statement after checking it with the bank: its receipts may confirm again."""
+    from vgos.errors import InputError
+
+    if not reason.strip():
+        raise InputError("--reason: say why the statement can be trusted (it is recorded)")
+    if len(sha_prefix) < 8:
+        raise InputError(f"{sha_prefix!r}: give at least 8 hex digits of the file's sha256")
+    with session(db_url) as s, s.begin():
+        rows = s.scalars(select(ReportFile).where(ReportFile.tenant_id == tenant_id,
+                                                  ReportFile.raw_sha256.like(sha_prefix.lower() + "%"))).all()
+        if len(rows) != 1:
+            raise InputError(f"{sha_prefix}: {'no' if not rows else 'more than one'} report file with that sha256")
+        row = rows[0]
+        if row.status != "FLAGGED":
+            raise InputError(f"{row.name}: status {row.status}; only a FLAGGED statement can be accepted")
+        row.status, row.resolved_by, row.resolved_at, row.resolution = "ACCEPTED", by, at, reason.strip()
+        return {"name": row.name, "raw_sha256": row.raw_sha256, "status": row.status, "resolved_by": by,
+                "resolved_at": at, "resolution": row.resolution}
 
 
 def quarantined_files(*, tenant_id: str = "default", db_url: str | None = None) -> list[dict[str, Any]]:
@@ -95,25 +147,82 @@ def quarantined_files(*, tenant_id: str = "default", db_url: str | None = None) 
                  "reason": r.reason, "line": r.line} for r in rows]
 
 
-def _receipt(row: ReceiptRow) -> Receipt:
-    return Receipt(**{f: getattr(row, f) for f in _RECEIPT_FIELDS})
-
-
 def window_receipts(window_id: str, batches: list[dict[str, Any]], *, tenant_id: str = "default",
                     db_url: str | None = None) -> list[Receipt]:
-    """Receipts that concern the window: its batch references, its EndToEndIds or its window reference."""
+    """Receipts that concern the window: its batch references, its EndToEndIds or its window reference.
+
+    Selected by a few conditions (batch references, the window's EndToEndId prefix), never one SQL variable per
+    payee; receipts of statements a person accepted are no longer flagged."""
     refs = sorted({b["provider_batch_id"] for b in batches} | {b["payment_info_id"] for b in batches})
-    e2es = sorted({i["end_to_end_id"] for b in batches for i in b["items"]})
-    conds = [ReceiptRow.window_ref == window_id,
-             ReceiptRow.end_to_end_id.like(ids.end_to_end_prefix(window_id) + "%")]
+    e2es = {i["end_to_end_id"] for b in batches for i in b["items"]}
+    prefix = ids.end_to_end_prefix(window_id)
+    conds = [ReceiptRow.window_ref == window_id, ReceiptRow.end_to_end_id.like(prefix + "%")]
     if refs:
         conds.append(ReceiptRow.batch_ref.in_(refs))
-    if e2es:
-        conds.append(ReceiptRow.end_to_end_id.in_(e2es))
+    foreign = sorted(e for e in e2es if not e.startswith(prefix))  # ids not minted by VGOS (rare)
+    for n in range(0, len(foreign), 500):
+        conds.append(ReceiptRow.end_to_end_id.in_(foreign[n:n + 500]))
+    cols = [getattr(ReceiptRow, f) for f in _RECEIPT_FIELDS]
     with session(db_url) as s:
-        rows = s.scalars(select(ReceiptRow).where(ReceiptRow.tenant_id == tenant_id, or_(*conds))
+        accepted = set(s.scalars(select(ReportFile.raw_sha256).where(ReportFile.tenant_id == tenant_id,
+                                                                     ReportFile.status == "ACCEPTED")))
+        rows = s.execute(select(*cols).where(ReceiptRow.tenant_id == tenant_id, or_(*conds))
                          .order_by(ReceiptRow.id)).all()
-        return [_receipt(r) for r in rows]
+    out = [Receipt(*r) for r in rows]
+    if accepted:
+        from dataclasses import replace
+
+        out = [replace(r, flagged=None) if r.flagged and r.raw_sha256 in accepted else r for r in out]
+    return out
+
+
+def resolved_cases(window_id: str, *, tenant_id: str = "default", db_url: str | None = None) -> set[str]:
+    """Case keys a person closed (RESOLVED or WRITTEN_OFF): they no longer block the window or its batches."""
+    with session(db_url) as s:
+        return set(s.scalars(select(ReconCase.case_key).where(
+            ReconCase.tenant_id == tenant_id, ReconCase.window_id == window_id,
+            ReconCase.status.in_(("RESOLVED", "WRITTEN_OFF")))))
+
+
+CASE_STATUSES = ("OPEN", "RESOLVED", "WRITTEN_OFF")
+
+
+def set_case(window_id: str, case: str, *, status: str, owner: str | None, note: str | None, by: str, at: str,
+             tenant_id: str = "default", db_url: str | None = None) -> dict[str, Any]:
+    """Change a case's status/owner (by id or case key); every change is audited."""
+    from vgos.errors import InputError
+
+    if status not in CASE_STATUSES:
+        raise InputError(f"--status: {status!r} (expected one of {', '.join(CASE_STATUSES)})")
+    if status != "OPEN" and not (note or "").strip():
+        raise InputError("--note: say why the case is closed (it is recorded)")
+    with session(db_url) as s, s.begin():
+        q = select(ReconCase).where(ReconCase.tenant_id == tenant_id, ReconCase.window_id == window_id)
+        q = q.where(ReconCase.id == int(case)) if case.isdigit() else q.where(ReconCase.case_key == case)
+        row = s.scalars(q).first()
+        if row is None:
+            raise InputError(f"window {window_id}: no case {case!r} (see `vgos recon cases {window_id}`)")
+        row.status, row.updated_at, row.updated_by = status, at, by
+        if owner is not None:
+            row.owner = owner
+        if note is not None:
+            row.note = note
+        out = _case_dict(row)
+    from vgos.audit import note as audit_note
+
+    audit_note("recon.case", f"window/{tenant_id}/{window_id}", out, window_id=window_id, url=db_url)
+    return out
+
+
+def _case_dict(r: ReconCase) -> dict[str, Any]:
+    return {c.name: getattr(r, c.name) for c in ReconCase.__table__.columns}
+
+
+def list_cases(window_id: str, *, tenant_id: str = "default", db_url: str | None = None) -> list[dict[str, Any]]:
+    """The window's cases, newest status first by id."""
+    with session(db_url) as s:
+        return [_case_dict(r) for r in s.scalars(select(ReconCase).where(
+            ReconCase.tenant_id == tenant_id, ReconCase.window_id == window_id).order_by(ReconCase.id))]
 
 
 def save_result(result: ReconResult, *, as_of: str, db_url: str | None = None) -> tuple[int, bool]:
@@ -141,12 +250,23 @@ def save_result(result: ReconResult, *, as_of: str, db_url: str | None = None) -
         run.result_digest, run.as_of = digest, as_of
         run.n_expected, run.n_matched = result.n_expected, result.n_matched
         run.matched_ppm, run.fully_reconciled = result.matched_ppm, result.fully_reconciled
+        run.n_pending = len(result.pending)
         s.flush()
         if result.matches:
             s.execute(insert(ReconMatch), [{**asdict(m), "run_id": run.id} for m in result.matches])
         if result.discrepancies:
-            s.execute(insert(ReconDiscrepancy), [{**asdict(d), "run_id": run.id, "seq": n}
+            s.execute(insert(ReconDiscrepancy), [{**asdict(d), "run_id": run.id, "seq": n, "case_key": d.case_key}
                                                  for n, d in enumerate(result.discrepancies)])
+            known = set(s.scalars(select(ReconCase.case_key).where(
+                ReconCase.tenant_id == result.tenant_id, ReconCase.window_id == result.window_id)))
+            new = {d.case_key: d for d in result.discrepancies if d.blocking and d.case_key not in known}
+            if new:
+                s.execute(insert(ReconCase), [
+                    {"tenant_id": result.tenant_id, "window_id": result.window_id, "case_key": k, "type": d.type,
+                     "severity": d.severity, "batch_id": d.batch_id, "subject": d.subject,
+                     "amount_minor": d.actual_minor if d.actual_minor is not None else d.expected_minor,
+                     "status": "OPEN", "owner": None, "note": None, "opened_at": as_of, "updated_at": as_of,
+                     "updated_by": "recon"} for k, d in sorted(new.items())])
         return run.id, True
 
 

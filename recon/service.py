@@ -203,7 +203,7 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
                      amount_tolerance_minor: int = 0, actor: Any = None) -> tuple[ReconResult, int, bool]:
     """Reconcile every batch of the window (all seals) against stored receipts, persist the result (idempotent),
     and move the payout items by the evidence: SETTLED on a booking, RETURNED on a return, FAILED on a reject."""
-    from recon.persist import load_batches, save_result, window_receipts
+    from recon.persist import load_batches, resolved_cases, save_result, window_receipts
     from vgos import payouts
 
     batches = load_batches(state.window_id, None, tenant_id=state.tenant_id, db_url=db_url)
@@ -212,19 +212,42 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
     # (cancelled, rejected) are expected to stay unbooked
     voided = payouts.voided_lines(state.window_id, state.tenant_id, db_url)
     live, dead = _split_voided(batches, voided)
-    result = reconcile(state.window_id, state.output_digest, None, live, receipts,
-                       tenant_id=state.tenant_id, amount_tolerance_minor=amount_tolerance_minor)
+    resolved = resolved_cases(state.window_id, tenant_id=state.tenant_id, db_url=db_url)
+    result = reconcile(state.window_id, state.output_digest, None, live, receipts, tenant_id=state.tenant_id,
+                       amount_tolerance_minor=amount_tolerance_minor, resolved=resolved)
     _flag_paid_after_void(result, dead)
     run_id, changed = save_result(result, as_of=_iso(as_of), db_url=db_url)
+    actor = actor or _actor()
     moved = payouts.apply_evidence(state.window_id, state.tenant_id, payout_evidence(result, batches, receipts),
-                                   actor=actor or _actor(), db_url=db_url)
+                                   actor=actor, db_url=db_url)
+    fees = post_fees(result, batches, actor=actor, db_url=db_url)
     from vgos.audit import note
 
     note("recon.run", f"window/{state.tenant_id}/{state.window_id}",
          {"matched": result.n_matched, "expected": result.n_expected, "fully_reconciled": result.fully_reconciled,
-          "result_digest": result.result_digest, "changed": changed, "payout_items": moved},
-         window_id=state.window_id, url=db_url)
+          "pending": len(result.pending), "result_digest": result.result_digest, "changed": changed,
+          "payout_items": moved, "fees_posted": fees}, window_id=state.window_id, url=db_url)
     return result, run_id, changed
+
+
+BANK_PROVIDERS = frozenset({"bank"})
+
+
+def post_fees(result: ReconResult, batches: list[dict[str, Any]], *, actor: Any, db_url: str | None = None) -> int:
+    """Charges the provider booked become fee expense: against the bank account for a bank's charge, against the
+    rail's clearing account for a fee a PSP took from its balance. Idempotent per fee id; returns entries posted."""
+    from vgos import ledger
+
+    rail = {b["provider_batch_id"]: (b["rail"], b["output_digest"]) for b in batches}
+    n = 0
+    for f in result.fees:
+        r, digest = rail.get(f.batch_id or "", (None, result.output_digest))
+        counter = ledger.BANK if f.provider in BANK_PROVIDERS or r is None else ledger.clearing(r)
+        out = ledger.post_fee(result.window_id, digest, f.currency, f.amount_minor, f.fee_id, provider=f.provider,
+                              effective_at=actor.at, counter_account=counter, actor_id=actor.actor_id,
+                              actor_type=actor.actor_type, url=db_url)
+        n += len(getattr(out, "posted", ()) or ())
+    return n
 
 
 def _split_voided(batches: list[dict[str, Any]], voided: set[tuple[str, str]]
@@ -261,16 +284,25 @@ def payout_evidence(result: ReconResult, batches: list[dict[str, Any]], receipts
     from vgos.payouts import FAILED, RETURNED, SETTLED, Evidence
 
     batch_of = {i["end_to_end_id"]: b["provider_batch_id"] for b in batches for i in b["items"]}
-    status = {r.receipt_id: r.status for r in receipts}
-    out = [Evidence(m.end_to_end_id, m.provider_batch_id or batch_of.get(m.end_to_end_id, ""), SETTLED,
-                    "SETTLEMENT_EVIDENCE", f"receipt {m.receipt_id} ({m.method})") for m in result.matches]
+    match_of = {m.end_to_end_id: m for m in result.matches}
+    why: dict[str, str] = {}
     for d in result.discrepancies:
-        if d.type != "RETURNED" or d.subject not in batch_of:
-            continue
-        failed = status.get(d.receipt_id or "") == "RJCT" and not d.detail.startswith("booked")
-        out.append(Evidence(d.subject, batch_of[d.subject], FAILED if failed else RETURNED,
-                            "PROVIDER_REJECTED" if failed else "PROVIDER_RETURN",
-                            f"receipt {d.receipt_id}: {d.detail}"[:1000]))
+        if d.type in ("RETURNED", "BATCH_REVERSED"):
+            for e2e in ([d.subject] if d.type == "RETURNED" else
+                        [e for e, b in batch_of.items() if b == d.batch_id]):
+                why.setdefault(e2e or "", f"receipt {d.receipt_id}: {d.detail}"[:1000])
+    out = []
+    for e2e, outcome in sorted(result.outcomes.items()):
+        if e2e not in batch_of or outcome == "PENDING":
+            continue  # pending keeps the item SENT
+        if outcome == "SETTLED":
+            m = match_of[e2e]
+            out.append(Evidence(e2e, batch_of[e2e], SETTLED, "SETTLEMENT_EVIDENCE",
+                                f"receipt {m.receipt_id} ({m.method})"))
+        else:
+            out.append(Evidence(e2e, batch_of[e2e], FAILED if outcome == "FAILED" else RETURNED,
+                                "PROVIDER_REJECTED" if outcome == "FAILED" else "PROVIDER_RETURN",
+                                why.get(e2e, f"{outcome.lower()} by the provider")))
     return out
 
 

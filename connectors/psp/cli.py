@@ -55,6 +55,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--tolerance-minor", type=int, default=0, help="amount tolerance in minor units (default 0)")
     r.add_argument("--ingest-drops", action="store_true", help="first ingest new files in <drop zone>/reports/")
     r.set_defaults(func=cmd_recon_run)
+    f = rsub.add_parser("files", help="report files seen: PROCESSED, FLAGGED (self-contradicting), ACCEPTED, "
+                                      "QUARANTINED, with reasons")
+    f.add_argument("--status", choices=("PROCESSED", "FLAGGED", "ACCEPTED", "QUARANTINED"))
+    f.add_argument("--tenant", default="default")
+    f.set_defaults(func=cmd_recon_files)
+    a = rsub.add_parser("accept-file", help="a person accepts a FLAGGED statement after checking it with the bank")
+    a.add_argument("sha256", metavar="SHA256", help="the file's sha256 (at least 8 hex digits; see `recon files`)")
+    a.add_argument("--reason", required=True, help="why the statement can be trusted (recorded)")
+    a.add_argument("--tenant", default="default")
+    a.set_defaults(func=cmd_recon_accept_file)
+    c = rsub.add_parser("cases", help="the window's discrepancy cases with status and owner")
+    c.add_argument("window_id", metavar="D", help="the window's id (its close date, YYYY-MM-DD)")
+    c.add_argument("--tenant", default="default")
+    c.set_defaults(func=cmd_recon_cases)
+    c = rsub.add_parser("case", help="set a case's status (OPEN, RESOLVED, WRITTEN_OFF) and owner")
+    c.add_argument("window_id", metavar="D", help="the window's id (its close date, YYYY-MM-DD)")
+    c.add_argument("case", metavar="CASE", help="case id or case key (see `recon cases D`)")
+    c.add_argument("--status", required=True, choices=("OPEN", "RESOLVED", "WRITTEN_OFF"))
+    c.add_argument("--owner", help="who owns the case")
+    c.add_argument("--note", help="why (required to close a case; recorded)")
+    c.add_argument("--tenant", default="default")
+    c.set_defaults(func=cmd_recon_case)
 
 
 def _read(path: Path) -> bytes:
@@ -115,6 +137,9 @@ def cmd_recon_ingest(args: argparse.Namespace) -> int:
 
     out = ingest_report(_read(args.file), str(args.file), args.format, tenant_id=args.tenant)
     print(f"{out.status} {args.file} ({out.format}, {out.n_receipts} receipts, sha256 {out.raw_sha256[:12]}…)")
+    if out.flags:
+        print(f"  flagged {', '.join(out.flags)}: imported, but its receipts confirm nothing until a consistent "
+              f"statement arrives or a person runs `vgos recon accept-file {out.raw_sha256[:12]} --reason ...`")
     if out.quarantine:
         raise InputError(f"{args.file}:{out.quarantine.line or '?'}: quarantined {out.quarantine.reason_code}: "
                          f"{out.quarantine.reason}")
@@ -133,7 +158,70 @@ def cmd_recon_run(args: argparse.Namespace) -> int:
     state = load_window(args.window_id, tenant_id=args.tenant)
     result, run_id, changed = run_window_recon(state, as_of=now, amount_tolerance_minor=args.tolerance_minor)
     meta = recon_metadata(result)
-    print(f"recon {args.window_id} run {run_id}{'' if changed else ' (unchanged)'}: matched {meta['matched']}"
-          f"/{meta['expected']} ({meta['matched_share']}), fully reconciled: {meta['fully_reconciled']}")
+    print(f"recon {args.window_id} run {run_id}{'' if changed else ' (unchanged)'}: settled {meta['matched']}"
+          f"/{meta['expected']} ({meta['matched_share']}), pending {len(result.pending)}, "
+          f"fully reconciled: {meta['fully_reconciled']}")
+    for bid, status in sorted(result.batches.items()):
+        print(f"  batch {bid}: {status}")
+    if result.fees:
+        print(f"  fees booked: {len(result.fees)} (posted to the ledger as fee expense)")
     print(meta["preview_markdown"])
     return 0 if result.fully_reconciled else 1
+
+
+def cmd_recon_files(args: argparse.Namespace) -> int:
+    """vgos recon files: every report file seen, with its status and reasons."""
+    from recon.persist import report_files
+
+    rows = report_files(tenant_id=args.tenant, status=args.status)
+    for r in rows:
+        why = r["reason_code"] or ", ".join(f["reason_code"] for f in r["flags"]) or ""
+        print(f"{r['status']:<11} {r['raw_sha256'][:12]} {r['format']:<16} {r['n_receipts']:>7} receipts  "
+              f"{r['name']}{'  ' + why if why else ''}")
+    if not rows:
+        print("no report files")
+    return 0
+
+
+def cmd_recon_accept_file(args: argparse.Namespace) -> int:
+    """vgos recon accept-file SHA --reason: a person vouches for a flagged statement (audited)."""
+    import datetime as dt
+
+    from recon.persist import accept_file
+    from vgos.acceptance import fmt_ts
+    from vgos.audit import note
+    from vgos.payouts import Actor
+
+    actor = Actor.from_env(fmt_ts(dt.datetime.now(dt.UTC).replace(microsecond=0)))
+    out = accept_file(args.sha256, by=actor.actor_id, at=actor.at, reason=args.reason, tenant_id=args.tenant)
+    note("recon.accept_file", f"report/{args.tenant}/{out['raw_sha256']}", out)
+    print(f"ACCEPTED {out['name']} by {out['resolved_by']} at {out['resolved_at']}; run `vgos recon run` again")
+    return 0
+
+
+def cmd_recon_cases(args: argparse.Namespace) -> int:
+    """vgos recon cases D: the window's discrepancy cases."""
+    from recon.persist import list_cases
+
+    rows = list_cases(args.window_id, tenant_id=args.tenant)
+    for c in rows:
+        print(f"#{c['id']:<5} {c['status']:<11} {c['severity']:<8} {c['type']:<22} {c['batch_id'] or '-':<30} "
+              f"{c['subject'] or '-'}  owner={c['owner'] or '-'}")
+    if not rows:
+        print(f"window {args.window_id}: no cases")
+    return 0
+
+
+def cmd_recon_case(args: argparse.Namespace) -> int:
+    """vgos recon case D CASE --status S: a person resolves, writes off or re-opens a case (audited)."""
+    import datetime as dt
+
+    from recon.persist import set_case
+    from vgos.acceptance import fmt_ts
+    from vgos.payouts import Actor
+
+    actor = Actor.from_env(fmt_ts(dt.datetime.now(dt.UTC).replace(microsecond=0)))
+    c = set_case(args.window_id, args.case, status=args.status, owner=args.owner, note=args.note, by=actor.actor_id,
+                 at=actor.at, tenant_id=args.tenant)
+    print(f"case #{c['id']} {c['type']} {c['subject'] or c['batch_id']}: {c['status']} (owner {c['owner'] or '-'})")
+    return 0

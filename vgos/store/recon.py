@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vgos.store.base import Base
@@ -62,13 +62,19 @@ class ReportFile(Base):
     line: Mapped[int | None] = mapped_column(Integer, nullable=True)
     n_receipts: Mapped[int] = mapped_column(Integer, default=0)
     ingested_at: Mapped[str] = mapped_column(String(40))
+    flags: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list of Flag dicts (status FLAGGED)
+    resolved_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    resolved_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ReceiptRow(Base):
     """A normalized receipt (see connectors.psp.receipts.Receipt)."""
 
     __tablename__ = "recon_receipts"
-    __table_args__ = (UniqueConstraint("tenant_id", "receipt_id", name="uq_recon_receipts_receipt_id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "receipt_id", name="uq_recon_receipts_receipt_id"),
+                      Index("ix_recon_receipts_bank_ref", "tenant_id", "bank_ref"),
+                      Index("ix_recon_receipts_tenant_e2e", "tenant_id", "end_to_end_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(String(128))
@@ -94,6 +100,19 @@ class ReceiptRow(Base):
     line: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     n_txs: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    booking: Mapped[str] = mapped_column(String(8), server_default="BOOKED")
+    reversal: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    return_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    booking_date: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    value_date: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    bank_ref: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    account: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    parent_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    fee_included: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    instructed_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    instructed_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    copy: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    flagged: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ReconRun(Base):
@@ -113,6 +132,7 @@ class ReconRun(Base):
     fully_reconciled: Mapped[bool] = mapped_column(Boolean)
     as_of: Mapped[str] = mapped_column(String(40))
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    n_pending: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class ReconMatch(Base):
@@ -149,7 +169,34 @@ class ReconDiscrepancy(Base):
     expected_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     actual_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     detail: Mapped[str] = mapped_column(Text)
+    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    case_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ReconCase(Base):
+    """A discrepancy as work: OPEN until a person marks it RESOLVED or WRITTEN_OFF, with an owner and a note.
+
+    Keyed by the discrepancy's stable case_key, so re-running recon keeps the person's decision."""
+
+    __tablename__ = "recon_cases"
+    __table_args__ = (UniqueConstraint("tenant_id", "window_id", "case_key", name="uq_recon_cases_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    window_id: Mapped[str] = mapped_column(String(64))
+    case_key: Mapped[str] = mapped_column(String(512))
+    type: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    opened_at: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[str] = mapped_column(String(40))
+    updated_by: Mapped[str] = mapped_column(String(256))
 
 
 TABLES = [m.__table__ for m in (PayoutBatch, PayoutBatchItem, ReportFile, ReceiptRow, ReconRun, ReconMatch,
-                                ReconDiscrepancy)]
+                                ReconDiscrepancy, ReconCase)]
