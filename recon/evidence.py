@@ -67,7 +67,7 @@ def effective(r: Receipt, parents: Mapping[tuple[str, int], Receipt]) -> Receipt
     if r.kind != DETAIL or r.parent_seq is None:
         return r
     p = parents.get((r.raw_sha256, r.parent_seq))
-    if p is None:
+    if p is None or (p.booking == r.booking and not p.flagged and not p.reversal and r.booking_date is not None):
         return r
     from dataclasses import replace
 

@@ -248,6 +248,13 @@ class _Run:
         e2e, pid, bid = it.end_to_end_id, it.principal_id, it.provider_batch_id
         if not rs and not statuses:
             return False
+        if len(rs) == 1 and not statuses:
+            r = rs[0]  # the common case: one clean booking in the payout's currency and amount, no fee
+            if (r.booking == BOOKED and r.direction == "DBIT" and not r.reversal and not r.flagged and not r.fee_minor
+                    and r.currency == it.currency and r.amount_minor == it.amount_minor and r.kind != FEE):
+                self.settled[e2e] = "end_to_end_id"
+                self.res.matches.append(Match(e2e, pid, bid, r.receipt_id, "end_to_end_id", 100))
+                return True
         mv = movements(rs)
         money = [m for m in mv if m.state != INFO and m.rep.kind != FEE]
         debits = [m for m in money if m.direction == "DBIT" and not m.reversal]

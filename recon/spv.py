@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Any
 
-from recon.match import ReconResult
+from recon.match import DISCREPANCY_TYPES, Discrepancy, ReconResult
 
 
 def _ts(t: dt.datetime) -> str:
@@ -14,24 +15,40 @@ def _ts(t: dt.datetime) -> str:
     return fmt_ts(t)
 
 
+def _blocking(result: ReconResult, batch_id: str) -> list[Discrepancy]:
+    """Discrepancies naming the batch that keep it unconfirmed (an INFO one, e.g. within tolerance, does not)."""
+    return [d for d in result.discrepancies if d.batch_id == batch_id and d.severity != "INFO"]
+
+
+def batch_reason(result: ReconResult, batch_id: str) -> str:
+    """Why a batch is not confirmed: its own discrepancy counts by type, else its recon status (PENDING, …)."""
+    counts = Counter(d.type for d in _blocking(result, batch_id))
+    order = {t: i for i, t in enumerate(DISCREPANCY_TYPES)}
+    types = sorted(counts, key=lambda t: (order.get(t, len(order)), t))
+    return "; ".join(f"{t}={counts[t]}" for t in types) or f"batch {result.batches.get(batch_id, 'UNKNOWN')}"
+
+
 def spv_proofs(result: ReconResult, *, issued_at: dt.datetime, ttl_s: int = 7 * 86400, issuer: str = "recon",
                tenant_id: str | None = None) -> list[dict[str, Any]]:
-    """Unsigned SPV proof bodies, one per batch: CONFIRMED when the batch fully matched, else MISMATCH."""
+    """Unsigned SPV proof bodies, one per provider batch, so one batch's outcome never stands for another's.
+
+    CONFIRMED when the batch MATCHED and no open discrepancy names it; else MISMATCH with the batch's own reason.
+    """
     if issued_at.tzinfo is None:
         raise ValueError("issued_at: a time zone is required")
     out = []
     for bid, status in sorted(result.batches.items()):
+        confirmed = status == "MATCHED" and not _blocking(result, bid)
         body: dict[str, Any] = {
             "window_id": result.window_id, "kind": "SPV", "subject_id": bid,
-            "status": "CONFIRMED" if status == "MATCHED" else "MISMATCH",
+            "status": "CONFIRMED" if confirmed else "MISMATCH",
             "issued_at": _ts(issued_at), "expires_at": _ts(issued_at + dt.timedelta(seconds=ttl_s)),
             "output_digest": result.output_digest, "issuer": issuer,
         }
         if tenant_id and tenant_id != "default":
             body["tenant_id"] = tenant_id
-        if body["status"] == "MISMATCH":
-            counts = {k: v for k, v in result.by_type().items() if v}
-            body["reason"] = "; ".join(f"{k}={v}" for k, v in counts.items()) or f"batch {status}"
+        if not confirmed:
+            body["reason"] = batch_reason(result, bid)
         out.append(body)
     return out
 
