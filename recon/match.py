@@ -248,7 +248,7 @@ class _Run:
         e2e, pid, bid = it.end_to_end_id, it.principal_id, it.provider_batch_id
         if not rs and not statuses:
             return False
-        if len(rs) == 1 and not statuses:
+        if len(rs) == 1 and not statuses and self.expected_fee is None:
             r = rs[0]  # the common case: one clean booking in the payout's currency and amount, no fee
             if (r.booking == BOOKED and r.direction == "DBIT" and not r.reversal and not r.flagged and not r.fee_minor
                     and r.currency == it.currency and r.amount_minor == it.amount_minor and r.kind != FEE):
@@ -383,25 +383,29 @@ class _Run:
             return
         m = booked[0]
         r = m.rep
+        # lines the provider rejected before booking are not in the debit
+        gone = [i for i in its if i.end_to_end_id in self.failed]
+        want_sum = t.ctrl_sum_minor - sum(i.amount_minor for i in gone)
+        want_n = t.n_items - len(gone)
         paid, ccy = _paid(r, t.currency)
         if ccy != t.currency:
             if not has_lines:
                 self.add("CURRENCY_MISMATCH", 100, bid, None, r.receipt_id, t.ctrl_sum_minor, r.amount_minor,
                          f"batch booked in {r.currency}, batch is {t.currency} ({m.sources})", bid)
             return
-        diff = (paid or 0) - t.ctrl_sum_minor
-        if r.fee_minor and not r.fee_included and paid is not None and paid + r.fee_minor == t.ctrl_sum_minor:
+        diff = (paid or 0) - want_sum
+        if r.fee_minor and not r.fee_included and paid is not None and paid + r.fee_minor == want_sum:
             diff = 0
         if paid is None or abs(diff) > self.tol:
-            self.add("PROVIDER_TOTALS_MISMATCH", 100, bid, None, r.receipt_id, t.ctrl_sum_minor, paid,
+            self.add("PROVIDER_TOTALS_MISMATCH", 100, bid, None, r.receipt_id, want_sum, paid,
                      f"the batch debit differs from the batch total by {diff} ({m.sources})", bid)
             return
-        if r.n_txs is not None and r.n_txs != t.n_items:
-            self.add("PROVIDER_TOTALS_MISMATCH", 100, bid, None, r.receipt_id, t.n_items, r.n_txs,
-                     f"the batch booking counts {r.n_txs} payments, the batch has {t.n_items} ({m.sources})", bid)
+        if r.n_txs is not None and r.n_txs != want_n:
+            self.add("PROVIDER_TOTALS_MISMATCH", 100, bid, None, r.receipt_id, want_n, r.n_txs,
+                     f"the batch booking counts {r.n_txs} payments, the batch has {want_n} ({m.sources})", bid)
             return
         if diff:
-            self.add("WITHIN_TOLERANCE", 100, bid, None, r.receipt_id, t.ctrl_sum_minor, paid,
+            self.add("WITHIN_TOLERANCE", 100, bid, None, r.receipt_id, want_sum, paid,
                      f"batch difference {diff} within the tolerance of {self.tol} ({m.sources})", bid)
         if has_lines:
             return  # the payments' own lines judge each payment
@@ -454,8 +458,8 @@ def reconcile(
     for r0 in all_receipts:
         r = effective(r0, parents)
         bid = run.ref_to_batch.get(r.batch_ref or "")
-        if r.kind == NOTICE or r.booking == INFO:
-            continue
+        if r.kind == NOTICE or (r.booking == INFO and r.kind != STATUS):
+            continue  # information only: no money moved
         if r.kind == STATUS:
             if r.level == "TX" and r.end_to_end_id in run.by_e2e:
                 st_e2e[r.end_to_end_id].append(r)

@@ -37,7 +37,8 @@ def test_altered_amount_is_amount_mismatch():
     batch = demo_batch()
     e2e = batch.items[0].end_to_end_id
     res = run(batch, camt(batch, amount_overrides={e2e: 381}))
-    assert types(res) == ["AMOUNT_MISMATCH"]
+    # the line differs, and so does the batch debit (the bank booked the lines it paid)
+    assert types(res) == ["AMOUNT_MISMATCH", "PROVIDER_TOTALS_MISMATCH"]
     d = res.discrepancies[0]
     assert (d.subject, d.expected_minor, d.actual_minor, d.severity) == (e2e, 380, 381, "CRITICAL")
     assert res.batches[batch.provider_batch_id] == "PARTIAL"
@@ -53,14 +54,15 @@ def test_tolerance_is_configurable_and_exact_by_default():
 def test_missing_entry_is_missing_receipt():
     batch = demo_batch()
     res = run(batch, camt(batch, omit=[batch.items[1].end_to_end_id]))
-    assert types(res) == ["MISSING_RECEIPT"] and res.discrepancies[0].principal_id == "CRE-0003"
+    assert types(res) == ["MISSING_RECEIPT", "PROVIDER_TOTALS_MISMATCH"]
+    assert res.discrepancies[0].principal_id == "CRE-0003"
 
 
 def test_extra_entry_is_external_only():
     batch = demo_batch()
     res = run(batch, camt(batch, extra=[{"end_to_end_id": "UNKNOWN-1", "amount_minor": 275,
                                          "payee_ref": "FR1420041010050500013M02606"}]))
-    assert types(res) == ["EXTERNAL_ONLY"] and res.discrepancies[0].actual_minor == 275
+    assert types(res) == ["EXTERNAL_ONLY", "PROVIDER_TOTALS_MISMATCH"] and res.discrepancies[0].actual_minor == 275
     assert res.n_matched == 2
 
 
@@ -70,20 +72,24 @@ def test_rjct_pain002_is_returned():
     sts = parse_bytes("pain002", pain002_for(batch, {e2e: ("RJCT", "AC04"), batch.items[0].end_to_end_id:
                                                      ("ACSC", None)}), "pain002.xml").receipts
     res = run(batch, sts + camt(batch, omit=[e2e]))
-    assert types(res) == ["RETURNED"]
+    assert types(res) == ["RETURNED"]  # the batch debit is checked against the lines that were not rejected
     assert res.discrepancies[0].subject == e2e and "AC04" in res.discrepancies[0].detail
+    assert res.outcomes[e2e] == "FAILED"
 
 
 def test_duplicate_currency_fee_and_totals():
     batch = demo_batch()
     rec = camt(batch)
     tx = [r for r in rec if r.level == "TX"]
-    dup = replace(tx[0], raw_sha256="0" * 64, seq=99)
-    assert "DUPLICATE_RECEIPT" in types(run(batch, rec + [dup]))
+    copy = replace(tx[0], raw_sha256="0" * 64, seq=99)  # the same booking (bank reference) in another file
+    assert types(run(batch, rec + [copy])) == []
+    again = replace(copy, bank_ref="OTHER", booking_date="2025-09-26")  # a second, separate debit
+    assert types(run(batch, rec + [again])) == ["DUPLICATE_PAYMENT"]
     eur = [replace(r, currency="EUR") if r is tx[0] else r for r in rec]
     assert "CURRENCY_MISMATCH" in types(run(batch, eur))
     net = [replace(r, amount_minor=370, fee_minor=10) if r is tx[0] else r for r in rec]
-    assert "FEE_MISMATCH" in types(run(batch, net))
+    res = run(batch, net)  # paid net of a reported fee: settled, and the fee is an expense
+    assert res.outcomes[tx[0].end_to_end_id] == "SETTLED" and [f.amount_minor for f in res.fees] == [10]
     feecheck = run(batch, rec, expected_fee_minor=5)
     assert types(feecheck) == ["FEE_MISMATCH", "FEE_MISMATCH"]
     bad_total = [replace(r, amount_minor=900) if r.level == "BATCH" else r for r in rec]
@@ -97,6 +103,8 @@ def test_one_bank_entry_for_many_payees_matches_by_batch_total():
     assert res.fully_reconciled and {m.method for m in res.matches} == {"batch_total"}
     short = [replace(only_total[0], amount_minor=835)]
     assert types(run(batch, short)) == ["MISSING_RECEIPT", "MISSING_RECEIPT", "PROVIDER_TOTALS_MISMATCH"]
+    pending = [replace(only_total[0], booking="PENDING")]
+    assert run(batch, pending).outcomes == {i.end_to_end_id: "PENDING" for i in batch.items}
 
 
 def test_payee_amount_date_when_no_end_to_end_id():
@@ -104,7 +112,7 @@ def test_payee_amount_date_when_no_end_to_end_id():
     rec = [replace(r, end_to_end_id=None, batch_ref=None) for r in camt(batch) if r.level == "TX"]
     res = run(batch, rec)
     assert res.fully_reconciled and {m.method for m in res.matches} == {"payee_amount_date"}
-    late = [replace(r, booked_at="2025-11-30") for r in rec]
+    late = [replace(r, booked_at="2025-11-30", booking_date="2025-11-30") for r in rec]
     assert types(run(batch, late)).count("MISSING_RECEIPT") == 2
 
 

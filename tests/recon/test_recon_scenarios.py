@@ -6,6 +6,7 @@ verdicts that become SPV proofs."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 from functools import cache
@@ -48,8 +49,8 @@ def batch_entry(b: Batch, *, skip: set[str] = frozenset(), amount: int | None = 
 
 def receipts(*files: tuple[str, bytes]) -> list:
     out = []
-    for n, (fmt, data) in enumerate(files):
-        res = parse_bytes(fmt, data, f"file{n}.xml")
+    for fmt, data in files:
+        res = parse_bytes(fmt, data, f"{fmt}-{hashlib.sha256(data).hexdigest()[:8]}.xml")  # named by content
         assert res.ok, res.quarantined
         out += res.receipts
     return out
@@ -95,10 +96,14 @@ def test_one_debit_without_details_is_checked_against_total_and_count():
 def test_missing_payment_is_missing_and_the_batch_debit_disagrees():
     b = big_batch()
     gone = b.items[17].end_to_end_id
-    res = run(b, ("camt053", statement([batch_entry(b, skip={gone}, amount=b.ctrl_sum_minor)])))
-    assert types(res) == ["MISSING_RECEIPT"]
+    res = run(b, ("camt053", statement([batch_entry(b, skip={gone})])))  # the bank debited the lines it paid
+    assert types(res) == ["MISSING_RECEIPT", "PROVIDER_TOTALS_MISMATCH"]
     assert res.discrepancies[0].subject == gone and res.discrepancies[0].batch_id == b.provider_batch_id
+    assert res.discrepancies[1].expected_minor == b.ctrl_sum_minor
     assert outcomes(res) == {"SETTLED": N - 1} and res.batches[b.provider_batch_id] == "PARTIAL"
+    # a statement whose batch entry claims the full total over the lines it lists contradicts itself
+    odd = run(b, ("camt053", statement([batch_entry(b, skip={gone}, amount=b.ctrl_sum_minor)])))
+    assert outcomes(odd) == {} and {d.type for d in odd.discrepancies} >= {"UNCONFIRMED_STATEMENT"}
 
 
 def test_payment_booked_twice_is_a_critical_duplicate_payment():
