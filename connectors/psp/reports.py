@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
-
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 from connectors.psp import iso_reports, psp_reports
 from connectors.psp.receipts import FORMATS, Flag, ParseResult, Quarantine, Receipt, ReportError
@@ -87,10 +87,10 @@ def detect_format(data: bytes) -> str | None:
             return None
         return kind if kind in FORMATS else None
     first = head.split(b"\n", 1)[0].decode("utf-8", "replace")
-    if first.startswith("101") and len(first.rstrip("\r")) == 94:
-        return "nacha"
-    if b":20:" in head and (b":25:" in head or b":60F:" in head or b":60M:" in head):
-        return "mt940"
+    if first.startswith("101") and len(first.rstrip("\r")) in (94, 94 * (len(first.rstrip("\r")) // 94)):
+        return "nacha"  # one record per line, or all records on one line (94 characters each)
+    if re.search(rb"(?m)^:20:", head) and re.search(rb"(?m)^:(25|60[FM]):", head):
+        return "mt940"  # tags at the start of a line (a CSV with times like 12:20:05 is not MT940)
     if first.startswith(('"RH"', '"FH"', '"SH"', '"CH"', "RH,", "FH,", "SH,", "CH,")):
         return "paypal-stl"
     cols = {c.strip().strip('"') for c in first.split(",")}
