@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from connectors.psp import ids
 from connectors.psp.receipts import BOOKED, DETAIL, FEE, INFO, NOTICE, PENDING, STATUS, Receipt
 from recon.evidence import FLAGGED, Movement, effective, movements
 from vgos.canonical import jcs_bytes, sha256_hex
@@ -416,6 +417,14 @@ class _Run:
                                               90))
 
 
+def _near(run: _Run, it: ExpectedItem, r: Receipt) -> bool:
+    """A receipt's booking date lies within the date window of the item's batch execution date."""
+    exec_d = _date(run.batch_of[it.provider_batch_id].execution_date) if it.provider_batch_id in run.batch_of \
+        else None
+    bd = _date(r.booking_date or r.value_date or r.booked_at)
+    return not (exec_d and bd) or -run.days <= (bd - exec_d).days <= 90
+
+
 def reconcile(
     window_id: str, output_digest: str, decisions: list[dict] | None, batches: Iterable[Any],
     receipts: Iterable[Receipt], *, tenant_id: str = "default", amount_tolerance_minor: int = 0,
@@ -453,6 +462,7 @@ def reconcile(
     by_batch: dict[str, list[Receipt]] = defaultdict(list)
     st_batch: dict[str, list[Receipt]] = defaultdict(list)
     lines_of_batch: set[str] = set()
+    ach = {ids.ach_individual_id(e): e for e in run.by_e2e}  # NACHA's 15-character stand-in
     fees: list[tuple[Receipt, str]] = []
     leftovers: list[Receipt] = []
     for r0 in all_receipts:
@@ -477,13 +487,29 @@ def reconcile(
                 leftovers.append(r)
             continue
         key = r.end_to_end_id if r.end_to_end_id in run.by_e2e else (
-            r.provider_ref if r.provider_ref in run.by_e2e else None)
+            r.provider_ref if r.provider_ref in run.by_e2e else ach.get(r.end_to_end_id or ""))
         if key is None:
             leftovers.append(r)
             continue
         by_e2e[key].append(r)
         if run.by_e2e[key].provider_batch_id:
             lines_of_batch.add(run.by_e2e[key].provider_batch_id or "")
+
+    # money coming back without a usable key (an ACH return names the account, not our id): payee + amount + date
+    keyless_back = [r for r in leftovers if r.payee_ref and r.amount_minor is not None
+                    and (r.reversal or r.direction == "CRDT")]
+    if keyless_back:
+        by_payee: dict[tuple[str | None, str, int], list[ExpectedItem]] = defaultdict(list)
+        for it in items:
+            by_payee[(_norm(it.payee_ref), it.currency, it.amount_minor)].append(it)
+        taken: set[str] = set()
+        for r in keyless_back:
+            cands = [i for i in by_payee.get((_norm(r.payee_ref), r.currency or "", r.amount_minor or 0), [])
+                     if _near(run, i, r)]
+            if len(cands) == 1:
+                by_e2e[cands[0].end_to_end_id].append(r)
+                taken.add(r.receipt_id)
+        leftovers = [r for r in leftovers if r.receipt_id not in taken]
 
     judged: set[str] = set()
     for it in items:
@@ -534,7 +560,10 @@ def reconcile(
                                         f"{r.format} charge {r.status} ({r.source})"))
 
     ext_batches: set[str] = set()
-    for m in movements(leftovers):
+    prefix = ids.end_to_end_prefix(window_id)
+    ours = [r for r in leftovers if (r.end_to_end_id or "").startswith(prefix) or r.window_ref == window_id
+            or r.batch_ref in run.ref_to_batch or (r.provider_ref or "").startswith(prefix)]
+    for m in movements(ours):  # bookings that name this window but no payout of it
         r = m.rep
         if m.state not in (BOOKED, FLAGGED):
             continue

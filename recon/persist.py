@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import and_, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.psp import ids
@@ -159,6 +160,12 @@ def window_receipts(window_id: str, batches: list[dict[str, Any]], *, tenant_id:
     conds = [ReceiptRow.window_ref == window_id, ReceiptRow.end_to_end_id.like(prefix + "%")]
     if refs:
         conds.append(ReceiptRow.batch_ref.in_(refs))
+    # money coming back that may not carry our ids (an ACH return names the account): returns booked from the
+    # window's day up to 90 days later, narrowed to the window's payees by the matcher
+    start = window_id[:10]
+    end = (dt.date.fromisoformat(start) + dt.timedelta(days=90)).isoformat() + "~"
+    conds.append(and_(or_(ReceiptRow.reversal.is_(True), ReceiptRow.direction == "CRDT"),
+                      ReceiptRow.booking_date >= start, ReceiptRow.booking_date <= end))
     foreign = sorted(e for e in e2es if not e.startswith(prefix))  # ids not minted by VGOS (rare)
     for n in range(0, len(foreign), 500):
         conds.append(ReceiptRow.end_to_end_id.in_(foreign[n:n + 500]))

@@ -16,8 +16,8 @@ def _ts(t: dt.datetime) -> str:
 
 
 def _blocking(result: ReconResult, batch_id: str) -> list[Discrepancy]:
-    """Discrepancies naming the batch that keep it unconfirmed (an INFO one, e.g. within tolerance, does not)."""
-    return [d for d in result.discrepancies if d.batch_id == batch_id and d.severity != "INFO"]
+    """Open discrepancies naming the batch: they keep it unconfirmed (INFO, within tolerance or resolved do not)."""
+    return [d for d in result.open_discrepancies(batch_id) if d.severity != "INFO"]
 
 
 def batch_reason(result: ReconResult, batch_id: str) -> str:

@@ -43,3 +43,11 @@ def end_to_end_id(tenant_id: str, window_id: str, output_digest: str, principal_
     """Per-payee EndToEndId bound to the digest and the batch attempt; at most 35 characters as ISO 20022 requires."""
     h = _h('e2e', tenant_id, window_id, output_digest, principal_id, *_attempt(attempt))
     return f"{end_to_end_prefix(window_id)}{h[:20]}"
+
+
+def ach_individual_id(end_to_end_id: str) -> str:
+    """The 15-character ACH Individual Identification Number that stands for an EndToEndId on NACHA files.
+
+    NACHA's field is too short for the 31-character EndToEndId: `VG` + its last 13 hex digits (the hash part),
+    unique in practice within a tenant's open payouts; recon maps it back."""
+    return "VG" + end_to_end_id[-13:]

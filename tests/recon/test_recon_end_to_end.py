@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recon.persist import load_batches
-from tests.payouts.conftest import WINDOW, batch_id, sealed, vgos, window  # noqa: F401 (fixtures)
+from tests.payouts.conftest import WINDOW, batch_id, vgos
 from tests.recon.bankfiles import Entry, Tx, statement
 
 

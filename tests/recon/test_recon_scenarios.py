@@ -17,7 +17,7 @@ from connectors.psp.batch import Batch, build_batch
 from connectors.psp.payees import Payee
 from connectors.psp.reports import parse_bytes
 from recon.match import reconcile
-from tests.recon.bankfiles import Entry, Tx, statement
+from tests.recon.bankfiles import Entry, Tx, nacha_returns, statement
 from tests.recon.demo import pain002_for
 
 WINDOW, DIGEST = "2025-09-23", "ab" * 32
@@ -260,3 +260,32 @@ def test_same_evidence_in_any_file_order_gives_the_same_result(seed: int):
     assert len(digests) == 1
     res = run(b, *files)
     assert res.outcomes[it.end_to_end_id] == "RETURNED" and outcomes(res) == {"SETTLED": 299, "RETURNED": 1}
+
+
+def test_nacha_r01_return_by_ach_id_returns_the_payment():
+    from connectors.psp.ids import ach_individual_id
+
+    b = big_batch()
+    it = b.items[11]
+    ret = nacha_returns([(ach_individual_id(it.end_to_end_id), it.amount_minor, "091000019/123456789", "R01")])
+    res = run(b, ("camt053", statement([batch_entry(b)])), ("nacha", ret))
+    assert res.outcomes[it.end_to_end_id] == "RETURNED" and outcomes(res) == {"SETTLED": N - 1, "RETURNED": 1}
+    [d] = res.discrepancies
+    assert d.type == "RETURNED" and "R01" in d.detail
+
+
+def test_nacha_return_naming_only_the_account_is_matched_by_payee_amount_and_date():
+    decisions = [{"principal_id": f"U{i}", "payout_minor": 5000 + i, "decision": "ALLOW", "output_digest": DIGEST}
+                 for i in range(50)]
+    payees = {d["principal_id"]: Payee(d["principal_id"], name="US payee", account_id=f"091000019/{7000 + i}")
+              for i, d in enumerate(decisions)}
+    b = build_batch("csv", tenant_id="default", window_id=WINDOW, output_digest=DIGEST, currency="USD",
+                    decisions=decisions, debtor={"name": "Platform", "iban": "CH9300762011623852957"},
+                    execution_date="2025-09-24", payees=payees, created_at="2025-09-23T21:00:00Z")
+    it = b.items[7]
+    ret = nacha_returns([("UNRELATED-ID", it.amount_minor, it.payee_ref, "R03")])
+    res = run(b, ("camt053", statement([batch_entry(b)])), ("nacha", ret))
+    assert res.outcomes[it.end_to_end_id] == "RETURNED" and "R03" in res.discrepancies[0].detail
+    # the same return for an amount nobody was paid stays unmatched (and is not this window's business)
+    other = nacha_returns([("UNRELATED-ID", 1, it.payee_ref, "R03")])
+    assert run(b, ("camt053", statement([batch_entry(b)])), ("nacha", other)).fully_reconciled
