@@ -92,7 +92,7 @@ def detect_format(data: bytes) -> str | None:
     if re.search(rb"(?m)^:20:", head) and re.search(rb"(?m)^:(25|60[FM]):", head):
         return "mt940"  # tags at the start of a line (a CSV with times like 12:20:05 is not MT940)
     if first.startswith(('"RH"', '"FH"', '"SH"', '"CH"', "RH,", "FH,", "SH,", "CH,")):
-        return "paypal-stl"
+        return psp_reports.paypal_report_kind(data)  # STL or TRR, by its CH column header
     cols = {c.strip().strip('"') for c in first.split(",")}
     if {"currency", "gross", "fee", "net", "reporting_category"} <= cols:
         return "stripe"
