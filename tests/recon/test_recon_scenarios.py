@@ -289,3 +289,36 @@ def test_nacha_return_naming_only_the_account_is_matched_by_payee_amount_and_dat
     # the same return for an amount nobody was paid stays unmatched (and is not this window's business)
     other = nacha_returns([("UNRELATED-ID", 1, it.payee_ref, "R03")])
     assert run(b, ("camt053", statement([batch_entry(b)])), ("nacha", other)).fully_reconciled
+
+
+def _stripe_report(rows: list[tuple[str, str, int, int, str, str]]) -> bytes:
+    """A Stripe balance report: (balance_transaction_id, category, gross cents, fee cents, e2e, account)."""
+    head = ("balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category,connected_account,"
+            "transfer_metadata[end_to_end_id],transfer_metadata[provider_batch_id],transfer_group\n")
+
+    def dec(c: int) -> str:
+        return f"{'-' if c < 0 else ''}{abs(c) // 100}.{abs(c) % 100:02d}"
+
+    body = "".join(f"{t},2025-09-24 10:00:00,usd,{dec(g)},{dec(f)},{dec(g - f)},{cat},{acct},{e2e},,{WINDOW}\n"
+                   for t, cat, g, f, e2e, acct in rows)
+    return (head + body).encode()
+
+
+def test_stripe_transfers_settle_and_a_transfer_reversal_returns():
+    decisions = [{"principal_id": f"S{i}", "payout_minor": 2000 + i, "decision": "ALLOW", "output_digest": DIGEST}
+                 for i in range(40)]
+    payees = {d["principal_id"]: Payee(d["principal_id"], name="Seller", stripe_account=f"acct_{i:06d}")
+              for i, d in enumerate(decisions)}
+    b = build_batch("stripe", tenant_id="default", window_id=WINDOW, output_digest=DIGEST, currency="USD",
+                    decisions=decisions, debtor={"name": "Platform", "iban": "CH9300762011623852957"},
+                    execution_date="2025-09-24", payees=payees, created_at="2025-09-23T21:00:00Z")
+    rows = [(f"txn_{n}", "transfer", -i.amount_minor, 0, i.end_to_end_id, i.payee_ref) for n, i in enumerate(b.items)]
+    it = b.items[4]
+    rows.append(("txn_rev", "transfer_reversal", it.amount_minor, 0, it.end_to_end_id, it.payee_ref))
+    rows.append(("txn_fee", "fee", -30, 0, "", ""))
+    res = run(b, ("stripe", _stripe_report(rows)))
+    assert res.outcomes[it.end_to_end_id] == "RETURNED"
+    assert outcomes(res) == {"SETTLED": 39, "RETURNED": 1}
+    assert [d.type for d in res.discrepancies] == ["RETURNED"]
+    clean = run(b, ("stripe", _stripe_report(rows[:-2])))
+    assert clean.fully_reconciled and res.batches[b.provider_batch_id] != "MATCHED"
