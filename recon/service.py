@@ -328,6 +328,11 @@ def recon_metadata(result: ReconResult) -> dict[str, Any]:
         "fully_reconciled": result.fully_reconciled,
         "discrepancies_by_type": {k: v for k, v in result.by_type().items() if k in DISCREPANCY_TYPES},
         "batches": dict(sorted(result.batches.items())),
+        "pending": len(result.pending),
+        "outcomes": {k: sum(1 for v in result.outcomes.values() if v == k)
+                     for k in ("SETTLED", "PENDING", "RETURNED", "FAILED")},
+        "open_discrepancies": len(result.open_discrepancies()),
+        "fees": [{"fee_id": f.fee_id, "amount_minor": f.amount_minor, "currency": f.currency} for f in result.fees],
         "result_digest": result.result_digest,
         "preview_markdown": recon_markdown(result),
     }

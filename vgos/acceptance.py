@@ -22,13 +22,17 @@ issuer's newest proof (by issued_at, ties by submission order) supersedes its ol
 - ACK and SPV accept one sealed result: they are bound to the window's `output_digest`. A current proof is the
   issuer's newest one, fresh (`as_of` before expires_at and issued_at + freshness_s). Any current REJECTED ACK
   vetoes: the ACK row is `ACK_REJECTED` whatever the quorum.
+- SPV is per provider batch (subject_id = provider_batch_id): each batch the window must account for (released
+  under the digest, not cancelled) is judged on its own proofs, and a MISMATCH in force vetoes it
+  (`SPV_MISMATCH`). The SPV summary row (subject `*`) is OK only when every such batch is OK.
 - CT is about the payee, not the digest: the newest CT per (issuer, principal) stands, whatever digest or window it
   was filed for, until a newer one replaces it. A HOLD in force (newest, not expired) holds regardless of
   freshness_s (`CT_HOLD`); freshness applies to CLEAR.
 - Quorum counts distinct keys, never issuer names: the key fingerprint is the SHA-256 of the Ed25519 public key's
   DER SubjectPublicKeyInfo, or the SHA-256 of an HMAC issuer's secret. The row's `fresh` is that count.
 
-Row statuses: OK, MISSING_ACK / MISSING_SPV / MISSING_CT, STALE_PROOF, INSUFFICIENT_QUORUM, ACK_REJECTED, CT_HOLD.
+Row statuses: OK, MISSING_ACK / MISSING_SPV / MISSING_CT, STALE_PROOF, INSUFFICIENT_QUORUM, ACK_REJECTED, CT_HOLD,
+SPV_MISMATCH.
 """
 
 from __future__ import annotations
@@ -603,6 +607,10 @@ def _evaluate(kind: str, subject: str, proofs: list[dict[str, Any]], good_status
     if kind == "ACK" and bad:
         return MatrixRow(kind, subject, required, quorum, fresh, expires, "ACK_REJECTED",
                          "REJECTED by " + ", ".join(p["issuer"] for p in bad), hashes_)
+    if kind == "SPV" and bad:
+        return MatrixRow(kind, subject, required, quorum, fresh, expires, "SPV_MISMATCH",
+                         "MISMATCH by " + ", ".join(f"{p['issuer']} ({p.get('reason') or 'no reason'})" for p in bad),
+                         hashes_)
     if fresh >= quorum:
         return MatrixRow(kind, subject, required, quorum, fresh, expires, "OK", "", hashes_)
     if not proofs:
@@ -620,15 +628,60 @@ def _evaluate(kind: str, subject: str, proofs: list[dict[str, Any]], good_status
     return MatrixRow(kind, subject, required, quorum, fresh, expires, status, detail, hashes_)
 
 
+_SPV_PRECEDENCE = ("SPV_MISMATCH", "MISSING_SPV", "STALE_PROOF", "INSUFFICIENT_QUORUM")
+
+
+def _evaluate_spv(proofs: list[dict[str, Any]], output_digest: str, as_of: dt.datetime, spec: dict[str, Any],
+                  veto_skew_s: int, batches: list[str] | None) -> list[MatrixRow]:
+    """The SPV summary row (subject `*`) then one row per batch: a confirmed batch never hides a mismatched one.
+
+    Each batch (subject_id) is judged on its own proofs (newest per issuer, freshness, quorum of distinct keys, any
+    MISMATCH in force vetoes). The summary is OK only when there is a batch to account for and every one is OK;
+    otherwise it carries the most severe batch status (SPV_MISMATCH, MISSING_SPV, STALE_PROOF, INSUFFICIENT_QUORUM)
+    and names the batches. Proofs for batches outside `batches` (cancelled, other digests) are ignored.
+    """
+    quorum = int(spec.get("quorum", 1))
+    required = bool(spec.get("required", False))
+    by_subject: dict[str, list[dict[str, Any]]] = {}
+    for p in proofs:
+        by_subject.setdefault(p["subject_id"], []).append(p)
+    bound = {p["subject_id"] for p in proofs if p["output_digest"] == output_digest}
+    wanted = sorted(bound if batches is None else set(batches))
+    rows = [_evaluate("SPV", b, by_subject.get(b, []), "CONFIRMED", output_digest, as_of, spec, quorum,
+                      "MISSING_SPV", veto_skew_s) for b in wanted]
+    ignored = sorted(bound - set(wanted))
+    note = f"; ignored proofs for batch(es) not to account for: {', '.join(ignored)}" if ignored else ""
+    if not rows:
+        stale = len(proofs) - len([p for p in proofs if p["output_digest"] == output_digest])
+        status = "STALE_PROOF" if stale and not bound else "MISSING_SPV"
+        detail = f"no provider batch of this output_digest to confirm; {stale} proof(s) for other digests{note}"
+        return [MatrixRow("SPV", "*", required, quorum, 0, None, status, detail, [])]
+    hashes_ = list(dict.fromkeys(h for r in rows for h in r.proofs))
+    fresh = min(r.fresh for r in rows)
+    ends = [r.expires for r in rows]
+    expires = None if None in ends else min(e for e in ends if e is not None)
+    blocked = [r for r in rows if r.status != "OK"]
+    if not blocked:
+        return [MatrixRow("SPV", "*", required, quorum, fresh, expires, "OK",
+                          f"{len(rows)} batch(es) confirmed{note}", hashes_), *rows]
+    rank = {s: i for i, s in enumerate(_SPV_PRECEDENCE)}
+    status = min((r.status for r in blocked), key=lambda s: (rank.get(s, len(rank)), s))
+    detail = "; ".join(f"batch {r.subject}: {r.status}" + (f" ({r.detail})" if r.detail else "") for r in blocked)
+    detail += f"; {len(rows) - len(blocked)} of {len(rows)} batch(es) OK{note}"
+    return [MatrixRow("SPV", "*", required, quorum, fresh, expires, status, detail, hashes_), *rows]
+
+
 def evaluate_matrix(window_id: str, output_digest: str, as_of: dt.datetime, policy: Any,
                     proofs: list[dict[str, Any]], principals: list[str], total_payout_minor: int,
-                    veto_skew_s: int = 0) -> Matrix:
-    """Pure evaluation: ACK and SPV per window (ACK quorum rises above the high-value line), CT per principal.
+                    veto_skew_s: int = 0, *, spv_batches: list[str] | None = None) -> Matrix:
+    """Pure evaluation: ACK per window (quorum rises above the high-value line), SPV per batch, CT per principal.
 
     `proofs` are in submission order (ties of issued_at go to the later submission). ACK and SPV proofs of other
     windows never count; CT proofs count for their principal whatever window they were filed under. Approvals
-    count from their issue time and while fresh; a veto (CT HOLD, ACK REJECTED) is in force until it expires and
-    already when issued up to `veto_skew_s` after `as_of` (the future skew intake accepted).
+    count from their issue time and while fresh; a veto (CT HOLD, ACK REJECTED, SPV MISMATCH) is in force until it
+    expires and already when issued up to `veto_skew_s` after `as_of` (the future skew intake accepted).
+    `spv_batches` are the provider batches the window must account for (None: every batch with a proof bound to
+    the digest); see `_evaluate_spv`.
     """
     acc = _policy_acceptance(policy)
     ack = acc.get("ACK", {})
@@ -644,9 +697,7 @@ def evaluate_matrix(window_id: str, output_digest: str, as_of: dt.datetime, poli
             by_kind[p["kind"]].append(p)
     rows = [_evaluate("ACK", window_id, by_kind["ACK"], "ACCEPTED", output_digest, as_of, ack, q_ack,
                       "MISSING_ACK", veto_skew_s)]
-    spv = acc.get("SPV", {})
-    rows.append(_evaluate("SPV", "*", by_kind["SPV"], "CONFIRMED", output_digest, as_of, spv,
-                          int(spv.get("quorum", 1)), "MISSING_SPV", veto_skew_s))
+    rows += _evaluate_spv(by_kind["SPV"], output_digest, as_of, acc.get("SPV", {}), veto_skew_s, spv_batches)
     ct = acc.get("CT", {})
     for pid in sorted(set(principals)):
         rows.append(_evaluate("CT", pid, ct_by_subject.get(pid, []), "CLEAR", output_digest, as_of, ct,
@@ -667,9 +718,51 @@ def acceptance_matrix(window_id: str, output_digest: str | None = None, as_of: d
         policy = _policy_of(ref)
     as_of = as_of or _now()
     principals = [a["principal_id"] for a in seal["allocations"]]
-    return evaluate_matrix(window_id, output_digest or ref.output_digest, as_of, policy,
+    digest = output_digest or ref.output_digest
+    return evaluate_matrix(window_id, digest, as_of, policy,
                            load_proofs(window_id, tenant_id, db_url, principals=principals),
-                           principals, seal["totals"]["payout_minor"], veto_skew_s=max_future_skew_s())
+                           principals, seal["totals"]["payout_minor"], veto_skew_s=max_future_skew_s(),
+                           spv_batches=spv_batches(window_id, digest, tenant_id, db_url))
+
+
+def spv_batches(window_id: str, output_digest: str, tenant_id: str = "default", db_url: str | None = None
+                ) -> list[str]:
+    """Provider batches the window's SPV must account for: released under this digest and not cancelled (read-only).
+
+    A batch is cancelled when every payout item it carries last moved, within that batch, to CANCELLED (voided by
+    an operator); an item re-batched later still leaves its cancelled line cancelled.
+    """
+    from sqlalchemy import select
+
+    from vgos.store.db import get_engine
+    from vgos.store.payouts import PayoutTransition
+    from vgos.store.recon import PayoutBatch, PayoutBatchItem
+
+    pb, bi, tr = PayoutBatch.__table__, PayoutBatchItem.__table__, PayoutTransition.__table__
+    with get_engine(db_url).connect() as conn:
+        ids = sorted(conn.execute(select(pb.c.provider_batch_id).where(
+            pb.c.tenant_id == tenant_id, pb.c.window_id == window_id, pb.c.output_digest == output_digest))
+            .scalars().all())
+        if not ids:
+            return []
+        lines: dict[str, set[str | None]] = {b: set() for b in ids}
+        last: dict[tuple[str, str], tuple[int, str]] = {}  # (batch, item) -> (seq, to_state) of its newest move
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i:i + _IN_CHUNK]
+            for r in conn.execute(select(bi.c.provider_batch_id, bi.c.payout_item_id)
+                                  .where(bi.c.provider_batch_id.in_(chunk))):
+                lines[r.provider_batch_id].add(r.payout_item_id)
+            for t in conn.execute(select(tr.c.provider_batch_id, tr.c.item_id, tr.c.seq, tr.c.to_state).where(
+                    tr.c.tenant_id == tenant_id, tr.c.window_id == window_id, tr.c.provider_batch_id.in_(chunk))):
+                key = (t.provider_batch_id, t.item_id)
+                if key not in last or t.seq > last[key][0]:
+                    last[key] = (int(t.seq), t.to_state)
+
+    def cancelled(b: str) -> bool:
+        return bool(lines[b]) and all(i is not None and last.get((b, i), (0, ""))[1] == "CANCELLED"
+                                      for i in lines[b])
+
+    return [b for b in ids if not cancelled(b)]
 
 
 def _policy_of(ref: Any) -> dict[str, Any]:

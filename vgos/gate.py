@@ -9,7 +9,9 @@ first that applies is reported):
     ACK_REJECTED          a REJECTED ACK is in force (any one vetoes)
     STALE_PROOF           ACK proofs exist but none is fresh and bound to the current output_digest
     INSUFFICIENT_QUORUM   fewer distinct fresh ACK issuers than the quorum (high-value quorum above the threshold)
-    MISSING_SPV / STALE_PROOF / INSUFFICIENT_QUORUM   the same for SPV, only when the policy requires SPV
+    SPV_MISMATCH / MISSING_SPV / STALE_PROOF / INSUFFICIENT_QUORUM   only when the policy requires SPV: the
+                          worst of the window's provider batches (released under the digest, not cancelled), each
+                          judged on its own proofs; a MISMATCH in force for any batch holds
     MISSING_CT            no CT proof for the principal
     STALE_PROOF           CT proofs exist for the principal but none is fresh and bound to the digest
     INSUFFICIENT_QUORUM   fewer distinct CLEAR CT issuers than the CT quorum
@@ -99,13 +101,14 @@ def decide(seal: dict[str, Any], replay_ok: bool, matrix: Matrix, acceptance: di
 
 
 def evaluate(seal: dict[str, Any], sealed_digest: str, replay: dict[str, Any], proofs: list[dict[str, Any]],
-             policy: Any, as_of: dt.datetime, veto_skew_s: int = 0) -> tuple[list[dict[str, Any]], Matrix]:
-    """Pure gate evaluation from explicit inputs (no store, no clock)."""
+             policy: Any, as_of: dt.datetime, veto_skew_s: int = 0, *, spv_batches: list[str] | None = None
+             ) -> tuple[list[dict[str, Any]], Matrix]:
+    """Pure gate evaluation from explicit inputs (no store, no clock); `spv_batches` as in evaluate_matrix."""
     acceptance = policy.get("acceptance", {}) if isinstance(policy, dict) else policy.acceptance
     w = seal["window"]
     matrix = evaluate_matrix(w["window_id"], sealed_digest, as_of, {"acceptance": acceptance}, proofs,
                              [a["principal_id"] for a in seal["allocations"]], seal["totals"]["payout_minor"],
-                             veto_skew_s=veto_skew_s)
+                             veto_skew_s=veto_skew_s, spv_batches=spv_batches)
     replay_ok = bool(replay.get("ok")) and replay.get("replay_digest") == sealed_digest
     return decide(seal, replay_ok, matrix, acceptance), matrix
 
@@ -148,10 +151,11 @@ def authorize(window_id: str, *, as_of: dt.datetime, tenant_id: str = "default",
         if rep.ok:
             raise
         policy = {"acceptance": {}}  # replay failed: every principal is held DIGEST_MISMATCH whatever the policy
-    from vgos.acceptance import max_future_skew_s
+    from vgos.acceptance import max_future_skew_s, spv_batches
 
     decisions, matrix = evaluate(seal, ref.output_digest, rep.to_dict(), proofs, policy, as_of,
-                                 veto_skew_s=max_future_skew_s())
+                                 veto_skew_s=max_future_skew_s(),
+                                 spv_batches=spv_batches(window_id, ref.output_digest, tenant_id, db_url))
     d_digest = decisions_digest(decisions)
     as_of_s = fmt_ts(as_of)
     response = {"schema": "vgos.gate/1", "window_id": window_id, "tenant_id": tenant_id,

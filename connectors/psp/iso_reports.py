@@ -1,54 +1,45 @@
-"""camt.053 / camt.054 / pain.002 readers (any version: XPath on local-name()) into receipts."""
+"""ISO 20022 bank reports (camt.052/053/054, pain.002): safe parsing, namespace checks and shared element readers.
+
+The readers themselves live in `iso_camt` (bookings) and `iso_pain002` (statuses); this module keeps the entry
+points `camt_receipts` / `pain002_receipts` that `connectors.psp.reports` dispatches to.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import re
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from connectors.psp.receipts import Receipt, ReportError
-from vgos.money import MoneyError, decimal_to_minor
+from connectors.psp.receipts import ReportError
+from vgos.money import MoneyError, decimal_to_minor, is_iso4217
+
+if TYPE_CHECKING:
+    from connectors.psp.receipts import Flag, Receipt
 
 ROOTS = {"camt053": "BkToCstmrStmt", "camt054": "BkToCstmrDbtCdtNtfctn", "camt052": "BkToCstmrAcctRpt",
          "pain002": "CstmrPmtStsRpt"}
-
-
-def _x(el: etree._Element, path: str) -> list[etree._Element]:
-    """Children by a slash path of local names ('NtryDtls/TxDtls')."""
-    xp = "/".join(f"*[local-name()='{p}']" for p in path.split("/"))
-    return el.xpath(xp)
-
-
-def _t(el: etree._Element, *paths: str) -> str | None:
-    """First non-empty text among the paths."""
-    for p in paths:
-        for e in _x(el, p):
-            txt = "".join(e.itertext()).strip()
-            if txt:
-                return txt
-    return None
-
-
-def _ref(value: str | None) -> str | None:
-    return None if value in (None, "", "NOTPROVIDED", "NONREF") else value
-
-
-def _amount(el: etree._Element, field_name: str) -> tuple[int, str]:
-    ccy = el.get("Ccy") or ""
-    try:
-        return decimal_to_minor((el.text or "").strip(), ccy), ccy
-    except MoneyError as exc:
-        raise ReportError("AMOUNT_INVALID", f"field {field_name}: {exc}", el.sourceline) from None
+# ISO message name and the message versions (xsd:<msg>.001.NN) this reader understands.
+MESSAGES = {"camt052": "camt.052", "camt053": "camt.053", "camt054": "camt.054", "pain002": "pain.002"}
+VERSIONS = {"camt052": range(2, 9), "camt053": range(2, 9), "camt054": range(2, 9), "pain002": range(3, 11)}
+_ISO_NS = re.compile(r"^urn:iso:std:iso:20022:tech:xsd:([a-z]{4}\.\d{3})\.001\.(\d{2})$")
+# National variants seen in real files: Swiss SIX Interbank Clearing pain.002 (Swiss Payment Standards 2018).
+NATIONAL_NS = {"http://www.six-interbank-clearing.com/de/pain.002.001.03.ch.02.xsd": ("pain002", 3)}
+_AMOUNT = re.compile(r"^\+?\d+(?:\.\d+)?$")
+_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 
 
 def parse_xml(data: bytes) -> etree._Element:
-    """Parse bytes safely (no entities, no network); a syntax error becomes REPORT_MALFORMED with its line."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    """Parse bytes safely (no entities, no DTD, no network); a syntax error becomes REPORT_MALFORMED with its line."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
-        return etree.fromstring(data, parser)
+        root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise ReportError("REPORT_MALFORMED", f"malformed XML: {exc.msg}", exc.lineno) from None
+    if root is None:
+        raise ReportError("REPORT_MALFORMED", "empty document", None)
+    return root
 
 
 def message_kind(root: etree._Element) -> str | None:
@@ -63,151 +54,149 @@ def message_kind(root: etree._Element) -> str | None:
     return "pain001" if name == "CstmrCdtTrfInitn" else None
 
 
-def _body(root: etree._Element, fmt: str) -> etree._Element:
+def namespace_message(ns: str | None) -> tuple[str, int] | None:
+    """(format, version) a Document namespace declares, or None when it is no ISO message this reader knows."""
+    if ns in NATIONAL_NS:
+        return NATIONAL_NS[ns]
+    m = _ISO_NS.match(ns or "")
+    if not m:
+        return None
+    fmt = next((k for k, v in MESSAGES.items() if v == m.group(1)), None)
+    return (fmt, int(m.group(2))) if fmt else None
+
+
+def document(data: bytes, fmt: str) -> etree._Element:
+    """The message body of an ISO Document of format `fmt`, after checking namespace, version and amounts."""
+    root = parse_xml(data)
+    qn = etree.QName(root)
+    if qn.localname != "Document":
+        raise ReportError("FORMAT_MISMATCH", f"root element {qn.localname!r} is not an ISO 20022 Document",
+                          root.sourceline)
+    declared = namespace_message(qn.namespace)
+    want = f"urn:iso:std:iso:20022:tech:xsd:{MESSAGES[fmt]}.001.NN"
+    if declared is None or declared[0] != fmt:
+        raise ReportError("FORMAT_MISMATCH", f"namespace {qn.namespace!r} is not {want}", root.sourceline)
+    if declared[1] not in VERSIONS[fmt]:
+        span = VERSIONS[fmt]
+        raise ReportError("FORMAT_MISMATCH", f"{MESSAGES[fmt]} version {declared[1]:02d} not supported "
+                          f"({span.start:02d} to {span.stop - 1:02d})", root.sourceline)
     kind = message_kind(root)
     if kind != fmt:
         raise ReportError("FORMAT_MISMATCH", f"expected {ROOTS[fmt]} ({fmt}), found {kind or 'unknown'}",
                           root.sourceline)
-    return [c for c in root if isinstance(c.tag, str)][0]
+    body = next(c for c in root if isinstance(c.tag, str))
+    for el in body.iter():
+        if isinstance(el.tag, str) and "Ccy" in el.attrib:
+            amount(el)
+    return body
 
 
-def _fee(tx: etree._Element, ccy: str) -> int:
-    total = _x(tx, "Chrgs/TtlChrgsAndTaxAmt")
-    if total:
-        amt, c = _amount(total[0], "Chrgs/TtlChrgsAndTaxAmt")
-        return amt if c == ccy else 0
-    fee = 0
-    for a in _x(tx, "Chrgs/Rcrd/Amt") + _x(tx, "Chrgs/Amt"):
-        amt, c = _amount(a, "Chrgs/Amt")
-        if c == ccy:
-            fee += amt
-    return fee
+def local(el: etree._Element) -> str:
+    """Local name of an element ('' for comments and processing instructions)."""
+    return el.tag.rpartition("}")[2] if isinstance(el.tag, str) else ""
 
 
-def _status(el: etree._Element) -> str:
-    return _t(el, "Sts/Cd", "Sts") or "UNKNOWN"
+def children(el: etree._Element | None, path: str) -> list[etree._Element]:
+    """Elements under `el` along a slash path of local names ('NtryDtls/TxDtls'), in document order."""
+    nodes = [el] if el is not None else []
+    for part in path.split("/"):
+        nodes = [c for n in nodes for c in n if local(c) == part]
+    return nodes
 
 
-def _booked(el: etree._Element) -> str | None:
-    return _t(el, "BookgDt/Dt", "BookgDt/DtTm", "ValDt/Dt", "ValDt/DtTm")
+def child(el: etree._Element | None, path: str) -> etree._Element | None:
+    """First element along a slash path, or None."""
+    found = children(el, path)
+    return found[0] if found else None
 
 
-def camt_receipts(data: bytes, fmt: str, source: str, sha: str) -> list[Receipt]:
-    """Receipts of a camt.053 or camt.054: one per TxDtls, plus a BATCH total per batched entry."""
-    root = parse_xml(data)
-    body = _body(root, fmt)
-    out: list[Receipt] = []
-
-    def add(**kw: Any) -> None:
-        out.append(Receipt(provider="bank", format=fmt, kind="BOOKING", source=f"{source}:{kw['line']}",
-                           seq=len(out), raw_sha256=sha, window_ref=None, **kw))
-
-    for stmt in _x(body, "Stmt") + _x(body, "Ntfctn") + _x(body, "Rpt"):
-        for ntry in _x(stmt, "Ntry"):
-            amts = _x(ntry, "Amt")
-            if not amts:
-                raise ReportError("REPORT_SCHEMA", "field Ntry/Amt: missing", ntry.sourceline)
-            e_amt, e_ccy = _amount(amts[0], "Ntry/Amt")
-            direction = _t(ntry, "CdtDbtInd") or ""
-            if direction not in ("CRDT", "DBIT"):
-                raise ReportError("REPORT_SCHEMA", f"field Ntry/CdtDbtInd: {direction!r}", ntry.sourceline)
-            if (_t(ntry, "RvslInd") or "").lower() == "true":
-                direction = "CRDT" if direction == "DBIT" else "DBIT"
-            status = _status(ntry)
-            booked = _booked(ntry)
-            entry_ref = _t(ntry, "AcctSvcrRef", "NtryRef")
-            dtls = _x(ntry, "NtryDtls")
-            n_tx_total = sum(len(_x(d, "TxDtls")) for d in dtls)
-            if n_tx_total == 0:
-                btch = _x(ntry, "NtryDtls/Btch")
-                level = "BATCH" if btch else "TX"
-                bref = _ref(_t(btch[0], "PmtInfId", "MsgId")) if btch else None
-                n = _t(btch[0], "NbOfTxs") if btch else None
-                add(provider_ref=entry_ref, batch_ref=bref, end_to_end_id=None, payee_ref=None,
-                    amount_minor=e_amt, currency=e_ccy, fee_minor=_fee(ntry, e_ccy), direction=direction,
-                    status=status, reason=None, booked_at=booked, line=ntry.sourceline, level=level,
-                    n_txs=int(n) if n and n.isdigit() else None)
+def text(el: etree._Element | None, *paths: str) -> str | None:
+    """First non-empty text among the paths (leaf elements; whitespace stripped)."""
+    for p in paths:
+        for e in children(el, p):
+            if any(isinstance(c.tag, str) for c in e):
                 continue
-            for d in dtls:
-                btch = _x(d, "Btch")
-                txs = _x(d, "TxDtls")
-                tx_batch_refs = {_ref(_t(t, "Refs/PmtInfId", "Refs/MsgId")) for t in txs}
-                common = next(iter(tx_batch_refs)) if len(tx_batch_refs) == 1 else None
-                bref = (_ref(_t(btch[0], "PmtInfId", "MsgId")) if btch else None) or common
-                if btch or len(txs) > 1:
-                    tot = _x(btch[0], "TtlAmt") if btch else []
-                    if tot:
-                        b_amt, b_ccy = _amount(tot[0], "Btch/TtlAmt")
-                    elif len(dtls) == 1:
-                        b_amt, b_ccy = e_amt, e_ccy
-                    else:
-                        b_amt, b_ccy = None, None
-                    n = _t(btch[0], "NbOfTxs") if btch else str(len(txs))
-                    add(provider_ref=entry_ref, batch_ref=bref, end_to_end_id=None, payee_ref=None,
-                        amount_minor=b_amt, currency=b_ccy, fee_minor=0, direction=direction, status=status,
-                        reason=None, booked_at=booked, line=(btch[0] if btch else ntry).sourceline,
-                        level="BATCH", n_txs=int(n) if n and n.isdigit() else None)
-                for tx in txs:
-                    t_amts = _x(tx, "Amt") or _x(tx, "AmtDtls/TxAmt/Amt") or _x(tx, "AmtDtls/InstdAmt/Amt")
-                    if t_amts:
-                        amt, ccy = _amount(t_amts[0], "TxDtls/Amt")
-                    elif n_tx_total == 1:
-                        amt, ccy = e_amt, e_ccy
-                    else:
-                        amt, ccy = None, None
-                    t_dir = _t(tx, "CdtDbtInd") or direction
-                    party = "Cdtr" if t_dir == "DBIT" else "Dbtr"
-                    payee = _t(tx, f"RltdPties/{party}Acct/Id/IBAN", f"RltdPties/{party}Acct/Id/Othr/Id")
-                    rtr = _x(tx, "RtrInf")
-                    add(provider_ref=_ref(_t(tx, "Refs/AcctSvcrRef", "Refs/TxId")) or entry_ref,
-                        batch_ref=_ref(_t(tx, "Refs/PmtInfId", "Refs/MsgId")) or bref,
-                        end_to_end_id=_ref(_t(tx, "Refs/EndToEndId")), payee_ref=payee,
-                        amount_minor=amt, currency=ccy, fee_minor=_fee(tx, ccy) if ccy else 0,
-                        direction=t_dir, status="RTRN" if rtr else status,
-                        reason=_t(rtr[0], "Rsn/Cd", "Rsn/Prtry", "AddtlInf") if rtr else None,
-                        booked_at=booked, line=tx.sourceline, level="TX")
-    return out
+            t = "".join(e.itertext()).strip()
+            if t:
+                return t
+    return None
 
 
-def _iter_status(body: etree._Element) -> Iterator[tuple[etree._Element, str, str | None]]:
-    grp = _x(body, "OrgnlGrpInfAndSts")
-    msg = _t(grp[0], "OrgnlMsgId") if grp else None
-    if grp and _t(grp[0], "GrpSts"):
-        yield grp[0], "GRP", msg
-    for pmt in _x(body, "OrgnlPmtInfAndSts"):
-        yield pmt, "PMT", msg
-        for tx in _x(pmt, "TxInfAndSts"):
-            yield tx, "TX", _t(pmt, "OrgnlPmtInfId") or msg
-    for tx in _x(body, "TxInfAndSts"):
-        yield tx, "TX", msg
+def texts(el: etree._Element | None, path: str) -> list[str]:
+    """All non-empty leaf texts along a path (repeated AddtlInf lines and the like)."""
+    return [t for e in children(el, path) if (t := "".join(e.itertext()).strip())]
+
+
+def ref(value: str | None) -> str | None:
+    """A reference, or None for the ISO placeholders that mean 'no reference'."""
+    value = value.strip() if value else value
+    return None if value in (None, "", "NOTPROVIDED", "NONREF") else value
+
+
+def amount(el: etree._Element) -> tuple[int, str, Decimal]:
+    """(minor units, currency, decimal) of an ISO amount; ISO amounts are non-negative with an active currency."""
+    name = local(el)
+    ccy = (el.get("Ccy") or "").strip()
+    if not is_iso4217(ccy):
+        raise ReportError("CURRENCY_INVALID", f"field {name}: {ccy!r} is not an active ISO 4217 currency",
+                          el.sourceline)
+    raw = "".join(el.itertext()).strip()
+    if raw.startswith("-"):
+        raise ReportError("AMOUNT_INVALID", f"field {name}: negative amount {raw!r} (ISO amounts are >= 0)",
+                          el.sourceline)
+    if not _AMOUNT.match(raw):
+        raise ReportError("AMOUNT_INVALID", f"field {name}: not a decimal amount: {raw!r}", el.sourceline)
+    try:
+        minor = decimal_to_minor(raw, ccy)
+    except MoneyError as exc:
+        raise ReportError("AMOUNT_INVALID", f"field {name}: {exc}", el.sourceline) from None
+    return minor, ccy, Decimal(raw)
+
+
+def number(el: etree._Element | None, path: str) -> Decimal | None:
+    """A currency-less decimal (TxsSummry sums), or None when absent; garbage is AMOUNT_INVALID."""
+    e = child(el, path)
+    if e is None:
+        return None
+    raw = "".join(e.itertext()).strip()
+    if not _NUMBER.match(raw):
+        raise ReportError("AMOUNT_INVALID", f"field {path}: not a decimal number: {raw!r}", e.sourceline)
+    try:
+        return Decimal(raw)
+    except InvalidOperation:  # pragma: no cover - the regex already guarantees a decimal
+        raise ReportError("AMOUNT_INVALID", f"field {path}: {raw!r}", e.sourceline) from None
+
+
+def count(el: etree._Element | None, path: str) -> int | None:
+    """A count (NbOfTxs, NbOfNtries: Max15NumericText), or None when absent; non-digits are REPORT_SCHEMA."""
+    e = child(el, path)
+    if e is None:
+        return None
+    raw = "".join(e.itertext()).strip()
+    if not raw.isdigit():
+        raise ReportError("REPORT_SCHEMA", f"field {path}: not a count: {raw!r}", e.sourceline)
+    return int(raw)
+
+
+def day(el: etree._Element | None, path: str) -> str | None:
+    """ISO date of a date choice (Dt, else DtTm cut to its date)."""
+    d = text(el, f"{path}/Dt")
+    if d:
+        return d[:10]
+    dt = text(el, f"{path}/DtTm")
+    return dt[:10] if dt else None
+
+
+def camt_receipts(data: bytes, fmt: str, source: str,
+                  sha: str) -> list[Receipt] | tuple[list[Receipt], list[Flag]]:
+    """Receipts of a camt.052/053/054: one per entry, DETAIL lines under batches, flags when totals disagree."""
+    from connectors.psp.iso_camt import read_camt
+
+    return read_camt(data, fmt, source, sha)
 
 
 def pain002_receipts(data: bytes, source: str, sha: str) -> list[Receipt]:
-    """Status receipts of a pain.002: group, payment-information and transaction statuses with reasons."""
-    root = parse_xml(data)
-    body = _body(root, "pain002")
-    booked = _t(body, "GrpHdr/CreDtTm")
-    out: list[Receipt] = []
-    for el, level, parent_ref in _iter_status(body):
-        if level == "GRP":
-            status, bref, e2e = _t(el, "GrpSts"), _t(el, "OrgnlMsgId"), None
-        elif level == "PMT":
-            status, bref, e2e = _t(el, "PmtInfSts"), _t(el, "OrgnlPmtInfId"), None
-            if not status:
-                continue
-        else:
-            status, bref, e2e = _t(el, "TxSts"), parent_ref, _ref(_t(el, "OrgnlEndToEndId"))
-            if not status:
-                raise ReportError("REPORT_SCHEMA", "field TxInfAndSts/TxSts: missing", el.sourceline)
-        amt_el = _x(el, "OrgnlTxRef/Amt/InstdAmt") if level == "TX" else []
-        amt, ccy = _amount(amt_el[0], "OrgnlTxRef/Amt/InstdAmt") if amt_el else (None, None)
-        reason = _t(el, "StsRsnInf/Rsn/Cd", "StsRsnInf/Rsn/Prtry")
-        info = _t(el, "StsRsnInf/AddtlInf")
-        out.append(Receipt(
-            provider="bank", format="pain002", kind="STATUS", level="BATCH" if level != "TX" else "TX",
-            provider_ref=_t(el, "StsId", "OrgnlInstrId"), batch_ref=bref, end_to_end_id=e2e, window_ref=None,
-            payee_ref=_t(el, "OrgnlTxRef/CdtrAcct/Id/IBAN", "OrgnlTxRef/CdtrAcct/Id/Othr/Id"),
-            amount_minor=amt, currency=ccy, fee_minor=0, direction="DBIT", status=status or "UNKNOWN",
-            reason=f"{reason}: {info}" if reason and info else (reason or info), booked_at=booked,
-            source=f"{source}:{el.sourceline}", line=el.sourceline, seq=len(out), raw_sha256=sha))
-    return out
+    """STATUS receipts of a pain.002: group, payment-information and transaction statuses with reasons."""
+    from connectors.psp.iso_pain002 import read_pain002
+
+    return read_pain002(data, source, sha)
