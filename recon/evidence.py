@@ -4,7 +4,8 @@ A bank reports the same money several times: an intraday camt.052, a debit advic
 statement (camt.053), a re-send marked COPY/DUPL. `movements()` clusters the receipts of one subject (a payment's
 EndToEndId or a batch's references) into the real movements of money, independent of the order files arrived:
 
-1. receipts sharing the bank's own reference (`bank_ref`) are one movement;
+1. receipts sharing the bank's own reference (`bank_ref`) are one movement (the k-th receipt with a reference in one
+   file pairs with the k-th in another: a statement that repeats a reference on two entries has two movements);
 2. a receipt without a reference joins a movement with the same value key (direction, reversal, amount,
    currency, date) that holds no receipt from its own file; two identical entries in one file stay two.
 
@@ -98,9 +99,14 @@ def movements(receipts: Iterable[Receipt]) -> list[Movement]:
     rs = sorted((r for r in receipts if r.kind != STATUS), key=lambda r: (r.raw_sha256, r.seq))
     by_ref: dict[tuple, list[Receipt]] = {}
     loose: list[Receipt] = []
+    nth: dict[tuple, int] = {}
     for r in rs:
         if r.bank_ref:
-            by_ref.setdefault((r.kind == FEE, r.bank_ref, r.direction, r.reversal), []).append(r)
+            # some banks repeat one reference on distinct entries of a statement: the k-th occurrence in one
+            # file is the same movement as the k-th in another, never the same as another line of its own file
+            base = (r.kind == FEE, r.bank_ref, r.direction, r.reversal)
+            k = nth[(r.raw_sha256, *base)] = nth.get((r.raw_sha256, *base), -1) + 1
+            by_ref.setdefault((*base, k), []).append(r)
         else:
             loose.append(r)
     clusters = [list(v) for _, v in sorted(by_ref.items(), key=lambda kv: min(r.receipt_id for r in kv[1]))]

@@ -197,14 +197,22 @@ def test_bank_copy_marked_duplicate_is_not_a_second_payment():
 
 def test_fees_become_fee_lines_and_a_payment_short_by_its_fee_settles():
     b = big_batch()
-    it = b.items[0]
-    rest = batch_entry(b, skip={it.end_to_end_id}, charges=250, charges_included=True)
-    rest.amount += 250  # the bank debited the batch plus its charge as one booking
-    net = Entry(it.amount_minor - 75, bank_ref="F-1", charges=75,
-                txs=[Tx(it.end_to_end_id, it.amount_minor - 75, it.payee_ref, "F-1")])
-    res = run(b, ("camt053", statement([rest, net])))
-    assert res.fully_reconciled, res.discrepancies[:3]
-    assert sorted(f.amount_minor for f in res.fees) == [75, 250]
+    whole = batch_entry(b, charges=250, charges_included=True)
+    whole.amount += 250  # the bank debited the batch plus its charge as one booking (ChrgInclInd true)
+    res = run(b, ("camt053", statement([whole])))
+    assert res.fully_reconciled and [f.amount_minor for f in res.fees] == [250]
+    # booked per payment: one payee received the payout net of the provider's reported fee
+    small = big_batch(5)
+    it = small.items[0]
+    entries = [Entry(i.amount_minor, bank_ref=f"P-{n}", txs=[Tx(i.end_to_end_id, i.amount_minor, i.payee_ref)])
+               for n, i in enumerate(small.items[1:])]
+    entries.append(Entry(it.amount_minor - 75, bank_ref="F-1", charges=75,
+                         txs=[Tx(it.end_to_end_id, it.amount_minor - 75, it.payee_ref)]))
+    res = run(small, ("camt053", statement(entries)))
+    assert res.fully_reconciled and [f.amount_minor for f in res.fees] == [75]
+    # the same shortfall without a reported fee is an amount mismatch
+    entries[-1] = Entry(it.amount_minor - 75, bank_ref="F-1", txs=[Tx(it.end_to_end_id, it.amount_minor - 75)])
+    assert types(run(small, ("camt053", statement(entries)))) == ["AMOUNT_MISMATCH"]
 
 
 def test_tolerance_differences_are_recorded_not_hidden():
