@@ -26,8 +26,9 @@ class ReportDrop:
 
     @property
     def run_key(self) -> str:
-        """Content-based run key: the same bytes dropped twice (or under two names) give one run."""
-        return f"provider-report-{self.sha256}"
+        """Content-based run key: the same bytes dropped twice (or under two names) give one run; the same bytes
+        moved under `reports/<format>/` (after a quarantine for the wrong format) are read once more."""
+        return f"provider-report-{self.format or 'unknown'}-{self.sha256}"
 
 
 @dataclass(frozen=True)
