@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import queue
 import resource
 import statistics
 import sys
@@ -228,7 +229,13 @@ def child(side: str, n: int, profile: bool = False) -> dict:
     q = ctx.Queue()
     p = ctx.Process(target=SIDES[side], args=(n, q, profile))
     p.start()
-    out = q.get()
+    while True:
+        try:
+            out = q.get(timeout=5)
+            break
+        except queue.Empty:
+            if not p.is_alive():  # killed (out of memory?) before it could report
+                raise SystemExit(f"{side} at n={n} died with exit code {p.exitcode}") from None
     p.join()
     if "error" in out:
         raise SystemExit(f"{side} at n={n} failed:\n{out['error']}")
@@ -277,13 +284,12 @@ def main() -> None:
                   f"{rss / med['duckdb'][1]:9.2f} {statistics.median(o['base'] for o in rs):7.0f}  "
                   + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
         want = expected_counts(n)
-        for side in ("vgos", "duckdb"):
-            for o in runs[(side, n)]:
-                if o["counts"] != want:
-                    ok = False
-                    print(f"  MISMATCH {side} n={n:,}: {o['counts']} != expected {want}")
+        bad = [(side, o["counts"]) for side in ("vgos", "duckdb") for o in runs[(side, n)] if o["counts"] != want]
+        for side, got in bad:
+            print(f"  MISMATCH {side} n={n:,}: {got} != expected {want}")
+        ok = ok and not bad
         other = runs[("vgos", n)][0]["other"]
-        print(f"  counts n={n:,}: {want} (both sides{' agree' if ok else ' DISAGREE'})"
+        print(f"  counts n={n:,}: {want} ({'DISAGREE' if bad else 'both sides agree'})"
               + (f"; vgos also reports {other}" if other else ""))
     if not ok:
         raise SystemExit(1)

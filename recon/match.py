@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.psp import ids
@@ -149,15 +149,20 @@ class ReconResult:
                 "n_expected": self.n_expected, "n_matched": self.n_matched, "matched_ppm": self.matched_ppm,
                 "fully_reconciled": self.fully_reconciled, "n_receipts": self.n_receipts,
                 "batches": dict(sorted(self.batches.items())),
-                "matches": [asdict(m) for m in self.matches],
-                "discrepancies": [asdict(d) for d in self.discrepancies],
-                "pending": sorted(self.pending), "fees": [asdict(f) for f in self.fees],
+                "matches": [_flat(m) for m in self.matches],
+                "discrepancies": [_flat(d) for d in self.discrepancies],
+                "pending": sorted(self.pending), "fees": [_flat(f) for f in self.fees],
                 "resolved": sorted(self.resolved), "outcomes": dict(sorted(self.outcomes.items()))}
 
     @property
     def result_digest(self) -> str:
         """SHA-256 of the RFC 8785 bytes of to_dict(): equal inputs give equal digests."""
         return sha256_hex(jcs_bytes(self.to_dict()))
+
+
+def _flat(obj: Any) -> dict[str, Any]:
+    """dataclasses.asdict of a dataclass whose fields are scalars, without its recursive deep copy (same dict)."""
+    return {f: getattr(obj, f) for f in obj.__dataclass_fields__}
 
 
 def _norm(ref: str | None) -> str | None:
@@ -573,14 +578,14 @@ def reconcile(
         run.add("EXTERNAL_ONLY", 90 if bid else 70, r.end_to_end_id or r.provider_ref or r.bank_ref, None,
                 r.receipt_id, None, r.amount_minor,
                 f"{r.format} {r.direction} {r.status} booking with no authorized payout ({m.sources})", bid)
+    subjects = {d.subject for d in res.discrepancies}
     for it in items:
         e = it.end_to_end_id
-        if e in run.settled or e in run.returned or e in run.failed or e in run.pending:
-            continue
-        if any(d.subject == e for d in res.discrepancies):
+        if e in run.settled or e in run.returned or e in run.failed or e in run.pending or e in subjects:
             continue
         run.add("MISSING_RECEIPT", 100, e, it.principal_id, None, it.amount_minor, None,
                 "no booking for this authorized payout", it.provider_batch_id)
+        subjects.add(e)
     gone = run.returned | run.failed
     res.matches = sorted((m for m in res.matches if m.end_to_end_id not in gone), key=lambda m: m.end_to_end_id)
     res.pending = sorted(run.pending - set(run.settled) - gone)

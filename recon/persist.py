@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.psp import ids
 from connectors.psp.receipts import ParseResult, Quarantine, Receipt
-from recon.match import ReconResult
+from recon.match import Discrepancy, Match, ReconResult
 from vgos.store.db import serialize_on, session
 from vgos.store.recon import (
     PayoutBatch,
@@ -26,6 +27,13 @@ from vgos.store.recon import (
 )
 
 _RECEIPT_FIELDS = tuple(f for f in Receipt.__dataclass_fields__)
+_RECEIPT_VALUES = attrgetter(*_RECEIPT_FIELDS)
+_MATCH_FIELDS = tuple(Match.__dataclass_fields__)
+_MATCH_VALUES = attrgetter(*_MATCH_FIELDS)
+_DISCREPANCY_FIELDS = tuple(Discrepancy.__dataclass_fields__)
+_DISCREPANCY_VALUES = attrgetter(*_DISCREPANCY_FIELDS)
+_ITEM_COLUMNS = ("end_to_end_id", "principal_id", "amount_minor", "currency", "payee_ref", "payout_item_id")
+CHUNK = 20_000  # rows per executemany: bounds the parameter dicts alive at once
 
 
 def load_batches(window_id: str, output_digest: str | None = None, *, tenant_id: str = "default",
@@ -37,12 +45,11 @@ def load_batches(window_id: str, output_digest: str | None = None, *, tenant_id:
             q = q.where(PayoutBatch.output_digest == output_digest)
         out = []
         for b in s.scalars(q.order_by(PayoutBatch.provider_batch_id)).all():
-            items = s.scalars(select(PayoutBatchItem).where(PayoutBatchItem.provider_batch_id == b.provider_batch_id)
-                              .order_by(PayoutBatchItem.end_to_end_id)).all()
+            items = s.execute(select(*(getattr(PayoutBatchItem, c) for c in _ITEM_COLUMNS))
+                              .where(PayoutBatchItem.provider_batch_id == b.provider_batch_id)
+                              .order_by(PayoutBatchItem.end_to_end_id))
             out.append({c.name: getattr(b, c.name) for c in PayoutBatch.__table__.columns} | {"items": [
-                {"end_to_end_id": i.end_to_end_id, "principal_id": i.principal_id, "amount_minor": i.amount_minor,
-                 "currency": i.currency, "payee_ref": i.payee_ref, "payout_item_id": i.payout_item_id}
-                for i in items]})
+                dict(zip(_ITEM_COLUMNS, i, strict=True)) for i in items]})
         return out
 
 
@@ -93,10 +100,10 @@ def record_parse(result: ParseResult, *, ingested_at: str, tenant_id: str = "def
                                  reason=q.reason if q else None, line=q.line if q else None,
                                  n_receipts=len(result.receipts), ingested_at=ingested_at, flags=flags))
             s.flush()
-            if result.receipts:
-                s.execute(insert(ReceiptRow), [
-                    {**{f: getattr(r, f) for f in _RECEIPT_FIELDS}, "tenant_id": tenant_id,
-                     "receipt_id": r.receipt_id} for r in result.receipts])
+            for n in range(0, len(result.receipts), CHUNK):
+                s.execute(insert(ReceiptRow.__table__), [
+                    dict(zip(_RECEIPT_FIELDS, _RECEIPT_VALUES(r), strict=True), tenant_id=tenant_id,
+                         receipt_id=r.receipt_id) for r in result.receipts[n:n + CHUNK]])
     except IntegrityError:  # a concurrent writer recorded the same file first
         return IngestOutcome(result.path, result.format, result.raw_sha256, "ALREADY_SEEN", len(result.receipts))
     return IngestOutcome(result.path, result.format, result.raw_sha256, status, len(result.receipts), q,
@@ -166,9 +173,9 @@ def window_receipts(window_id: str, batches: list[dict[str, Any]], *, tenant_id:
     end = (dt.date.fromisoformat(start) + dt.timedelta(days=90)).isoformat() + "~"
     conds.append(and_(or_(ReceiptRow.reversal.is_(True), ReceiptRow.direction == "CRDT"),
                       ReceiptRow.booking_date >= start, ReceiptRow.booking_date <= end))
-    foreign = sorted(e for e in e2es if not e.startswith(prefix))  # ids not minted by VGOS (rare)
-    for n in range(0, len(foreign), 500):
-        conds.append(ReceiptRow.end_to_end_id.in_(foreign[n:n + 500]))
+    if any(not e.startswith(prefix) for e in e2es):  # ids not minted by VGOS (rare): the stored items name them
+        conds.append(ReceiptRow.end_to_end_id.in_(select(PayoutBatchItem.end_to_end_id).where(
+            PayoutBatchItem.provider_batch_id.in_(sorted({b["provider_batch_id"] for b in batches})))))
     cols = [getattr(ReceiptRow, f) for f in _RECEIPT_FIELDS]
     with session(db_url) as s:
         accepted = set(s.scalars(select(ReportFile.raw_sha256).where(ReportFile.tenant_id == tenant_id,
@@ -259,11 +266,14 @@ def save_result(result: ReconResult, *, as_of: str, db_url: str | None = None) -
         run.matched_ppm, run.fully_reconciled = result.matched_ppm, result.fully_reconciled
         run.n_pending = len(result.pending)
         s.flush()
-        if result.matches:
-            s.execute(insert(ReconMatch), [{**asdict(m), "run_id": run.id} for m in result.matches])
+        for n in range(0, len(result.matches), CHUNK):
+            s.execute(insert(ReconMatch.__table__), [
+                dict(zip(_MATCH_FIELDS, _MATCH_VALUES(m), strict=True), run_id=run.id)
+                for m in result.matches[n:n + CHUNK]])
         if result.discrepancies:
-            s.execute(insert(ReconDiscrepancy), [{**asdict(d), "run_id": run.id, "seq": n, "case_key": d.case_key}
-                                                 for n, d in enumerate(result.discrepancies)])
+            s.execute(insert(ReconDiscrepancy.__table__), [
+                dict(zip(_DISCREPANCY_FIELDS, _DISCREPANCY_VALUES(d), strict=True), run_id=run.id, seq=n,
+                     case_key=d.case_key) for n, d in enumerate(result.discrepancies)])
             known = set(s.scalars(select(ReconCase.case_key).where(
                 ReconCase.tenant_id == result.tenant_id, ReconCase.window_id == result.window_id)))
             new = {d.case_key: d for d in result.discrepancies if d.blocking and d.case_key not in known}

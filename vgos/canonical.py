@@ -20,30 +20,40 @@ def _utf16_key(s: str) -> list[int]:
     return [int.from_bytes(b[i:i + 2], "big") for i in range(0, len(b), 2)]
 
 
+def _path(p: Any) -> str:
+    """The JSON path of a stack entry's location: ((root, key), key)... built only when a value is rejected."""
+    parts = []
+    while isinstance(p, tuple):
+        p, key = p
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    return p + "".join(reversed(parts))
+
+
 def _check(obj: Any, path: str) -> bool:
     """Validate the value tree; return True when some dict has non-ASCII keys (needs UTF-16 ordering)."""
     resort = False
-    stack = [(obj, path)]
+    stack: list[tuple[Any, Any]] = [(obj, path)]
     while stack:
         o, p = stack.pop()
         if isinstance(o, str) or o is None or isinstance(o, bool):
             continue
         if isinstance(o, int):
             if not -MAX_SAFE <= o <= MAX_SAFE:
-                raise CanonicalError(f"{p}: integer {o} is outside ±(2^53−1) and has no exact JSON form")
+                raise CanonicalError(f"{_path(p)}: integer {o} is outside ±(2^53−1) and has no exact JSON form")
         elif isinstance(o, dict):
             for k, v in o.items():
                 if not isinstance(k, str):
-                    raise CanonicalError(f"{p}: member name {k!r} is not a string")
+                    raise CanonicalError(f"{_path(p)}: member name {k!r} is not a string")
                 if not k.isascii():
                     resort = True
-                stack.append((v, f"{p}.{k}"))
+                if not (v is None or isinstance(v, str)):  # strings and null need no check: no path built
+                    stack.append((v, (p, k)))
         elif isinstance(o, list | tuple):
-            stack.extend((v, f"{p}[{i}]") for i, v in enumerate(o))
+            stack.extend((v, (p, i)) for i, v in enumerate(o) if not (v is None or isinstance(v, str)))
         elif isinstance(o, float):
-            raise CanonicalError(f"{p}: floating-point value {o!r} is not allowed in canonical data")
+            raise CanonicalError(f"{_path(p)}: floating-point value {o!r} is not allowed in canonical data")
         else:
-            raise CanonicalError(f"{p}: unsupported type {type(o).__name__}")
+            raise CanonicalError(f"{_path(p)}: unsupported type {type(o).__name__}")
     return resort
 
 

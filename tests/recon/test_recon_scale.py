@@ -111,9 +111,6 @@ def test_window_receipts_binds_few_parameters(db_url):
     assert 0 < most <= 1000, f"a statement bound {most} parameters for a {n}-item window"
 
 
-@pytest.mark.xfail(strict=True, reason="window_receipts binds one variable per EndToEndId not minted by VGOS "
-                                       "(IN lists of 500 OR-ed into one statement); select them through "
-                                       "payout_batch_items instead")
 def test_window_receipts_binds_few_parameters_for_foreign_ids(db_url):
     """EndToEndIds VGOS did not mint (no window prefix) must not cost one SQL variable each either."""
     n = 5_000
@@ -127,8 +124,6 @@ def test_window_receipts_binds_few_parameters_for_foreign_ids(db_url):
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(strict=True, reason="reconcile looks for an earlier discrepancy of each unsettled payout in the "
-                                       "whole list (quadratic: ~40 min at 260k); keep the subjects in a set")
 def test_window_before_its_statement_is_linear():
     """No receipt yet for 260,000 payouts: every one is MISSING_RECEIPT, in linear time (seconds, not minutes)."""
     n = 260_000
