@@ -6,8 +6,10 @@ EndToEndId or a batch's references) into the real movements of money, independen
 
 1. receipts sharing the bank's own reference (`bank_ref`) are one movement (the k-th receipt with a reference in one
    file pairs with the k-th in another: a statement that repeats a reference on two entries has two movements);
-2. a receipt without a reference joins a movement with the same value key (direction, reversal, amount,
-   currency, date) that holds no receipt from its own file; two identical entries in one file stay two.
+2. reference clusters from different formats (camt.053 and MT940 of one account) with the same value key
+   (direction, reversal, amount, currency, date), no file in common and no conflicting account are one movement;
+3. a receipt without a reference joins a movement with the same value key that holds no receipt from its own
+   file; two identical entries in one file stay two.
 
 A movement's state is BOOKED when a receipt that is not flagged says booked, FLAGGED when only receipts of
 self-contradicting statements say booked, else PENDING or INFO.
@@ -83,6 +85,16 @@ def _value_key(r: Receipt) -> tuple:
     return (r.direction, r.reversal, r.amount_minor, r.currency, day)
 
 
+def _same_elsewhere(a: list[Receipt], b: list[Receipt]) -> bool:
+    """Two reference clusters that are one movement reported in two formats."""
+    if _value_key(a[0]) != _value_key(b[0]) or (a[0].kind == FEE) != (b[0].kind == FEE):
+        return False
+    if {r.format for r in a} & {r.format for r in b} or {r.raw_sha256 for r in a} & {r.raw_sha256 for r in b}:
+        return False
+    accts = {r.account for r in a + b if r.account}
+    return len(accts) <= 1
+
+
 def _state(rs: Iterable[Receipt]) -> str:
     rs = list(rs)
     if any(r.booking == BOOKED and not r.flagged for r in rs):
@@ -109,7 +121,15 @@ def movements(receipts: Iterable[Receipt]) -> list[Movement]:
             by_ref.setdefault((*base, k), []).append(r)
         else:
             loose.append(r)
-    clusters = [list(v) for _, v in sorted(by_ref.items(), key=lambda kv: min(r.receipt_id for r in kv[1]))]
+    clusters: list[list[Receipt]] = []
+    for _, c in sorted(by_ref.items(), key=lambda kv: min(r.receipt_id for r in kv[1])):
+        # the same booking rendered by another format of the same bank (camt.053 and MT940 of one account carry
+        # different references): same value key, no file and no format in common, same account when both say
+        home = next((h for h in clusters if _same_elsewhere(h, c)), None)
+        if home is None:
+            clusters.append(list(c))
+        else:
+            home.extend(c)
     for r in loose:
         key = _value_key(r)
         home = next((c for c in clusters if _value_key(c[0]) == key and (c[0].kind == FEE) == (r.kind == FEE)

@@ -330,3 +330,30 @@ def test_stripe_transfers_settle_and_a_transfer_reversal_returns():
     assert [d.type for d in res.discrepancies] == ["RETURNED"]
     clean = run(b, ("stripe", _stripe_report(rows[:-2])))
     assert clean.fully_reconciled and res.batches[b.provider_batch_id] != "MATCHED"
+
+
+def _mt940(items, *, day: str = "250924", opening: int = 10_000_000) -> bytes:
+    """An MT940 statement of the same account booking each payment (its own bank references, EREF in :86:)."""
+    lines = [":20:STMT-MT", ":25:CH9300762011623852957", ":28C:1/1",
+             f":60F:C250923USD{opening // 100},{opening % 100:02d}"]
+    total = 0
+    for n, it in enumerate(items):
+        total += it.amount_minor
+        amt = f"{it.amount_minor // 100},{it.amount_minor % 100:02d}"
+        lines += [f":61:{day}{day[2:]}D{amt}NTRFNONREF//MT-{n}", f":86:EREF+{it.end_to_end_id}"]
+    closing = opening - total
+    lines.append(f":62F:C{day}USD{closing // 100},{closing % 100:02d}")
+    return ("\r\n".join(lines) + "\r\n-").encode()
+
+
+def test_the_same_bookings_in_camt053_and_mt940_count_once():
+    b = big_batch(30)
+    entries = [Entry(i.amount_minor, bank_ref=f"E-{n}", txs=[Tx(i.end_to_end_id, i.amount_minor, i.payee_ref)])
+               for n, i in enumerate(b.items)]
+    res = run(b, ("camt053", statement(entries)), ("mt940", _mt940(b.items)))
+    assert res.fully_reconciled and res.discrepancies == [], res.discrepancies[:2]
+    # a second MT940 line for one payment on another day is a second debit
+    it = b.items[3]
+    again = run(b, ("camt053", statement(entries)), ("mt940", _mt940(b.items)),
+                ("mt940", _mt940([it], day="250926")))
+    assert [d.type for d in again.discrepancies] == ["DUPLICATE_PAYMENT"]
