@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import asdict, dataclass
 from operator import attrgetter
 from typing import Any
@@ -131,8 +132,8 @@ def accept_file(sha_prefix: str, *, by: str, at: str, reason: str, tenant_id: st
 
     if not reason.strip():
         raise InputError("--reason: say why the statement can be trusted (it is recorded)")
-    if len(sha_prefix) < 8:
-        raise InputError(f"{sha_prefix!r}: give at least 8 hex digits of the file's sha256")
+    if not re.fullmatch(r"[0-9a-fA-F]{8,64}", sha_prefix):
+        raise InputError(f"{sha_prefix!r}: give at least 8 hex digits of the file's sha256 (see `vgos recon files`)")
     with session(db_url) as s, s.begin():
         rows = s.scalars(select(ReportFile).where(ReportFile.tenant_id == tenant_id,
                                                   ReportFile.raw_sha256.like(sha_prefix.lower() + "%"))).all()

@@ -152,6 +152,8 @@ def cmd_recon_run(args: argparse.Namespace) -> int:
 
     from recon.service import ingest_report_drops, load_window, recon_metadata, run_window_recon
 
+    if args.tolerance_minor < 0:
+        raise InputError(f"--tolerance-minor {args.tolerance_minor}: must be 0 or more minor units")
     now = dt.datetime.now(dt.UTC)
     if args.ingest_drops:
         ingest_report_drops(tenant_id=args.tenant, now=now)

@@ -111,3 +111,13 @@ def test_a_quarantined_file_can_be_ingested_again_once_it_reads(window, tmp_path
     assert again.returncode == 0 and "PROCESSED" in again.stdout
     assert vgos("recon", "run", WINDOW).returncode == 0
     assert "PROCESSED" in vgos("recon", "files").stdout
+
+
+def test_operator_mistakes_are_one_line_and_exit_2(window, tmp_path: Path) -> None:
+    for args, words in ((("recon", "accept-file", "%%%%%%%%", "--reason", "x"), "8 hex digits"),
+                        (("recon", "accept-file", "deadbeef", "--reason", "x"), "no report file"),
+                        (("recon", "case", WINDOW, "12345", "--status", "RESOLVED", "--note", "n"), "no case"),
+                        (("recon", "run", WINDOW, "--tolerance-minor", "-1"), "--tolerance-minor")):
+        r = vgos(*args)
+        assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1
