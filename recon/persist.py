@@ -37,6 +37,20 @@ _ITEM_COLUMNS = ("end_to_end_id", "principal_id", "amount_minor", "currency", "p
 CHUNK = 20_000  # rows per executemany: bounds the parameter dicts alive at once
 
 
+def _bulk_insert(s: Any, table: Any, columns: tuple[str, ...], rows: Any) -> None:
+    """executemany of plain tuples in chunks: no per-row dicts or ORM state (a window has up to millions)."""
+    import itertools
+
+    conn = s.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    q = conn.dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))})")
+    it = iter(rows)
+    while chunk := list(itertools.islice(it, CHUNK)):
+        conn.exec_driver_sql(sql, chunk)
+
+
 def load_batches(window_id: str, output_digest: str | None = None, *, tenant_id: str = "default",
                  db_url: str | None = None) -> list[dict[str, Any]]:
     """The window's recorded batches (dicts with items), optionally only those bound to one digest."""
@@ -101,10 +115,8 @@ def record_parse(result: ParseResult, *, ingested_at: str, tenant_id: str = "def
                                  reason=q.reason if q else None, line=q.line if q else None,
                                  n_receipts=len(result.receipts), ingested_at=ingested_at, flags=flags))
             s.flush()
-            for n in range(0, len(result.receipts), CHUNK):
-                s.execute(insert(ReceiptRow.__table__), [
-                    dict(zip(_RECEIPT_FIELDS, _RECEIPT_VALUES(r), strict=True), tenant_id=tenant_id,
-                         receipt_id=r.receipt_id) for r in result.receipts[n:n + CHUNK]])
+            _bulk_insert(s, ReceiptRow.__table__, (*_RECEIPT_FIELDS, "tenant_id", "receipt_id"),
+                         ((*_RECEIPT_VALUES(r), tenant_id, r.receipt_id) for r in result.receipts))
     except IntegrityError:  # a concurrent writer recorded the same file first
         return IngestOutcome(result.path, result.format, result.raw_sha256, "ALREADY_SEEN", len(result.receipts))
     return IngestOutcome(result.path, result.format, result.raw_sha256, status, len(result.receipts), q,
@@ -267,10 +279,8 @@ def save_result(result: ReconResult, *, as_of: str, db_url: str | None = None) -
         run.matched_ppm, run.fully_reconciled = result.matched_ppm, result.fully_reconciled
         run.n_pending = len(result.pending)
         s.flush()
-        for n in range(0, len(result.matches), CHUNK):
-            s.execute(insert(ReconMatch.__table__), [
-                dict(zip(_MATCH_FIELDS, _MATCH_VALUES(m), strict=True), run_id=run.id)
-                for m in result.matches[n:n + CHUNK]])
+        _bulk_insert(s, ReconMatch.__table__, (*_MATCH_FIELDS, "run_id"),
+                     ((*_MATCH_VALUES(m), run.id) for m in result.matches))
         if result.discrepancies:
             s.execute(insert(ReconDiscrepancy.__table__), [
                 dict(zip(_DISCREPANCY_FIELDS, _DISCREPANCY_VALUES(d), strict=True), run_id=run.id, seq=n,
