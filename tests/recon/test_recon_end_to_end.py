@@ -75,6 +75,13 @@ def test_pending_then_returned_moves_items_only_on_booked_evidence(window, tmp_p
     states = _states()
     assert states[it["principal_id"]] == "RETURNED"
     assert states[b["items"][1]["principal_id"]] == "SETTLED"
+    # the books: the returned payout is owed again (payable credited back), the settled one left the bank
+    from vgos import ledger
+
+    bal = ledger.balances(WINDOW)
+    assert bal[(ledger.payable(it["principal_id"]), "USD")] == -it["amount_minor"]
+    assert bal[(ledger.payable(b["items"][1]["principal_id"]), "USD")] == 0
+    assert bal[(ledger.BANK, "USD")] == -b["items"][1]["amount_minor"]
 
 
 def test_flagged_statement_is_accepted_by_a_person_and_cases_are_worked(window, tmp_path: Path) -> None:

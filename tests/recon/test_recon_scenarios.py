@@ -71,12 +71,31 @@ def types(res) -> list[str]:
     return sorted(d.type for d in res.discrepancies)
 
 
+def spv(res, batch: Batch | None = None) -> str:
+    """The SPV verdict recon would sign for the (first) batch."""
+    import datetime as dt
+
+    from recon.spv import spv_proofs
+
+    proofs = spv_proofs(res, issued_at=dt.datetime(2025, 9, 25, tzinfo=dt.UTC))
+    bid = batch.provider_batch_id if batch is not None else None
+    return next(p["status"] for p in proofs if bid is None or p["subject_id"] == bid)
+
+
+def _group_reject(b: Batch) -> bytes:
+    """pain.002 whose group status is RJCT (the bank refused the whole message)."""
+    data = pain002_for(b, {})
+    return data.replace(b"<OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId>",
+                        b"<OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId><GrpSts>RJCT</GrpSts>"
+                        b"<StsRsnInf><Rsn><Cd>AM05</Cd></Rsn></StsRsnInf>")
+
+
 def test_exact_one_debit_batch_with_details_settles_every_payment():
     b = big_batch()
     res = run(b, ("camt053", statement([batch_entry(b)])))
     assert res.fully_reconciled and res.discrepancies == []
     assert outcomes(res) == {"SETTLED": N} and res.batches == {b.provider_batch_id: "MATCHED"}
-    assert {m.method for m in res.matches} == {"end_to_end_id"}
+    assert {m.method for m in res.matches} == {"end_to_end_id"} and spv(res) == "CONFIRMED"
 
 
 def test_one_debit_without_details_is_checked_against_total_and_count():
@@ -147,13 +166,18 @@ def test_pain002_rejection_fails_the_payment_and_a_group_reject_fails_the_batch(
     res = run(b, ("camt053", statement([batch_entry(b, skip={x.end_to_end_id})])), ("pain002", sts))
     assert res.outcomes[x.end_to_end_id] == "FAILED" and "AC01" in res.discrepancies[0].detail
     assert outcomes(res) == {"SETTLED": N - 1, "FAILED": 1}
+    assert spv(res) == "MISMATCH"  # a rejected line is not a confirmed batch
+    # the whole group rejected before anything was booked: every line FAILED, nothing settled
+    whole = _group_reject(b)
+    res = run(b, ("pain002", whole))
+    assert outcomes(res) == {"FAILED": N} and res.batches[b.provider_batch_id] == "UNMATCHED"
 
 
 def test_pending_entries_keep_payments_open_without_a_discrepancy():
     b = big_batch()
     res = run(b, ("camt053", statement([batch_entry(b, status="PDNG")])))
     assert res.discrepancies == [] and outcomes(res) == {"PENDING": N}
-    assert res.batches[b.provider_batch_id] == "PENDING" and not res.fully_reconciled
+    assert res.batches[b.provider_batch_id] == "PENDING" and not res.fully_reconciled and spv(res) == "MISMATCH"
     # the booked statement later (same bank reference) settles them
     res = run(b, ("camt053", statement([batch_entry(b, status="PDNG")])),
               ("camt053", statement([batch_entry(b)], stmt_id="S2")))
@@ -177,7 +201,8 @@ def test_batch_debited_twice_and_batch_reversed():
                 batch=(b.provider_batch_id, b.payment_info_id), n_txs=len(b.items), subfamily="RRTN")
     res = run(b, ("camt053", statement([batch_entry(b)])), ("camt053", statement([rev], stmt_id="S2")))
     assert "BATCH_REVERSED" in types(res) and outcomes(res) == {"RETURNED": N}
-    assert res.batches[b.provider_batch_id] == "UNMATCHED"
+    assert res.batches[b.provider_batch_id] == "UNMATCHED" and spv(res) == "MISMATCH"
+    assert spv(twice) == "MISMATCH"
 
 
 def test_advice_plus_statement_for_the_same_batch_count_once():
