@@ -47,6 +47,7 @@ def parse_bytes(fmt: str, data: bytes, name: str) -> ParseResult:
                               None)
         out = _parsers()[fmt](data, name, sha)
         receipts, flags = out if isinstance(out, tuple) else (out, [])
+        _check_magnitudes(receipts)
         res.receipts, res.flags = _apply_flags(receipts, flags), list(flags)
     except ReportError as exc:
         res.receipts, res.flags = [], []
@@ -55,6 +56,18 @@ def parse_bytes(fmt: str, data: bytes, name: str) -> ParseResult:
         res.receipts, res.flags = [], []
         res.quarantined = [Quarantine(name, fmt, sha, "REPORT_MALFORMED", "nested too deeply", None)]
     return res
+
+
+MAX_AMOUNT = 2**53 - 1  # beyond it an amount has no exact JSON form (result digests) and overflows int64 sums
+
+
+def _check_magnitudes(receipts: list[Receipt]) -> None:
+    """An amount no real booking can have is a broken file, not a receipt: it would overflow sums and digests."""
+    for r in receipts:
+        for field in ("amount_minor", "fee_minor", "instructed_minor", "n_txs"):
+            v = getattr(r, field)
+            if v is not None and not -MAX_AMOUNT <= v <= MAX_AMOUNT:
+                raise ReportError("AMOUNT_INVALID", f"field {field}: {v} minor units is beyond ±(2^53−1)", r.line)
 
 
 def _apply_flags(receipts: list[Receipt], flags: list[Flag]) -> list[Receipt]:

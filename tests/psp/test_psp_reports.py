@@ -99,3 +99,11 @@ def test_cli_recon_parse_prints_json_lines(capsys, tmp_path):
     bad.write_bytes(CAMT[:500])
     assert main(["recon", "parse", "--format", "camt054", str(bad)]) == 2
     assert "quarantined REPORT_MALFORMED" in capsys.readouterr().err
+
+
+def test_an_amount_beyond_exact_range_quarantines_the_file():
+    """10^22 minor units has no exact JSON form and overflows int64 sums: the whole file is set aside."""
+    huge = STRIPE.replace(b"USD,25,0.95,24.05", b"USD,99999999999999999999,0.95,99999999999999999998.05")
+    res = parse_bytes("stripe", huge, "huge.csv")
+    assert res.receipts == [] and res.quarantined[0].reason_code == "AMOUNT_INVALID"
+    assert res.quarantined[0].line == 2 and "amount_minor" in res.quarantined[0].reason
