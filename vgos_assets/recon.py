@@ -159,13 +159,15 @@ def provider_receipts(
     by_status: dict[str, int] = {}
     for o in outcomes:
         by_status[o.status] = by_status.get(o.status, 0) + 1
-    md = "\n".join(["| file | format | status | receipts |", "|---|---|---|---:|"]
-                   + [f"| {o.name} | {o.format} | {o.status} | {o.n_receipts} |" for o in outcomes[:200]])
+    md = "\n".join(["| file | format | status | receipts | why |", "|---|---|---|---:|---|"]
+                   + [f"| {o.name} | {o.format} | {o.status} | {o.n_receipts} | "
+                      f"{o.quarantine.reason_code if o.quarantine else ', '.join(o.flags)} |" for o in outcomes[:200]])
     return Output({"window_id": context.partition_key, "as_of": as_of.isoformat(), "files": files},
                   metadata={"files": len(files), "processed": by_status.get("PROCESSED", 0),
                             "already_seen": by_status.get("ALREADY_SEEN", 0),
                             "quarantined": by_status.get("QUARANTINED", 0),
-                            "receipts": sum(o.n_receipts for o in outcomes if o.status == "PROCESSED"),
+                            "flagged": by_status.get("FLAGGED", 0),  # imported, but confirm nothing yet
+                            "receipts": sum(o.n_receipts for o in outcomes if o.status in ("PROCESSED", "FLAGGED")),
                             "drop_zone": drop_zone.store().url("reports"), "files_table": MetadataValue.md(md)})
 
 
