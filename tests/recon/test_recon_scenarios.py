@@ -382,3 +382,18 @@ def test_the_same_bookings_in_camt053_and_mt940_count_once():
     again = run(b, ("camt053", statement(entries)), ("mt940", _mt940(b.items)),
                 ("mt940", _mt940([it], day="250926")))
     assert [d.type for d in again.discrepancies] == ["DUPLICATE_PAYMENT"]
+
+
+@pytest.mark.parametrize("fmt", ["camt053", "camt054", "mt940"])
+def test_the_bank_format_does_not_change_the_outcome(fmt: str):
+    """The same bookings (one per payment, one payment missing) told as a camt.053, a camt.054 or an MT940."""
+    b = big_batch(40)
+    paid = [i for n, i in enumerate(b.items) if n != 6]
+    if fmt == "mt940":
+        data = _mt940(paid)
+    else:
+        data = statement([Entry(i.amount_minor, bank_ref=f"E-{n}", txs=[Tx(i.end_to_end_id, i.amount_minor)])
+                          for n, i in enumerate(paid)], message=fmt)
+    res = run(b, (fmt, data))
+    assert outcomes(res) == {"SETTLED": 39} and types(res) == ["MISSING_RECEIPT"]
+    assert res.discrepancies[0].subject == b.items[6].end_to_end_id

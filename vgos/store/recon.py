@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vgos.store.base import Base
@@ -72,9 +72,8 @@ class ReceiptRow(Base):
     """A normalized receipt (see connectors.psp.receipts.Receipt)."""
 
     __tablename__ = "recon_receipts"
-    __table_args__ = (UniqueConstraint("tenant_id", "receipt_id", name="uq_recon_receipts_receipt_id"),
-                      Index("ix_recon_receipts_bank_ref", "tenant_id", "bank_ref"),
-                      Index("ix_recon_receipts_tenant_e2e", "tenant_id", "end_to_end_id"))
+    # no index on bank_ref: movements are clustered in memory per payment, never looked up by reference
+    __table_args__ = (UniqueConstraint("tenant_id", "receipt_id", name="uq_recon_receipts_receipt_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(String(128))

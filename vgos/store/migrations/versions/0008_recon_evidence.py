@@ -29,8 +29,6 @@ def upgrade() -> None:
                 b.add_column(sa.Column(name, type_, nullable=True))
             else:
                 b.add_column(sa.Column(name, type_, nullable=False, server_default=default))
-    op.create_index("ix_recon_receipts_bank_ref", "recon_receipts", ["tenant_id", "bank_ref"])
-    op.create_index("ix_recon_receipts_tenant_e2e", "recon_receipts", ["tenant_id", "end_to_end_id"])
     with op.batch_alter_table("recon_report_files") as b:
         b.add_column(sa.Column("flags", sa.Text(), nullable=True))
         b.add_column(sa.Column("resolved_by", sa.String(256), nullable=True))
@@ -73,8 +71,6 @@ def downgrade() -> None:
     with op.batch_alter_table("recon_report_files") as b:
         for name in ("resolution", "resolved_at", "resolved_by", "flags"):
             b.drop_column(name)
-    op.drop_index("ix_recon_receipts_tenant_e2e", "recon_receipts")
-    op.drop_index("ix_recon_receipts_bank_ref", "recon_receipts")
     with op.batch_alter_table("recon_receipts") as b:
         for name, _, _ in reversed(RECEIPT_COLUMNS):
             b.drop_column(name)
