@@ -37,6 +37,16 @@ def big_batch(n: int = N, attempt: int = 1) -> Batch:
                        attempt=attempt)
 
 
+def _rail_batch(rail: str, n: int, base: int, coords) -> Batch:
+    """n payees paid base+i minor units on a rail, with the payment coordinates `coords(i)` gives."""
+    decisions = [{"principal_id": f"R{i}", "payout_minor": base + i, "decision": "ALLOW", "output_digest": DIGEST}
+                 for i in range(n)]
+    payees = {d["principal_id"]: Payee(d["principal_id"], name="Payee", **coords(i)) for i, d in enumerate(decisions)}
+    return build_batch(rail, tenant_id="default", window_id=WINDOW, output_digest=DIGEST, currency="USD",
+                       decisions=decisions, debtor={"name": "Platform", "iban": "CH9300762011623852957"},
+                       execution_date="2025-09-24", payees=payees, created_at="2025-09-23T21:00:00Z")
+
+
 def batch_entry(b: Batch, *, skip: set[str] = frozenset(), amount: int | None = None, ref: str = "B-1",
                 details: bool = True, **kw) -> Entry:
     """The bank's one debit for the whole batch, with a TxDtls per payment (unless details=False)."""
@@ -308,13 +318,7 @@ def test_nacha_r01_return_by_ach_id_returns_the_payment():
 
 
 def test_nacha_return_naming_only_the_account_is_matched_by_payee_amount_and_date():
-    decisions = [{"principal_id": f"U{i}", "payout_minor": 5000 + i, "decision": "ALLOW", "output_digest": DIGEST}
-                 for i in range(50)]
-    payees = {d["principal_id"]: Payee(d["principal_id"], name="US payee", account_id=f"091000019/{7000 + i}")
-              for i, d in enumerate(decisions)}
-    b = build_batch("csv", tenant_id="default", window_id=WINDOW, output_digest=DIGEST, currency="USD",
-                    decisions=decisions, debtor={"name": "Platform", "iban": "CH9300762011623852957"},
-                    execution_date="2025-09-24", payees=payees, created_at="2025-09-23T21:00:00Z")
+    b = _rail_batch("csv", 50, 5000, lambda i: {"account_id": f"091000019/{7000 + i}"})
     it = b.items[7]
     ret = nacha_returns([("UNRELATED-ID", it.amount_minor, it.payee_ref, "R03")])
     res = run(b, ("camt053", statement([batch_entry(b)])), ("nacha", ret))
@@ -338,13 +342,7 @@ def _stripe_report(rows: list[tuple[str, str, int, int, str, str]]) -> bytes:
 
 
 def test_stripe_transfers_settle_and_a_transfer_reversal_returns():
-    decisions = [{"principal_id": f"S{i}", "payout_minor": 2000 + i, "decision": "ALLOW", "output_digest": DIGEST}
-                 for i in range(40)]
-    payees = {d["principal_id"]: Payee(d["principal_id"], name="Seller", stripe_account=f"acct_{i:06d}")
-              for i, d in enumerate(decisions)}
-    b = build_batch("stripe", tenant_id="default", window_id=WINDOW, output_digest=DIGEST, currency="USD",
-                    decisions=decisions, debtor={"name": "Platform", "iban": "CH9300762011623852957"},
-                    execution_date="2025-09-24", payees=payees, created_at="2025-09-23T21:00:00Z")
+    b = _rail_batch("stripe", 40, 2000, lambda i: {"stripe_account": f"acct_{i:06d}"})
     rows = [(f"txn_{n}", "transfer", -i.amount_minor, 0, i.end_to_end_id, i.payee_ref) for n, i in enumerate(b.items)]
     it = b.items[4]
     rows.append(("txn_rev", "transfer_reversal", it.amount_minor, 0, it.end_to_end_id, it.payee_ref))
