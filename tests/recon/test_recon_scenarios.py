@@ -21,7 +21,7 @@ from tests.recon.bankfiles import Entry, Tx, nacha_returns, statement
 from tests.recon.demo import pain002_for
 
 WINDOW, DIGEST = "2025-09-23", "ab" * 32
-N = 3000
+N = 2000
 
 
 @cache
