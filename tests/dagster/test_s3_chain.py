@@ -13,6 +13,7 @@ from vgos.storage import open_store
 from vgos_assets.definitions import defs
 
 
+@pytest.mark.slow  # a real webserver / S3 chain: CI runs it; `make test` stays in budget
 def test_chain_on_s3(vgos_home, moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     for bucket in ("vgos-drop", "vgos-artifacts"):

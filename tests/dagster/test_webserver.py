@@ -71,6 +71,7 @@ def _gql(base: str, query: str) -> dict:
     raise AssertionError(f"GraphQL kept failing: {body}")
 
 
+@pytest.mark.slow  # a real webserver / S3 chain: CI runs it; `make test` stays in budget
 def test_graphql_shows_lineage_and_demo_partition(webserver) -> None:
     base, run_id = webserver
     nodes = {tuple(n["assetKey"]["path"]): {tuple(d["path"]) for d in n["dependencyKeys"]}
