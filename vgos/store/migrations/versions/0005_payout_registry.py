@@ -11,6 +11,8 @@ their purpose (`release` where money leaves, `what-if` for a caller-supplied tim
 import sqlalchemy as sa
 from alembic import op
 
+from vgos.store.migrations.append_only import protect, unprotect
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -81,28 +83,11 @@ def upgrade() -> None:
         b.add_column(sa.Column("attempt", sa.Integer(), nullable=False, server_default="1"))
     op.add_column("gate_runs", sa.Column("purpose", sa.String(16), nullable=False, server_default="evaluate"))
 
-    if op.get_bind().dialect.name == "postgresql":
-        for table in APPEND_ONLY:  # vgos_ledger_refuse_change() comes with revision 0003
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                       "FOR EACH ROW EXECUTE FUNCTION vgos_ledger_refuse_change()")
-            op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                       "FOR EACH STATEMENT EXECUTE FUNCTION vgos_ledger_refuse_change()")
-        return
-    for table in APPEND_ONLY:
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, 'append-only: {verb} on {table} refused'); END")
+    protect(APPEND_ONLY)
 
 
 def downgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    for table in APPEND_ONLY:
-        if postgres:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
-        else:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+    unprotect(APPEND_ONLY)
     op.drop_column("gate_runs", "purpose")
     with op.batch_alter_table("payout_batches") as b:
         b.drop_column("attempt")

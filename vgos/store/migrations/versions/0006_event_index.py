@@ -12,6 +12,8 @@ transcript_index), so no one can release an id by deleting its row.
 import sqlalchemy as sa
 from alembic import op
 
+from vgos.store.migrations.append_only import protect, unprotect
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -43,28 +45,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_event_index_lookup", "event_index", ["tenant_id", "event_id"])
 
-    if op.get_bind().dialect.name == "postgresql":
-        for table in APPEND_ONLY:  # vgos_ledger_refuse_change() comes with revision 0003
-            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                       "FOR EACH ROW EXECUTE FUNCTION vgos_ledger_refuse_change()")
-            op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                       "FOR EACH STATEMENT EXECUTE FUNCTION vgos_ledger_refuse_change()")
-        return
-    for table in APPEND_ONLY:
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                       f"BEGIN SELECT RAISE(ABORT, 'append-only: {verb} on {table} refused'); END")
+    protect(APPEND_ONLY)
 
 
 def downgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
-    for table in APPEND_ONLY:
-        if postgres:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
-        else:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+    unprotect(APPEND_ONLY)
     op.drop_index("ix_event_index_lookup", table_name="event_index")
     op.drop_table("event_index")
     op.drop_table("event_index_seals")
