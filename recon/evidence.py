@@ -18,7 +18,7 @@ self-contradicting statements say booked, else PENDING or INFO.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from connectors.psp.receipts import BOOKED, DETAIL, FEE, INFO, PENDING, STATUS, Receipt
 
@@ -72,8 +72,6 @@ def effective(r: Receipt, parents: Mapping[tuple[str, int], Receipt]) -> Receipt
     p = parents.get((r.raw_sha256, r.parent_seq))
     if p is None or (p.booking == r.booking and not p.flagged and not p.reversal and r.booking_date is not None):
         return r
-    from dataclasses import replace
-
     return replace(r, booking=p.booking, flagged=r.flagged or p.flagged,
                    booking_date=r.booking_date or p.booking_date, value_date=r.value_date or p.value_date,
                    reversal=r.reversal or p.reversal, return_code=r.return_code or p.return_code,

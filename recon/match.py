@@ -237,16 +237,21 @@ class _Run:
         self.res.discrepancies.append(Discrepancy(kind, SEVERITY[kind], conf, subject, pid, rid, exp, act, detail,
                                                   batch_id))
 
-    def fee(self, m: Movement, batch_id: str | None) -> None:
+    def charge(self, m: Movement, amount: int | None, batch_id: str | None, what: str) -> None:
+        """Record one charge of a booked movement as a fee line, once per provider reference."""
         r = m.rep
-        if not r.fee_minor or m.state != BOOKED or r.currency is None:
+        if not amount or m.state != BOOKED or r.currency is None:
             return
         fid = f"{r.provider}/{_ref_of(r)}"
         if fid in self.fee_ids:
             return
         self.fee_ids.add(fid)
-        self.res.fees.append(FeeLine(fid, r.provider, batch_id, r.fee_minor, r.currency, r.receipt_id,
-                                     f"charges on {r.format} {r.status} ({m.sources})"))
+        self.res.fees.append(FeeLine(fid, r.provider, batch_id, amount, r.currency, r.receipt_id,
+                                     f"{what} {r.format} {r.status} ({m.sources})"))
+
+    def fee(self, m: Movement, batch_id: str | None) -> None:
+        """The charges a payment or batch booking carries."""
+        self.charge(m, m.rep.fee_minor, batch_id, "charges on")
 
     # -- one payment -------------------------------------------------------------------------------------
     def payment(self, it: ExpectedItem, rs: list[Receipt], statuses: list[Receipt]) -> bool:
@@ -468,7 +473,7 @@ def reconcile(
     st_batch: dict[str, list[Receipt]] = defaultdict(list)
     lines_of_batch: set[str] = set()
     ach = {ids.ach_individual_id(e): e for e in run.by_e2e}  # NACHA's 15-character stand-in
-    fees: list[tuple[Receipt, str]] = []
+    fees: dict[str, list[Receipt]] = defaultdict(list)  # separate charge bookings per batch
     leftovers: list[Receipt] = []
     for r0 in all_receipts:
         r = effective(r0, parents)
@@ -483,7 +488,7 @@ def reconcile(
             continue
         if r.kind == FEE:
             if bid is not None:
-                fees.append((r, bid))
+                fees[bid].append(r)
             continue
         if r.level == "BATCH" and r.kind != DETAIL:
             if bid is not None:
@@ -556,13 +561,9 @@ def reconcile(
     for t in totals:
         bid = t.provider_batch_id
         run.batch(t, by_batch.get(bid, []), st_batch.get(bid, []), bid in lines_of_batch)
-    for r, bid in sorted(fees, key=lambda x: x[0].receipt_id):
-        if r.booking == BOOKED and not r.flagged and r.amount_minor and r.currency:
-            fid = f"{r.provider}/{_ref_of(r)}"
-            if fid not in run.fee_ids:
-                run.fee_ids.add(fid)
-                res.fees.append(FeeLine(fid, r.provider, bid, r.amount_minor, r.currency, r.receipt_id,
-                                        f"{r.format} charge {r.status} ({r.source})"))
+    for bid, rs in sorted(fees.items()):
+        for m in movements(rs):  # a charge in the advice and in the statement is one charge
+            run.charge(m, m.rep.amount_minor, bid, "charge")
 
     ext_batches: set[str] = set()
     prefix = ids.end_to_end_prefix(window_id)

@@ -86,13 +86,6 @@ def _check_out(out: Path) -> None:
         raise InputError(f"{out.parent}: no such folder for --out")
 
 
-def _actor() -> Any:
-    """The operator, at the real clock read here (the boundary where money decisions are made)."""
-    from vgos.payouts import Actor
-
-    return Actor.from_env(_iso(dt.datetime.now(dt.UTC).replace(microsecond=0)))
-
-
 def create_window_batch(
     window_id: str, rail: str, out: str | Path | None, *, tenant_id: str = "default",
     payees: dict[str, Payee] | None = None, debtor: dict[str, Any] | None = None, execution_date: str | None = None,
@@ -123,7 +116,7 @@ def create_window_batch(
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         _check_out(out_path)
-    actor = actor or _actor()
+    actor = actor or payouts.Actor.now()  # the real clock, read at this boundary
     now = dt.datetime.fromisoformat(actor.at.replace("Z", "+00:00"))
     gate = authorize(window_id, as_of=now, tenant_id=tenant_id, db_url=db_url, purpose="release")
     seal = current_seal(window_id, tenant_id, db_url)
@@ -217,8 +210,8 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
                        amount_tolerance_minor=amount_tolerance_minor, resolved=resolved)
     _flag_paid_after_void(result, dead)
     run_id, changed = save_result(result, as_of=_iso(as_of), db_url=db_url)
-    actor = actor or _actor()
-    moved = payouts.apply_evidence(state.window_id, state.tenant_id, payout_evidence(result, batches, receipts),
+    actor = actor or payouts.Actor.now()  # the real clock, read at this boundary
+    moved = payouts.apply_evidence(state.window_id, state.tenant_id, payout_evidence(result, batches),
                                    actor=actor, db_url=db_url)
     fees = post_fees(result, batches, actor=actor, db_url=db_url)
     from vgos.audit import note
@@ -279,7 +272,7 @@ def _flag_paid_after_void(result: ReconResult, dead: dict[str, dict[str, Any]]) 
                                                       d.receipt_id or ""))
 
 
-def payout_evidence(result: ReconResult, batches: list[dict[str, Any]], receipts: list[Any]) -> list[Any]:
+def payout_evidence(result: ReconResult, batches: list[dict[str, Any]]) -> list[Any]:
     """What the reconciliation proves about each batch line: settled, returned, or rejected by the provider."""
     from vgos.payouts import FAILED, RETURNED, SETTLED, Evidence
 

@@ -7,16 +7,6 @@ import sys
 from typing import Any
 
 
-def _actor() -> Any:
-    """The operator, at the real clock read here."""
-    import datetime as dt
-
-    from vgos.acceptance import fmt_ts
-    from vgos.payouts import Actor
-
-    return Actor.from_env(fmt_ts(dt.datetime.now(dt.UTC).replace(microsecond=0)))
-
-
 def cmd_show(args: argparse.Namespace) -> int:
     """vgos payouts show D: every item with its state, amount and batch; totals per state."""
     import orjson
@@ -62,7 +52,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     """vgos payouts sync D: create the current seal's items (accruals) and supersede what a re-seal replaced."""
     from vgos import payouts
 
-    res = payouts.sync(args.window_id, args.tenant, actor=_actor())
+    res = payouts.sync(args.window_id, args.tenant, actor=payouts.Actor.now())
     print(f"window {args.window_id}: sealed {res['output_digest'][:16]}…, {res['created']} item(s) created, "
           f"{res['superseded']} superseded")
     return 0

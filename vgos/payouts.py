@@ -142,6 +142,15 @@ class Actor:
         self.actor_id, self.actor_type, self.at = actor_id, actor_type, at
 
     @classmethod
+    def now(cls) -> Actor:
+        """The operator at the real clock, read here: commands call it at their boundary, never take a time in."""
+        import datetime as dt
+
+        from vgos.acceptance import fmt_ts
+
+        return cls.from_env(fmt_ts(dt.datetime.now(dt.UTC).replace(microsecond=0)))
+
+    @classmethod
     def from_env(cls, at: str) -> Actor:
         """The operator running a command: `VGOS_ACTOR`/`VGOS_ACTOR_TYPE`, else the OS user."""
         import getpass

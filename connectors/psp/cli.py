@@ -107,10 +107,9 @@ def cmd_batch_create(args: argparse.Namespace) -> int:
 
 def cmd_batch_mark(args: argparse.Namespace) -> int:
     """vgos batch sent|cancel BATCH_ID: operator evidence for a whole batch."""
-    from recon.service import _actor
-    from vgos.payouts import mark_batch
+    from vgos.payouts import Actor, mark_batch
 
-    counts = mark_batch(args.batch_id, args.to_state, args.reason, actor=_actor(), tenant_id=args.tenant)
+    counts = mark_batch(args.batch_id, args.to_state, args.reason, actor=Actor.now(), tenant_id=args.tenant)
     print(f"batch {args.batch_id}: {counts['moved']} item(s) → {args.to_state}, {counts['unchanged']} unchanged, "
           f"{counts['ignored']} not movable")
     return 0
@@ -187,14 +186,11 @@ def cmd_recon_files(args: argparse.Namespace) -> int:
 
 def cmd_recon_accept_file(args: argparse.Namespace) -> int:
     """vgos recon accept-file SHA --reason: a person vouches for a flagged statement (audited)."""
-    import datetime as dt
-
     from recon.persist import accept_file
-    from vgos.acceptance import fmt_ts
     from vgos.audit import note
     from vgos.payouts import Actor
 
-    actor = Actor.from_env(fmt_ts(dt.datetime.now(dt.UTC).replace(microsecond=0)))
+    actor = Actor.now()
     out = accept_file(args.sha256, by=actor.actor_id, at=actor.at, reason=args.reason, tenant_id=args.tenant)
     note("recon.accept_file", f"report/{args.tenant}/{out['raw_sha256']}", out)
     print(f"ACCEPTED {out['name']} by {out['resolved_by']} at {out['resolved_at']}; run `vgos recon run` again")
@@ -216,13 +212,10 @@ def cmd_recon_cases(args: argparse.Namespace) -> int:
 
 def cmd_recon_case(args: argparse.Namespace) -> int:
     """vgos recon case D CASE --status S: a person resolves, writes off or re-opens a case (audited)."""
-    import datetime as dt
-
     from recon.persist import set_case
-    from vgos.acceptance import fmt_ts
     from vgos.payouts import Actor
 
-    actor = Actor.from_env(fmt_ts(dt.datetime.now(dt.UTC).replace(microsecond=0)))
+    actor = Actor.now()
     c = set_case(args.window_id, args.case, status=args.status, owner=args.owner, note=args.note, by=actor.actor_id,
                  at=actor.at, tenant_id=args.tenant)
     print(f"case #{c['id']} {c['type']} {c['subject'] or c['batch_id']}: {c['status']} (owner {c['owner'] or '-'})")
