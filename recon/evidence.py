@@ -84,9 +84,7 @@ def _value_key(r: Receipt) -> tuple:
 
 
 def _same_elsewhere(a: list[Receipt], b: list[Receipt]) -> bool:
-    """Two reference clusters that are one movement reported in two formats."""
-    if _value_key(a[0]) != _value_key(b[0]) or (a[0].kind == FEE) != (b[0].kind == FEE):
-        return False
+    """Two reference clusters of the same value that are one movement reported in two formats."""
     if {r.format for r in a} & {r.format for r in b} or {r.raw_sha256 for r in a} & {r.raw_sha256 for r in b}:
         return False
     accts = {r.account for r in a + b if r.account}
@@ -120,20 +118,25 @@ def movements(receipts: Iterable[Receipt]) -> list[Movement]:
         else:
             loose.append(r)
     clusters: list[list[Receipt]] = []
+    # clusters by (value key, is a fee): every join below looks only among clusters of the same value, so a
+    # subject with many bookings (a window's unexplained leftovers) is clustered in linear time
+    same_value: dict[tuple, list[list[Receipt]]] = {}
     for _, c in sorted(by_ref.items(), key=lambda kv: min(r.receipt_id for r in kv[1])):
         # the same booking rendered by another format of the same bank (camt.053 and MT940 of one account carry
         # different references): same value key, no file and no format in common, same account when both say
-        home = next((h for h in clusters if _same_elsewhere(h, c)), None)
+        peers = same_value.setdefault((_value_key(c[0]), c[0].kind == FEE), [])
+        home = next((h for h in peers if _same_elsewhere(h, c)), None)
         if home is None:
             clusters.append(list(c))
+            peers.append(clusters[-1])
         else:
             home.extend(c)
     for r in loose:
-        key = _value_key(r)
-        home = next((c for c in clusters if _value_key(c[0]) == key and (c[0].kind == FEE) == (r.kind == FEE)
-                     and all(x.raw_sha256 != r.raw_sha256 for x in c)), None)
+        peers = same_value.setdefault((_value_key(r), r.kind == FEE), [])
+        home = next((c for c in peers if all(x.raw_sha256 != r.raw_sha256 for x in c)), None)
         if home is None:
             clusters.append([r])
+            peers.append(clusters[-1])
         else:
             home.append(r)
     out = [Movement(tuple(c), _state(c)) for c in clusters]
