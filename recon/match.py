@@ -22,8 +22,8 @@ SEVERITY = {"MISSING_RECEIPT": "HIGH", "EXTERNAL_ONLY": "HIGH", "AMOUNT_MISMATCH
             "RETURNED": "HIGH", "PROVIDER_TOTALS_MISMATCH": "CRITICAL", "PAID_AFTER_VOID": "CRITICAL",
             "DUPLICATE_PAYMENT": "CRITICAL", "BATCH_DEBITED_TWICE": "CRITICAL", "BATCH_REVERSED": "CRITICAL",
             "UNCONFIRMED_STATEMENT": "HIGH", "WITHIN_TOLERANCE": "INFO"}
-# Discrepancies that are recorded but block nothing (a difference inside the configured tolerance).
-NON_BLOCKING = frozenset({"WITHIN_TOLERANCE"})
+# Discrepancies that are recorded but block nothing (severity INFO: a difference inside the tolerance).
+NON_BLOCKING = frozenset(t for t, s in SEVERITY.items() if s == "INFO")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from recon.match import DISCREPANCY_TYPES, Discrepancy, ReconResult
+from recon.match import DISCREPANCY_TYPES, ReconResult
 
 
 def _ts(t: dt.datetime) -> str:
@@ -15,14 +15,9 @@ def _ts(t: dt.datetime) -> str:
     return fmt_ts(t)
 
 
-def _blocking(result: ReconResult, batch_id: str) -> list[Discrepancy]:
-    """Open discrepancies naming the batch: they keep it unconfirmed (INFO, within tolerance or resolved do not)."""
-    return [d for d in result.open_discrepancies(batch_id) if d.severity != "INFO"]
-
-
 def batch_reason(result: ReconResult, batch_id: str) -> str:
     """Why a batch is not confirmed: its own discrepancy counts by type, else its recon status (PENDING, …)."""
-    counts = Counter(d.type for d in _blocking(result, batch_id))
+    counts = Counter(d.type for d in result.open_discrepancies(batch_id))
     order = {t: i for i, t in enumerate(DISCREPANCY_TYPES)}
     types = sorted(counts, key=lambda t: (order.get(t, len(order)), t))
     return "; ".join(f"{t}={counts[t]}" for t in types) or f"batch {result.batches.get(batch_id, 'UNKNOWN')}"
@@ -38,7 +33,7 @@ def spv_proofs(result: ReconResult, *, issued_at: dt.datetime, ttl_s: int = 7 * 
         raise ValueError("issued_at: a time zone is required")
     out = []
     for bid, status in sorted(result.batches.items()):
-        confirmed = status == "MATCHED" and not _blocking(result, bid)
+        confirmed = status == "MATCHED" and not result.open_discrepancies(bid)
         body: dict[str, Any] = {
             "window_id": result.window_id, "kind": "SPV", "subject_id": bid,
             "status": "CONFIRMED" if confirmed else "MISMATCH",
