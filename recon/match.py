@@ -254,7 +254,8 @@ class _Run:
         self.charge(m, m.rep.fee_minor, batch_id, "charges on")
 
     # -- one payment -------------------------------------------------------------------------------------
-    def payment(self, it: ExpectedItem, rs: list[Receipt], statuses: list[Receipt]) -> bool:
+    def payment(self, it: ExpectedItem, rs: list[Receipt], statuses: list[Receipt], *,
+                method: str = "end_to_end_id", conf: int = 100) -> bool:
         """Judge one payment from all its receipts; False when nothing reported it (batch totals may still)."""
         e2e, pid, bid = it.end_to_end_id, it.principal_id, it.provider_batch_id
         if not rs and not statuses:
@@ -263,8 +264,8 @@ class _Run:
             r = rs[0]  # the common case: one clean booking in the payout's currency and amount, no fee
             if (r.booking == BOOKED and r.direction == "DBIT" and not r.reversal and not r.flagged and not r.fee_minor
                     and r.currency == it.currency and r.amount_minor == it.amount_minor and r.kind != FEE):
-                self.settled[e2e] = "end_to_end_id"
-                self.res.matches.append(Match(e2e, pid, bid, r.receipt_id, "end_to_end_id", 100))
+                self.settled[e2e] = method
+                self.res.matches.append(Match(e2e, pid, bid, r.receipt_id, method, conf))
                 return True
         mv = movements(rs)
         money = [m for m in mv if m.state != INFO and m.rep.kind != FEE]
@@ -314,7 +315,7 @@ class _Run:
                      f"({s.source}); waiting for the return booking", bid)
             self.returned.add(e2e)
             return True
-        self.check_amount(it, booked[0], "end_to_end_id", 100)
+        self.check_amount(it, booked[0], method, conf)
         return True
 
     def check_amount(self, it: ExpectedItem, m: Movement, method: str, conf: int) -> None:
@@ -544,17 +545,10 @@ def reconcile(
                 if exec_d and bd and abs((bd - exec_d).days) > run.days:
                     continue
                 used.add(r.receipt_id)
-                judged.add(it.end_to_end_id)
-                if it.provider_batch_id:
-                    lines_of_batch.add(it.provider_batch_id)
-                m = movements([r])[0]
-                if m.state == BOOKED:
-                    run.fee(m, it.provider_batch_id)
-                    run.check_amount(it, m, "payee_amount_date", 80)
-                elif m.state == PENDING:
-                    run.pending.add(it.end_to_end_id)
-                else:
-                    judged.discard(it.end_to_end_id)
+                if run.payment(it, [r], [], method="payee_amount_date", conf=80):
+                    judged.add(it.end_to_end_id)
+                    if it.provider_batch_id:
+                        lines_of_batch.add(it.provider_batch_id)
                 break
         leftovers = [r for r in leftovers if r.receipt_id not in used]
 
