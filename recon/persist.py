@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from operator import attrgetter
 from typing import Any
 
@@ -180,12 +180,13 @@ def window_receipts(window_id: str, batches: list[dict[str, Any]], *, tenant_id:
     conds = [ReceiptRow.window_ref == window_id, ReceiptRow.end_to_end_id.like(prefix + "%")]
     if refs:
         conds.append(ReceiptRow.batch_ref.in_(refs))
-    # money coming back that may not carry our ids (an ACH return names the account): returns booked from the
-    # window's day up to 90 days later, narrowed to the window's payees by the matcher
+    # money coming back that may not carry our ids (an ACH return names the account): returns naming a payee
+    # account, booked from the window's day up to 90 days later, narrowed to the window's payees by the matcher
     start = window_id[:10]
-    end = (dt.date.fromisoformat(start) + dt.timedelta(days=90)).isoformat() + "~"
+    end = (dt.date.fromisoformat(start) + dt.timedelta(days=90)).isoformat() + "~"  # '~' sorts after 'T…'
     conds.append(and_(or_(ReceiptRow.reversal.is_(True), ReceiptRow.direction == "CRDT"),
-                      ReceiptRow.booking_date >= start, ReceiptRow.booking_date <= end))
+                      ReceiptRow.payee_ref.is_not(None), ReceiptRow.booking_date >= start,
+                      ReceiptRow.booking_date <= end))
     if any(not e.startswith(prefix) for e in e2es):  # ids not minted by VGOS (rare): the stored items name them
         conds.append(ReceiptRow.end_to_end_id.in_(select(PayoutBatchItem.end_to_end_id).where(
             PayoutBatchItem.provider_batch_id.in_(sorted({b["provider_batch_id"] for b in batches})))))
@@ -197,8 +198,6 @@ def window_receipts(window_id: str, batches: list[dict[str, Any]], *, tenant_id:
                          .order_by(ReceiptRow.id)).all()
     out = [Receipt(*r) for r in rows]
     if accepted:
-        from dataclasses import replace
-
         out = [replace(r, flagged=None) if r.flagged and r.raw_sha256 in accepted else r for r in out]
     return out
 

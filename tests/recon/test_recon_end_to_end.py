@@ -128,3 +128,19 @@ def test_operator_mistakes_are_one_line_and_exit_2(window, tmp_path: Path) -> No
         r = vgos(*args)
         assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_an_ach_return_without_our_reference_prefix_is_found_in_the_store(window, tmp_path: Path) -> None:
+    """A NACHA return names the payout only by its 15-character ACH id: recon still selects and applies it."""
+    from connectors.psp.ids import ach_individual_id
+    from tests.recon.bankfiles import nacha_returns
+
+    b = _release(tmp_path)
+    assert _ingest(tmp_path, "eod.xml", statement([_entry(b)])).returncode == 0
+    it = b["items"][1]
+    ret = nacha_returns([(ach_individual_id(it["end_to_end_id"]), it["amount_minor"], "091000019/123456789",
+                          "R02")])
+    assert _ingest(tmp_path, "ret.ach", ret, fmt="nacha").returncode == 0
+    r = vgos("recon", "run", WINDOW)
+    assert r.returncode == 1 and "R02" in r.stdout
+    assert _states()[it["principal_id"]] == "RETURNED" and _states()[b["items"][0]["principal_id"]] == "SETTLED"
