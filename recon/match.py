@@ -83,6 +83,11 @@ class Discrepancy:
         return f"{self.type}:{self.batch_id or ''}:{self.subject or ''}:{self.receipt_id or ''}"
 
     @property
+    def order_key(self) -> tuple[int, str, str, str]:
+        """The one order discrepancies are listed (and digested) in: type, batch, subject, receipt."""
+        return (DISCREPANCY_TYPES.index(self.type), self.batch_id or "", self.subject or "", self.receipt_id or "")
+
+    @property
     def blocking(self) -> bool:
         """False for a recorded difference that keeps nothing from being confirmed (within tolerance)."""
         return self.type not in NON_BLOCKING
@@ -585,8 +590,7 @@ def reconcile(
     res.matches = sorted((m for m in res.matches if m.end_to_end_id not in gone), key=lambda m: m.end_to_end_id)
     res.pending = sorted(run.pending - set(run.settled) - gone)
     res.fees = sorted(res.fees, key=lambda f: f.fee_id)
-    res.discrepancies = sorted(res.discrepancies, key=lambda d: (DISCREPANCY_TYPES.index(d.type), d.batch_id or "",
-                                                                 d.subject or "", d.receipt_id or ""))
+    res.discrepancies = sorted(res.discrepancies, key=lambda d: d.order_key)
     matched = {m.end_to_end_id for m in res.matches}
     pending = set(res.pending)
     res.outcomes = {**dict.fromkeys(pending, "PENDING"), **dict.fromkeys(matched, "SETTLED"),

@@ -266,10 +266,9 @@ def _flag_paid_after_void(result: ReconResult, dead: dict[str, dict[str, Any]]) 
             d = Discrepancy("PAID_AFTER_VOID", SEVERITY["PAID_AFTER_VOID"], 100, d.subject, line["principal_id"],
                             d.receipt_id, 0, d.actual_minor,
                             f"booked although the line was cancelled or rejected in batch {line['provider_batch_id']};"
-                            f" the payee may have been paid twice ({d.detail})")
+                            f" the payee may have been paid twice ({d.detail})", line["provider_batch_id"])
         out.append(d)
-    result.discrepancies = sorted(out, key=lambda d: (DISCREPANCY_TYPES.index(d.type), d.subject or "",
-                                                      d.receipt_id or ""))
+    result.discrepancies = sorted(out, key=lambda d: d.order_key)
 
 
 def payout_evidence(result: ReconResult, batches: list[dict[str, Any]]) -> list[Any]:
