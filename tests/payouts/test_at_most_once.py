@@ -194,4 +194,5 @@ def test_a_cancelled_batch_the_bank_booked_anyway_is_flagged_critical(window, tm
     flagged = [d for d in result.discrepancies if d.type == "PAID_AFTER_VOID"]
     assert sorted(d.principal_id for d in flagged) == ["CRE-0001", "CRE-0003"]
     assert all(d.severity == "CRITICAL" and first.provider_batch_id in d.detail for d in flagged)
+    assert {d.batch_id for d in flagged} == {first.provider_batch_id}  # the SPV of that batch says so
     assert states() == {"CRE-0001": "SETTLED", "CRE-0002": "AUTHORIZED", "CRE-0003": "SETTLED"}
