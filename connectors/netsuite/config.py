@@ -12,6 +12,21 @@ DEFAULT_VERSION = "2023_2"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_WSDL = REPO_ROOT.parent / "shared" / "fixtures" / "netsuite" / "suitetalk-2023_2" / "netsuite.wsdl"
 
+MAX_BATCH_SIZE = 100  # records per synchronous upsertList: NetSuite refuses more
+MAX_CONCURRENCY = 50  # sanity bound; the account's own limit (governance) is usually far lower
+DEFAULT_CONCURRENCY = 2  # when the limit cannot be read: below the smallest tier's 5, leaving room for others
+# (config field, environment variable, parser) of the network settings
+NETWORK_ENV: tuple[tuple[str, str, type], ...] = (
+    ("concurrency", "NETSUITE_CONCURRENCY", int),
+    ("batch_size", "NETSUITE_BATCH_SIZE", int),
+    ("connect_timeout_s", "NETSUITE_CONNECT_TIMEOUT_S", float),
+    ("read_timeout_s", "NETSUITE_READ_TIMEOUT_S", float),
+    ("max_attempts", "NETSUITE_MAX_ATTEMPTS", int),
+    ("backoff_base_s", "NETSUITE_BACKOFF_BASE_S", float),
+    ("backoff_max_s", "NETSUITE_BACKOFF_MAX_S", float),
+    ("retry_after_max_s", "NETSUITE_RETRY_AFTER_MAX_S", float),
+)
+
 DEFAULT_FIELD_IDS: dict[str, str] = {
     "window_id": "custbody_vgos_window_id",
     "output_digest": "custbody_vgos_output_digest",
@@ -65,11 +80,49 @@ class NetSuiteConfig:
     version: str = DEFAULT_VERSION
     wsdl: str = str(FIXTURE_WSDL)
     transport: str = "soap"
-    concurrency: int = 5
-    batch_size: int = 100
+    # None = read the integration's concurrency limit from NetSuite (SOAP getIntegrationGovernanceInfo),
+    # falling back to DEFAULT_CONCURRENCY when it cannot be read (REST, or an account that refuses the call).
+    concurrency: int | None = None
+    batch_size: int = MAX_BATCH_SIZE
     page_size: int = 1000
-    timeout_s: float = 60.0
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+    max_attempts: int = 8
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    retry_after_max_s: float = 120.0
     field_ids: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_IDS))
+    # IANA name of the web-services user's time zone preference (NETSUITE_TIMEZONE): SOAP bill dates are sent
+    # and read back in it. Required for a real account; a local base_url falls back to Pacific with a warning
+    # (connectors/netsuite/dates.py config_zone, docs/netsuite.md).
+    timezone: str | None = None
+
+    def __post_init__(self) -> None:
+        self.check_network()
+        if self.timezone is not None:
+            from .dates import load_zone
+
+            load_zone(self.timezone)
+
+    def check_network(self) -> None:
+        """Refuse network settings NetSuite would reject or that make no sense, with one clear line."""
+        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise InputError(f"NETSUITE_CONCURRENCY must be in 1..{MAX_CONCURRENCY}, got {self.concurrency}")
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise InputError(f"NETSUITE_BATCH_SIZE must be in 1..{MAX_BATCH_SIZE} (NetSuite's synchronous "
+                             f"upsertList limit), got {self.batch_size}")
+        if not 1 <= self.max_attempts <= 100:
+            raise InputError(f"NETSUITE_MAX_ATTEMPTS must be in 1..100, got {self.max_attempts}")
+        for name in ("connect_timeout_s", "read_timeout_s", "backoff_max_s", "retry_after_max_s"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"NETSUITE_{name.upper()} must be > 0, got {getattr(self, name)}")
+        if self.backoff_base_s < 0:
+            raise InputError(f"NETSUITE_BACKOFF_BASE_S must be >= 0, got {self.backoff_base_s}")
+
+    @property
+    def timeout_s(self) -> float:
+        """The read timeout (kept for callers that predate separate connect/read timeouts)."""
+        return self.read_timeout_s
 
     @property
     def root_url(self) -> str:
@@ -101,16 +154,17 @@ class NetSuiteConfig:
             kwargs["wsdl"] = env["NETSUITE_WSDL"]
         if env.get("NETSUITE_TRANSPORT"):
             kwargs["transport"] = env["NETSUITE_TRANSPORT"]
-        for name, var in (("concurrency", "NETSUITE_CONCURRENCY"), ("batch_size", "NETSUITE_BATCH_SIZE")):
+        if env.get("NETSUITE_TIMEZONE"):
+            kwargs["timezone"] = env["NETSUITE_TIMEZONE"]
+        for name, var, kind in NETWORK_ENV:
             if env.get(var):
                 try:
-                    kwargs[name] = int(env[var])
+                    kwargs[name] = kind(env[var])
                 except ValueError as exc:
-                    raise InputError(f"{var} must be an integer, got {env[var]!r}") from exc
+                    what = "an integer" if kind is int else "a number"
+                    raise InputError(f"{var} must be {what}, got {env[var]!r}") from exc
         kwargs.update(overrides)
         cfg = cls(**kwargs)  # type: ignore[arg-type]
         if cfg.transport not in ("soap", "rest"):
             raise InputError(f"NETSUITE_TRANSPORT must be 'soap' or 'rest', got {cfg.transport!r}")
-        if cfg.concurrency < 1 or not 1 <= cfg.batch_size <= 1000:
-            raise InputError("NETSUITE_CONCURRENCY must be >= 1 and NETSUITE_BATCH_SIZE in 1..1000")
         return cfg

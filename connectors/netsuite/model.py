@@ -91,7 +91,7 @@ class RemoteBill:
 
     def fingerprint(self) -> tuple:
         return (
-            self.vendor_id, (self.tran_date or "")[:10], self.currency_id, self.payment_hold,
+            self.vendor_id, self.tran_date or "", self.currency_id, self.payment_hold,
             tuple(sorted(line.key() for line in self.lines)),
             self.window_id, self.output_digest, self.transcript_url, self.provider_batch_id or "",
             self.eligible_to_pay,

@@ -8,7 +8,7 @@ from typing import Any
 from gl_mappings import build_journal, check_balanced, load_gl_mapping
 from gl_mappings.journal import Journal
 
-from .config import NetSuiteConfig
+from .config import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, NetSuiteConfig
 from .model import DriftReport, SyncReport
 from .rest_client import make_client
 from .retry import RetryPolicy
@@ -32,7 +32,8 @@ def sync_and_verify(config: NetSuiteConfig, window: dict[str, Any], *, dry_run: 
                     retry: RetryPolicy | None = None) -> tuple[SyncReport, DriftReport | None]:
     """Stamp the window with the configured transport, then read it back (skipped on dry runs)."""
     client = make_client(config, retry=retry)
-    report = sync_window(client, **window, dry_run=dry_run, concurrency=config.concurrency,
+    concurrency = 1 if dry_run else effective_concurrency(config, client)[0]
+    report = sync_window(client, **window, dry_run=dry_run, concurrency=concurrency,
                          batch_size=config.batch_size)
     drift = None if dry_run else verify_window(client, **window)
     if not dry_run:
@@ -43,6 +44,22 @@ def sync_and_verify(config: NetSuiteConfig, window: dict[str, Any], *, dry_run: 
               "drift": None if drift is None else drift.ok},
              window_id=window["window_id"])
     return report, drift
+
+
+def effective_concurrency(config: NetSuiteConfig, client: Any) -> tuple[int, str]:
+    """Parallel requests for a sync and where the number came from, so VGOS never exceeds the account's limit.
+
+    NETSUITE_CONCURRENCY wins when set (the operator knows what other integrations share the account);
+    otherwise the integration's limit as NetSuite reports it (SOAP getIntegrationGovernanceInfo); otherwise
+    DEFAULT_CONCURRENCY, a conservative value below every service tier's limit.
+    """
+    if config.concurrency is not None:
+        return config.concurrency, "config"
+    reader = getattr(client, "governance_concurrency", None)
+    limit = reader() if reader is not None else None
+    if limit:
+        return min(limit, MAX_CONCURRENCY), "governance"
+    return DEFAULT_CONCURRENCY, "default"
 
 
 def netsuite_bills_metadata(report: SyncReport, drift: DriftReport | None) -> dict[str, Any]:

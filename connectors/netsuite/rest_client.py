@@ -14,8 +14,10 @@ from vgos.money import decimal_to_minor, minor_to_decimal
 from . import jsonexact
 from .auth import oauth1_auth
 from .config import NetSuiteConfig
+from .dates import date_from_rest, parse_day
 from .model import BillSpec, ExpenseLine, RemoteBill, WriteResult
 from .retry import NetSuiteError, RetryPolicy, TransientFault
+from .transport import ExhaustedWrites, HttpTransport, status_fault
 
 
 class RestClient:
@@ -23,35 +25,46 @@ class RestClient:
 
     def __init__(self, config: NetSuiteConfig, *, retry: RetryPolicy | None = None) -> None:
         self.config = config
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy.from_config(config)
         self.retries = 0
-        self._local = threading.local()
+        self.http = HttpTransport(connect_timeout_s=config.connect_timeout_s, read_timeout_s=config.read_timeout_s,
+                                  pool_size=config.concurrency or 10, configure=self._configure)
+        self._exhausted = ExhaustedWrites()
+        self._lock = threading.Lock()
         self.calls = 0
 
-    def _session(self) -> requests.Session:
-        sess = getattr(self._local, "session", None)
-        if sess is None:
-            sess = self._local.session = requests.Session()
-            sess.auth = oauth1_auth(self.config.credentials)
-            sess.headers.update({"X-NetSuite-PropertyNameValidation": "error",
-                                 "Content-Type": "application/json", "Accept": "application/json"})
-        return sess
+    def _configure(self, sess: requests.Session) -> None:
+        sess.auth = oauth1_auth(self.config.credentials)
+        sess.headers.update({"X-NetSuite-PropertyNameValidation": "error",
+                             "Content-Type": "application/json", "Accept": "application/json"})
 
     def _count_retry(self) -> None:
-        self.retries += 1
+        with self._lock:
+            self.retries += 1
 
     def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
-        """One signed request (fresh nonce per attempt); 429 is retried with backoff within the budget."""
+        """One signed request (fresh nonce per attempt); transient faults are retried with backoff.
+
+        Safe to repeat: GET and SuiteQL read, and writes are PUT by externalId, an upsert (see retry.py).
+        """
         return self.retry.call(lambda: self._request_once(method, path, body, **kwargs), self._count_retry)
 
     def _request_once(self, method: str, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         data = jsonexact.dumps(body).encode() if body is not None else None
-        resp = self._session().request(method, f"{self.config.rest_url}{path}", data=data,
-                                       timeout=self.config.timeout_s, **kwargs)
-        if resp.status_code == 429 or b"SSS_REQUEST_LIMIT_EXCEEDED" in resp.content[:2000]:
-            raise TransientFault("SSS_REQUEST_LIMIT_EXCEEDED", f"HTTP {resp.status_code}")
+        resp = self.http.send(method, f"{self.config.rest_url}{path}", data=data, **kwargs)
+        fault = status_fault(resp)
+        if resp.status_code >= 400 and b"SSS_REQUEST_LIMIT_EXCEEDED" in resp.content[:2000]:
+            raise TransientFault("SSS_REQUEST_LIMIT_EXCEEDED", f"HTTP {resp.status_code}",
+                                 fault.retry_after if fault else None)
+        if fault is not None:
+            raise fault
         return resp
+
+    def governance_concurrency(self) -> int | None:
+        """REST offers no governance endpoint: None, so the configured concurrency (or the default) applies."""
+        return None
 
     def bill_body(self, spec: BillSpec) -> dict[str, Any]:
         """REST JSON of a vendor bill; amounts are exact Decimal literals."""
@@ -68,7 +81,8 @@ class RestClient:
                 item["class"] = {"id": line.class_}
             items.append(item)
         body: dict[str, Any] = {
-            "entity": {"id": spec.vendor_id}, "tranDate": spec.tran_date, "currency": {"id": spec.currency_id},
+            "entity": {"id": spec.vendor_id}, "tranDate": parse_day(spec.tran_date).isoformat(),
+            "currency": {"id": spec.currency_id},
             "paymentHold": spec.payment_hold, "memo": spec.memo, "expense": {"items": items},
             fids["window_id"]: spec.window_id, fids["output_digest"]: spec.output_digest,
             fids["transcript_url"]: spec.transcript_url, fids["provider_batch_id"]: spec.provider_batch_id or "",
@@ -79,8 +93,13 @@ class RestClient:
         return body
 
     def upsert_bill(self, spec: BillSpec) -> WriteResult:
-        """PUT /record/v1/vendorBill/eid:<externalId> (create or replace)."""
-        resp = self.request("PUT", f"/record/v1/vendorBill/eid:{spec.external_id}", self.bill_body(spec))
+        """PUT /record/v1/vendorBill/eid:<externalId> (create or replace); a bill already retried is not re-sent."""
+        noted = self._exhausted.take(spec.external_id)
+        if noted is not None:
+            return noted
+        # replace=expense: the sent lines replace the bill's expense lines (without it NetSuite appends them)
+        resp = self.request("PUT", f"/record/v1/vendorBill/eid:{spec.external_id}?replace=expense",
+                            self.bill_body(spec))
         if resp.status_code in (200, 204):
             location = resp.headers.get("Location", "")
             return WriteResult(spec.external_id, True, location.rsplit("/", 1)[-1] or None)
@@ -88,8 +107,18 @@ class RestClient:
         return WriteResult(spec.external_id, False, None, code, message)
 
     def upsert_bills(self, specs: Sequence[BillSpec]) -> list[WriteResult]:
-        """REST has no list upsert: one PUT per bill (idempotent, so a retried chunk is safe)."""
-        return [self.upsert_bill(s) for s in specs]
+        """REST has no list upsert: one PUT per bill, each retried alone; one bill's failure does not stop the rest."""
+        self._exhausted.reset()
+        results: list[WriteResult] = []
+        for spec in specs:
+            try:
+                results.append(self.upsert_bill(spec))
+            except NetSuiteError as exc:
+                failed = WriteResult(spec.external_id, False, None, exc.code, str(exc))
+                if isinstance(exc.__cause__, TransientFault):
+                    self._exhausted.note(failed)
+                results.append(failed)
+        return results
 
     def suiteql(self, query: str, page_size: int = 1000) -> list[dict[str, Any]]:
         """Run a SuiteQL query, following limit/offset pages until hasMore is false."""
@@ -137,7 +166,8 @@ class RestClient:
         eligible = data.get(fids["eligible_to_pay"])
         return RemoteBill(
             internal_id=str(data.get("id", "")), external_id=data.get("externalId"), vendor_id=ref("entity"),
-            tran_date=data.get("tranDate"), currency_id=ref("currency"), payment_hold=data.get("paymentHold"),
+            tran_date=date_from_rest(data.get("tranDate")), currency_id=ref("currency"),
+            payment_hold=data.get("paymentHold"),
             lines=lines, window_id=data.get(fids["window_id"]), output_digest=data.get(fids["output_digest"]),
             transcript_url=data.get(fids["transcript_url"]),
             provider_batch_id=data.get(fids["provider_batch_id"]),

@@ -9,15 +9,16 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import requests
 from lxml import etree
 
 from vgos.money import decimal_to_minor, minor_to_decimal
 
 from .auth import make_passport
-from .config import NetSuiteConfig
+from .config import MAX_BATCH_SIZE, NetSuiteConfig
+from .dates import config_zone, date_from_soap, soap_datetime
 from .model import BillSpec, ExpenseLine, RemoteBill, WriteResult
 from .retry import CONCURRENCY_CODES, NetSuiteError, RetryPolicy, TransientFault
+from .transport import ExhaustedWrites, HttpTransport, parse_retry_after, status_fault
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -51,11 +52,14 @@ class SuiteTalkClient:
 
     def __init__(self, config: NetSuiteConfig, *, retry: RetryPolicy | None = None, clock=time.time) -> None:
         self.config = config
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy.from_config(config)
         self.retries = 0
         self.zeep = load_wsdl(config.wsdl)
         self.service = self.zeep.bind("NetSuiteService", "NetSuitePort")
-        self._local = threading.local()
+        self.http = HttpTransport(connect_timeout_s=config.connect_timeout_s, read_timeout_s=config.read_timeout_s,
+                                  pool_size=config.concurrency or 10)
+        self._exhausted = ExhaustedWrites()
+        self._lock = threading.Lock()
         self._clock = clock
         self.calls = 0
 
@@ -63,12 +67,6 @@ class SuiteTalkClient:
     def type(self, kind: str, name: str) -> Any:
         """A zeep type of the WSDL's schemas, e.g. type('purchases', 'VendorBill')."""
         return self.zeep.get_type(f"{{{ns(kind, self.config.version)}}}{name}")
-
-    def _session(self) -> requests.Session:
-        sess = getattr(self._local, "session", None)
-        if sess is None:
-            sess = self._local.session = requests.Session()
-        return sess
 
     def _passport(self) -> Any:
         p = make_passport(self.config.credentials, now_s=int(self._clock()))
@@ -83,32 +81,63 @@ class SuiteTalkClient:
         return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
     def _count_retry(self) -> None:
-        self.retries += 1
+        with self._lock:
+            self.retries += 1
 
     def call(self, operation: str, headers: dict[str, Any] | None = None, **kwargs: Any) -> etree._Element:
-        """POST one operation, retrying concurrency faults with backoff (fresh passport each attempt)."""
+        """POST one operation, retrying transient faults with backoff (fresh passport each attempt).
+
+        Safe to repeat: reads have no effect and every write is an upsert by externalId (see retry.py).
+        """
         return self.retry.call(lambda: self._call_once(operation, headers, **kwargs), self._count_retry)
 
     def _call_once(self, operation: str, headers: dict[str, Any] | None = None, **kwargs: Any) -> etree._Element:
         body = self.envelope(operation, headers, **kwargs)
-        self.calls += 1
-        resp = self._session().post(
-            self.config.soap_url, data=body, timeout=self.config.timeout_s,
-            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": operation},
-        )
+        with self._lock:
+            self.calls += 1
+        resp = self.http.send("POST", self.config.soap_url, data=body,
+                              headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": operation})
         if resp.status_code == 429:
-            raise TransientFault("HTTP_429", "rate limited")
+            raise status_fault(resp)  # type: ignore[misc]
         try:
             root = etree.fromstring(resp.content, _PARSER)
         except etree.XMLSyntaxError as exc:
-            raise NetSuiteError(f"HTTP_{resp.status_code}", f"response is not XML: {exc}") from exc
-        body_el = root.find(f"{{{SOAP_ENV}}}Body")
+            raise status_fault(resp) or NetSuiteError(f"HTTP_{resp.status_code}",
+                                                      f"response is not XML: {exc}") from exc
+        body_el = root.find(f"{{{SOAP_ENV}}}Body") if root.tag == f"{{{SOAP_ENV}}}Envelope" else None
         if body_el is None or len(body_el) == 0:
-            raise NetSuiteError(f"HTTP_{resp.status_code}", "response has no SOAP body")
+            raise status_fault(resp) or NetSuiteError(f"HTTP_{resp.status_code}", "response has no SOAP body")
         first = body_el[0]
         if first.tag == f"{{{SOAP_ENV}}}Fault":
-            raise _fault_error(first)
+            error = _fault_error(first)
+            if isinstance(error, TransientFault) and error.retry_after is None:
+                error.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            raise error
+        if resp.status_code >= 500:
+            raise status_fault(resp)  # type: ignore[misc]
         return first
+
+    def governance_concurrency(self) -> int | None:
+        """This integration's concurrency limit (getIntegrationGovernanceInfo), or None when it cannot be read.
+
+        An account that refuses the call (old endpoint, no permission, a sandbox without it) gives None, so the
+        caller falls back to configuration; an unreachable account raises, so a sync fails fast instead.
+        """
+        try:
+            resp = self.call("getIntegrationGovernanceInfo")
+        except NetSuiteError as exc:
+            if isinstance(exc.__cause__, TransientFault):
+                raise
+            return None
+        result = resp.find("{*}getIntegrationGovernanceInfoResult")
+        status = result.find("{*}status") if result is not None else None
+        if status is None or status.get("isSuccess") != "true":
+            return None
+        try:
+            limit = int(result.findtext("{*}integrationConcurrencyLimit") or "0")
+        except ValueError:
+            return None
+        return limit if limit > 0 else None
 
     # -- records ----------------------------------------------------------------------------------------
     def bill_record(self, spec: BillSpec) -> Any:
@@ -139,7 +168,7 @@ class SuiteTalkClient:
             externalId=spec.external_id,
             entity=ref(internalId=spec.vendor_id),
             subsidiary=ref(internalId=spec.subsidiary_id) if spec.subsidiary_id else None,
-            tranDate=f"{spec.tran_date}T00:00:00Z",
+            tranDate=soap_datetime(spec.tran_date, config_zone(self.config)),
             currency=ref(internalId=spec.currency_id),
             paymentHold=spec.payment_hold,
             memo=spec.memo or None,
@@ -148,7 +177,26 @@ class SuiteTalkClient:
         )
 
     def upsert_bills(self, specs: Sequence[BillSpec]) -> list[WriteResult]:
-        """One upsertList call for a chunk of bills; per-record results in order."""
+        """upsertList per 100 bills (NetSuite's limit); per-record results in order, never a partial raise.
+
+        A request that fails as a whole is retried as a whole (RetryPolicy); if it still fails for a transient
+        reason, its bills are reported failed and noted so that upsert_bill does not re-send them one by one.
+        """
+        self._exhausted.reset()
+        results: list[WriteResult] = []
+        for i in range(0, len(specs), MAX_BATCH_SIZE):
+            chunk = specs[i: i + MAX_BATCH_SIZE]
+            try:
+                results.extend(self._upsert_list(chunk))
+            except NetSuiteError as exc:
+                failed = [WriteResult(s.external_id, False, None, exc.code, str(exc)) for s in chunk]
+                if isinstance(exc.__cause__, TransientFault):
+                    for r in failed:
+                        self._exhausted.note(r)
+                results.extend(failed)
+        return results
+
+    def _upsert_list(self, specs: Sequence[BillSpec]) -> list[WriteResult]:
         resp = self.call("upsertList", record=[self.bill_record(s) for s in specs])
         results = [_write_result(el) for el in resp.iter(f"{{{ns('messages', self.config.version)}}}writeResponse")]
         if len(results) != len(specs):
@@ -159,7 +207,10 @@ class SuiteTalkClient:
         ]
 
     def upsert_bill(self, spec: BillSpec) -> WriteResult:
-        """A single upsert call (used to retry a record that failed inside an upsertList alone)."""
+        """A single upsert (retries a record-level failure alone; a bill whose batch was retried is not re-sent)."""
+        noted = self._exhausted.take(spec.external_id)
+        if noted is not None:
+            return noted
         resp = self.call("upsert", record=self.bill_record(spec))
         r = _write_result(resp.find(f"{{{ns('messages', self.config.version)}}}writeResponse"))
         return WriteResult(spec.external_id, r.ok, r.internal_id, r.code, r.message)
@@ -275,7 +326,8 @@ def parse_vendor_bill(rec: etree._Element, config: NetSuiteConfig, currency: str
     eligible = custom.get(fids["eligible_to_pay"])
     return RemoteBill(
         internal_id=rec.get("internalId", ""), external_id=rec.get("externalId"),
-        vendor_id=ref("entity"), tran_date=text(rec, "tranDate"), currency_id=ref("currency"),
+        vendor_id=ref("entity"), currency_id=ref("currency"),
+        tran_date=date_from_soap(text(rec, "tranDate"), config_zone(config)),
         payment_hold=None if hold is None else hold == "true",
         lines=tuple(lines),
         window_id=custom.get(fids["window_id"]), output_digest=custom.get(fids["output_digest"]),
@@ -302,7 +354,7 @@ def journal_entry_record(client: SuiteTalkClient, journal: Any) -> Any:
     return client.type("general", "JournalEntry")(
         externalId=journal.external_id,
         currency=ref(internalId=journal.currency_id) if journal.currency_id else None,
-        tranDate=f"{journal.tran_date}T00:00:00Z",
+        tranDate=soap_datetime(journal.tran_date, config_zone(client.config)),
         subsidiary=ref(internalId=journal.subsidiary) if journal.subsidiary else None,
         memo=f"VGOS {journal.window_id} {journal.output_digest}",
         lineList=client.type("general", "JournalEntryLineList")(line=lines, replaceAll=True),

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from gl_mappings.mapping import COMPONENT_FIELDS, GLMapping
 from vgos.errors import InputError, VerificationError
 
+from .dates import parse_day
 from .model import (
     BillSpec,
     DriftItem,
@@ -42,6 +43,7 @@ def build_bill_specs(*, tenant_id: str, window_id: str, currency: str, output_di
                      report: SyncReport | None = None) -> list[BillSpec]:
     """One BillSpec per mapped principal; missing vendors and negative payouts go to the report, not NetSuite."""
     report = report if report is not None else SyncReport(window_id)
+    tran_date = parse_day(tran_date).isoformat()  # a plain date: the window's close date in the account's zone
     by_principal = {str(d["principal_id"]): d for d in decisions}
     currency_id = gl_mapping.currency_id(currency)
     specs: list[BillSpec] = []
@@ -84,7 +86,7 @@ def _clearing_spec(remote: RemoteBill, template: dict[str, Any]) -> BillSpec:
     """Keep an orphaned bill's amounts but stamp the new digest and take its eligibility away."""
     return BillSpec(
         external_id=remote.external_id or "", principal_id="", vendor_id=remote.vendor_id or "",
-        tran_date=(remote.tran_date or template["tran_date"])[:10], currency=template["currency"],
+        tran_date=remote.tran_date or template["tran_date"], currency=template["currency"],
         currency_id=remote.currency_id or template["currency_id"], subsidiary_id=template["subsidiary_id"],
         lines=remote.lines, window_id=template["window_id"], output_digest=template["output_digest"],
         transcript_url=template["transcript_url"], provider_batch_id=template["provider_batch_id"],
@@ -186,7 +188,7 @@ def compare_bill(spec: BillSpec, remote: RemoteBill | None) -> list[DriftItem]:
               ("window_id", spec.window_id, remote.window_id),
               ("transcript_url", spec.transcript_url, remote.transcript_url),
               ("provider_batch_id", spec.provider_batch_id or "", remote.provider_batch_id or ""),
-              ("tran_date", spec.tran_date, (remote.tran_date or "")[:10])]
+              ("tran_date", spec.tran_date, remote.tran_date or "")]
     for name, want, got in others:
         if want != got:
             out.append(item("FIELD_DIFFERS", f"{name}={want}", f"{name}={got}"))

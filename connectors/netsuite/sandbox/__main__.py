@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--record-fault-every", type=int,
                    default=int(env.get("NETSUITE_SANDBOX_RECORD_FAULT_EVERY", "0")),
                    help="fail every Nth upserted record inside a list (0 = never)")
+    p.add_argument("--timezone", default=env.get("NETSUITE_SANDBOX_TIMEZONE", "America/Los_Angeles"),
+                   help="the web-services user's time zone preference (IANA name) the sandbox applies to dates")
     args = p.parse_args(argv)
     try:
         creds = Credentials.from_env()
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sb = Sandbox(SandboxConfig(creds, wsdl=args.wsdl, version=args.version, latency_ms=args.latency_ms,
-                               fault_every=args.fault_every, record_fault_every=args.record_fault_every),
+                               fault_every=args.fault_every, record_fault_every=args.record_fault_every,
+                               user_timezone=args.timezone),
                  args.host, args.port)
     print(f"NetSuite sandbox listening on {sb.url} (SOAP {sb.url}/services/NetSuitePort_{args.version})",
           flush=True)

@@ -7,17 +7,18 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote
 
 from .. import jsonexact
-from ..auth import verify_oauth1
-from ..config import Credentials
+from .records import REST_TYPES, RecordRefused, RecordRules
 from .store import RecordStore, StoredRecord
+from .tba import AuthRejected, TbaVerifier
 
 _RECORD = re.compile(r"^/services/rest/record/v1/(?P<type>[A-Za-z]+)(?:/(?P<id>[^/?]+))?$")
 _SUITEQL = re.compile(
-    r"^\s*SELECT\s+(?P<cols>.+?)\s+FROM\s+transaction\s+WHERE\s+(?P<field>[A-Za-z0-9_]+)\s*=\s*"
-    r"'(?P<value>(?:[^']|'')*)'(?:\s+AND\s+type\s*=\s*'(?P<type>[A-Za-z]+)')?"
+    r"^\s*SELECT\s+(?P<cols>.+?)\s+FROM\s+transaction\s+WHERE\s+(?P<where>.+?)"
     r"(?:\s+ORDER\s+BY\s+id(?:\s+ASC)?)?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+_CONDITION = re.compile(r"^\s*(?P<field>[A-Za-z0-9_]+)\s*=\s*'(?P<value>(?:[^']|'')*)'\s*$", re.DOTALL)
+_AND = re.compile(r"\s+AND\s+(?=(?:[^']*'[^']*')*[^']*$)", re.IGNORECASE)
 _SUITEQL_TYPES = {"vendbill": "vendorBill", "journal": "journalEntry"}
 KNOWN_FIELDS = {
     "vendorBill": {"externalId", "entity", "tranDate", "currency", "subsidiary", "paymentHold", "memo", "expense",
@@ -41,15 +42,18 @@ def _error(status: int, code: str, detail: str) -> RestReply:
 
 
 class RestService:
-    """Record API and SuiteQL over the shared RecordStore (REST records keep JSON fields)."""
+    """Record API and SuiteQL over the shared RecordStore: vendor bills are the SOAP side's records (records.py)."""
 
-    def __init__(self, credentials: Credentials, store: RecordStore) -> None:
-        self.creds, self.store = credentials, store
+    def __init__(self, verifier: TbaVerifier, store: RecordStore, rules: RecordRules) -> None:
+        self.verifier, self.store, self.rules = verifier, store, rules
 
     def authenticate(self, method: str, url: str, headers: dict[str, str]) -> RestReply | None:
-        """None when the OAuth 1.0a signature verifies, else the 401 answer."""
-        reason = verify_oauth1(self.creds, method, url, headers.get("authorization", ""))
-        return _error(401, "INVALID_LOGIN", f"Invalid login attempt: {reason}") if reason else None
+        """None when the OAuth 1.0a signature, timestamp and nonce pass (the sandbox's own check), else 401."""
+        try:
+            self.verifier.check_oauth(method, url, headers.get("authorization", ""))
+        except AuthRejected as exc:
+            return _error(401, "INVALID_LOGIN", f"Invalid login attempt: {exc}")
+        return None
 
     def handle(self, method: str, base: str, path: str, query: str, headers: dict[str, str],
                body: bytes) -> RestReply:
@@ -91,8 +95,17 @@ class RestService:
                 return _error(405, "INVALID_REQUEST", f"{method} {path} not supported")
             if not external_id:
                 return _error(400, "USER_ERROR", "the sandbox stores REST records by externalId")
-            rec, _ = self.store.upsert(rtype, external_id, lambda r: r.fields.update(
-                {k: v for k, v in data.items() if k != "externalId"}))
+            if rtype in REST_TYPES:  # one record for both APIs: stored SOAP-shaped, written by the same rules
+                replace = {n.strip() for v in parse_qs(query).get("replace", []) for n in v.split(",") if n.strip()}
+                try:
+                    element, xsi_type = self.rules.rest_to_element(rtype, data, replace)
+                    rec, _ = self.store.upsert(rtype, external_id,
+                                               lambda r: self.rules.apply(r, element, xsi_type))
+                except RecordRefused as exc:
+                    return _error(400, exc.code, exc.message)
+            else:
+                rec, _ = self.store.upsert(rtype, external_id, lambda r: r.fields.update(
+                    {k: v for k, v in data.items() if k != "externalId"}))
             return RestReply(204, b"", {"Location": f"{base}/services/rest/record/v1/{rtype}/{rec.internal_id}"})
         return _error(405, "INVALID_REQUEST", f"{method} {path} not supported")
 
@@ -103,6 +116,8 @@ class RestService:
 
     def _render(self, rec: StoredRecord, base: str, query: str) -> dict:
         expand = parse_qs(query).get("expandSubResources", ["false"])[0] == "true"
+        if rec.xsi_type is not None:
+            return self.rules.to_json(rec, expand=expand, base=base)
         out: dict = {"links": [{"rel": "self", "href": f"{base}/services/rest/record/v1/{rec.record_type}/"
                                                        f"{rec.internal_id}"}],
                      "id": rec.internal_id, "externalId": rec.external_id}
@@ -128,16 +143,26 @@ class RestService:
         params = parse_qs(query)
         limit = max(1, min(int(params.get("limit", ["1000"])[0]), 1000))
         offset = max(0, int(params.get("offset", ["0"])[0]))
-        fld, value = m.group("field").lower(), m.group("value").replace("''", "'")
-        rtype = _SUITEQL_TYPES.get((m.group("type") or "").lower())
+        conditions: list[tuple[str, str]] = []
+        for part in _AND.split(m.group("where")):
+            cm = _CONDITION.match(part)
+            if not cm:
+                return _error(400, "INVALID_PARAMETER", f"unsupported SuiteQL condition {part.strip()!r}")
+            conditions.append((cm.group("field").lower(), cm.group("value").replace("''", "'")))
+        rtype = None
+        wanted = []
+        for fld, value in conditions:
+            if fld == "type":
+                rtype = _SUITEQL_TYPES.get(value.lower(), value)
+            else:
+                wanted.append((fld, value))
         cols = [c.strip().lower() for c in m.group("cols").split(",")]
         rows = []
         for rec in self.store.all(rtype):
-            if rec.xsi_type is not None:  # SOAP-held record: the sandbox keeps the two APIs' stores apart
-                continue
-            lowered = {k.lower(): v for k, v in rec.fields.items()}
+            flat = self._render(rec, "", "expandSubResources=false") if rec.xsi_type is not None else rec.fields
+            lowered = {k.lower(): v for k, v in flat.items()}
             lowered.update({"id": rec.internal_id, "externalid": rec.external_id})
-            if str(lowered.get(fld)) != value:
+            if any(str(_suiteql_value(lowered.get(fld))) != value for fld, value in wanted):
                 continue
             row = {k: v for k, v in lowered.items() if not isinstance(v, dict | list)} if cols == ["*"] else {
                 c: lowered.get(c) for c in cols}

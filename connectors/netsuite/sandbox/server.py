@@ -5,18 +5,26 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
 
 from ..config import DEFAULT_VERSION, FIXTURE_WSDL, Credentials
+from .records import RecordRules
 from .rest import RestReply, RestService, _error
 from .soap import SoapFaultReply, SoapService
 from .store import RecordStore
+from .tba import TbaVerifier
 
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """Credentials the sandbox accepts, the WSDL it validates against, and injected faults."""
+    """Credentials the sandbox accepts, the WSDL it validates against, the account's clock and zone, faults.
+
+    user_timezone is the web-services user's time zone preference (IANA name): SOAP dates are read in it and
+    returned as Pacific dateTimes. clock and max_skew_s bound the accepted TBA timestamps.
+    """
 
     credentials: Credentials
     wsdl: str = str(FIXTURE_WSDL)
@@ -25,6 +33,9 @@ class SandboxConfig:
     fault_every: int = 0
     record_fault_every: int = 0
     validate_responses: bool = True
+    user_timezone: str = "America/Los_Angeles"
+    max_skew_s: int = 300
+    clock: Callable[[], float] = field(default=time.time)
 
 
 class Sandbox:
@@ -33,10 +44,15 @@ class Sandbox:
     def __init__(self, config: SandboxConfig, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config = config
         self.store = RecordStore()
-        self.soap = SoapService(wsdl=config.wsdl, version=config.version, credentials=config.credentials,
-                                store=self.store, validate_responses=config.validate_responses)
+        creds = config.credentials
+        self.verifier = TbaVerifier(creds.account, creds.consumer_key, creds.consumer_secret, creds.token_id,
+                                    creds.token_secret, clock=config.clock, max_skew_s=config.max_skew_s)
+        self.rules = RecordRules(wsdl=config.wsdl, version=config.version, store=self.store,
+                                 user_zone=ZoneInfo(config.user_timezone))
+        self.soap = SoapService(wsdl=config.wsdl, version=config.version, verifier=self.verifier,
+                                store=self.store, rules=self.rules, validate_responses=config.validate_responses)
         self.soap.record_fault_every = config.record_fault_every
-        self.rest = RestService(config.credentials, self.store)
+        self.rest = RestService(self.verifier, self.store, self.rules)
         self._calls = itertools.count(1)
         self.faults_injected = 0
         self.requests_seen = 0
@@ -55,11 +71,15 @@ class Sandbox:
         return False
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="netsuite-sandbox", daemon=True)
+        """Serve from a background thread, so a test or the demo can call it over loopback."""
+        # a short poll interval makes stop() quick (tests start and stop many sandboxes)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="netsuite-sandbox", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Shut the server down and release its port."""
         self.httpd.shutdown()
         self.httpd.server_close()
         if self._thread:

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ..auth import TokenPassport, verify_passport
-from ..config import Credentials
 from ..soap_client import SOAP_ENV, XSI, ns
+from .records import RecordRefused, RecordRules
 from .schema import field_order, load_schema_set
 from .store import RecordStore, StoredRecord
+from .tba import AuthRejected, TbaVerifier
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 _SEARCH_TYPES = {"_vendorBill": "vendorBill", "_journal": "journalEntry"}
+MAX_LIST_RECORDS = 100  # synchronous upsertList/updateList limit of SuiteTalk governance
 
 
 @dataclass
@@ -43,13 +44,12 @@ def _record_type(xsi_type_local: str) -> str:
 class SoapService:
     """Stateful SuiteTalk endpoint over a RecordStore."""
 
-    def __init__(self, *, wsdl: str, version: str, credentials: Credentials, store: RecordStore,
+    def __init__(self, *, wsdl: str, version: str, verifier: TbaVerifier, store: RecordStore, rules: RecordRules,
                  validate_responses: bool = True) -> None:
-        self.wsdl, self.version, self.creds, self.store = wsdl, version, credentials, store
+        self.wsdl, self.version, self.verifier, self.store, self.rules = wsdl, version, verifier, store, rules
         self.schema = load_schema_set(wsdl)
         self.validate_responses = validate_responses
         self.msgs, self.core = ns("messages", version), ns("core", version)
-        self._nonces: set[str] = set()
         self._lock = threading.Lock()
         self._searches: dict[str, tuple[list[tuple[str, str]], int, bool]] = {}
         self._record_counter = itertools.count(1)
@@ -86,19 +86,14 @@ class SoapService:
             return el.findtext(f"{{{self.core}}}{name}") or ""
 
         sig = el.find(f"{{{self.core}}}signature")
-        passport = TokenPassport(
-            account=t("account"), consumer_key=t("consumerKey"), token=t("token"), nonce=t("nonce"),
-            timestamp=int(t("timestamp") or 0), signature=t("signature"),
-            algorithm=sig.get("algorithm", "") if sig is not None else "",
-        )
-        if not verify_passport(self.creds, passport):
+        try:
+            self.verifier.check_passport(
+                account=t("account"), consumer_key=t("consumerKey"), token=t("token"), nonce=t("nonce"),
+                timestamp=t("timestamp"), signature=t("signature"),
+                algorithm=sig.get("algorithm", "") if sig is not None else "")
+        except AuthRejected as exc:
             raise SoapFaultReply("invalidCredentialsFault", "INVALID_LOGIN_CREDENTIALS",
-                                 "Invalid login attempt: TokenPassport signature does not verify")
-        with self._lock:
-            if passport.nonce in self._nonces:
-                raise SoapFaultReply("invalidCredentialsFault", "INVALID_LOGIN_CREDENTIALS",
-                                     "Invalid login attempt: nonce already used")
-            self._nonces.add(passport.nonce)
+                                 f"Invalid login attempt: {exc}") from exc
 
     def dispatch(self, header: etree._Element | None, op: etree._Element) -> bytes:
         """Run one validated operation; returns the full response envelope."""
@@ -157,15 +152,21 @@ class SoapService:
             d.set(f"{{{XSI}}}type", f"{prefixes[tq.namespace]}:{tq.localname}")
 
     # -- writes -----------------------------------------------------------------------------------------
-    def _upsert_one(self, rec_el: etree._Element, parent: etree._Element) -> None:
+    def _upsert_one(self, rec_el: etree._Element, parent: etree._Element, update: bool = False) -> None:
         wr = self._m("writeResponse", parent)
         xsi_type = rec_el.get(f"{{{XSI}}}type", "")
         prefix, _, local = xsi_type.rpartition(":")
         type_ns = rec_el.nsmap.get(prefix or None, "")
         external_id = rec_el.get("externalId")
         rtype = _record_type(local)
-        if not external_id:
-            self._status(wr, False, "USER_ERROR", "upsert requires an externalId")
+        if update and not (external_id or rec_el.get("internalId")):
+            self._status(wr, False, "USER_ERROR", "update requires an internalId or externalId")
+            return
+        if not update and rec_el.get("internalId"):
+            self._status(wr, False, "USER_ERROR", "You cannot set internalId with upsert.")
+            return
+        if not update and not external_id:
+            self._status(wr, False, "USER_ERROR", "This operation requires a value for externalId.")
             return
         if self.record_fault_every and next(self._record_counter) % self.record_fault_every == 0:
             self._status(wr, False, "UNEXPECTED_ERROR", "injected record-level failure")
@@ -177,28 +178,28 @@ class SoapService:
                 p, _, loc = value.rpartition(":")
                 d.set(f"{{{XSI}}}type", f"{{{d.nsmap.get(p or None, '')}}}{loc}")
 
-        def merge(existing: StoredRecord) -> None:
-            existing.xsi_type = f"{{{type_ns}}}{local}"
-            for child in rec_el:
-                name = etree.QName(child).localname
-                if name == "customFieldList" and name in existing.fields:
-                    merged = existing.fields[name]
-                    by_id = {cf.get("scriptId"): cf for cf in merged}
-                    for cf in child:
-                        old = by_id.get(cf.get("scriptId"))
-                        if old is not None:
-                            merged.replace(old, copy.deepcopy(cf))
-                        else:
-                            merged.append(copy.deepcopy(cf))
-                else:
-                    existing.fields[name] = copy.deepcopy(child)
-
-        rec, _created = self.store.upsert(rtype, external_id, merge)
+        xsi_clark = f"{{{type_ns}}}{local}"
+        try:
+            if update:
+                rec = self.store.update(rtype, lambda r: self.rules.apply(r, rec_el, xsi_clark),
+                                        internal_id=rec_el.get("internalId"),
+                                        external_id=None if rec_el.get("internalId") else external_id)
+                if rec is None:
+                    self._status(wr, False, "RCRD_DSNT_EXIST", "That record does not exist.")
+                    return
+                external_id = rec.external_id or ""
+            else:
+                rec, _created = self.store.upsert(rtype, external_id, lambda r: self.rules.apply(r, rec_el,
+                                                                                                 xsi_clark))
+        except RecordRefused as exc:
+            self._status(wr, False, exc.code, exc.message)
+            return
         self._status(wr, True)
         ref = etree.SubElement(wr, f"{{{self.msgs}}}baseRef")
         ref.set(f"{{{XSI}}}type", "platformCore:RecordRef")
         ref.set("internalId", rec.internal_id)
-        ref.set("externalId", external_id)
+        if external_id:
+            ref.set("externalId", external_id)
         ref.set("type", rtype)
 
     def _op_upsert(self, op: etree._Element, _prefs) -> etree._Element:
@@ -207,12 +208,35 @@ class SoapService:
         return resp
 
     def _op_upsertList(self, op: etree._Element, _prefs) -> etree._Element:
+        self._check_list_size(op, "upsertList")
         resp = self._m("upsertListResponse")
         wrl = self._m("writeResponseList", resp)
         self._status(wrl, True)
         for rec_el in op:
             self._upsert_one(rec_el, wrl)
         return resp
+
+    def _op_update(self, op: etree._Element, _prefs) -> etree._Element:
+        """What a person's edit in the UI (or another integration) does: change only the fields sent."""
+        resp = self._m("updateResponse")
+        self._upsert_one(op[0], resp, update=True)
+        return resp
+
+    def _op_updateList(self, op: etree._Element, _prefs) -> etree._Element:
+        self._check_list_size(op, "updateList")
+        resp = self._m("updateListResponse")
+        wrl = self._m("writeResponseList", resp)
+        self._status(wrl, True)
+        for rec_el in op:
+            self._upsert_one(rec_el, wrl, update=True)
+        return resp
+
+    @staticmethod
+    def _check_list_size(op: etree._Element, name: str) -> None:
+        if len(op) > MAX_LIST_RECORDS:
+            raise SoapFaultReply("exceededRecordCountFault", "EXCEEDED_MAX_RCRD",
+                                 f"{name} accepts at most {MAX_LIST_RECORDS} records per request; "
+                                 f"this request has {len(op)}.")
 
     # -- reads ------------------------------------------------------------------------------------------
     def _read_one(self, ref: etree._Element, parent: etree._Element) -> None:
