@@ -9,7 +9,8 @@ N allocations (payout_batch_items rows). 0.1% of amounts are altered, 0.1% of pa
 statement and 0.1% of its lines pay an EndToEndId the window never authorized (provider-only).
 
 (a) VGOS: the batch is in payout_batches/payout_batch_items of a fresh SQLite file (bulk inserts, not timed);
-    timed: record_parse (store the receipts) -> load_batches -> window_receipts -> reconcile -> save_result.
+    timed, the steps `vgos recon ingest` + `vgos recon run` take (recon.service.run_window_recon): record_parse
+    (store the file's receipts) -> load_batch_frame -> window_receipt_frame -> reconcile_frames -> save_result.
 (b) DuckDB: timed from the same lists: receipts (every Receipt field) and allocations into tables of a DuckDB
     file, full outer join on the EndToEndId, classification, per-item result rows stored in a table, counts.
 
@@ -109,12 +110,12 @@ def _store_batch(db_url: str, batch: dict, items: list[dict]) -> None:
 
 
 def vgos_side(n: int, q, profile: bool = False) -> None:
-    """(a) record_parse -> load_batches -> window_receipts -> reconcile -> save_result on a fresh SQLite file."""
+    """(a) record_parse -> load_batch_frame -> window_receipt_frame -> reconcile_frames -> save_result (SQLite)."""
     try:
         import gc
 
-        from recon.match import reconcile
-        from recon.persist import load_batches, record_parse, save_result, window_receipts
+        from recon.fast import reconcile_frames
+        from recon.persist import load_batch_frame, record_parse, save_result, window_receipt_frame
 
         batch, items, parsed = data(n)
         with tempfile.TemporaryDirectory(prefix="recon-bench-") as tmp:
@@ -130,11 +131,13 @@ def vgos_side(n: int, q, profile: bool = False) -> None:
                 out = record_parse(parsed, ingested_at="2025-09-24T08:00:00Z", tenant_id=TENANT, db_url=db_url)
                 assert out.status == "PROCESSED", out
                 stages["record_parse"], t = time.perf_counter() - t, time.perf_counter()
-                batches = load_batches(WINDOW, DIGEST, tenant_id=TENANT, db_url=db_url)
+                batches, items = load_batch_frame(WINDOW, DIGEST, tenant_id=TENANT, db_url=db_url)
                 stages["load_batches"], t = time.perf_counter() - t, time.perf_counter()
-                receipts = window_receipts(WINDOW, batches, tenant_id=TENANT, db_url=db_url)
+                refs = {b["provider_batch_id"] for b in batches} | {b["payment_info_id"] for b in batches}
+                receipts = window_receipt_frame(WINDOW, refs, items["end_to_end_id"], tenant_id=TENANT,
+                                                db_url=db_url)
                 stages["window_receipts"], t = time.perf_counter() - t, time.perf_counter()
-                res = reconcile(WINDOW, DIGEST, None, batches, receipts, tenant_id=TENANT)
+                res = reconcile_frames(WINDOW, DIGEST, batches, items, receipts, tenant_id=TENANT)
                 stages["reconcile"], t = time.perf_counter() - t, time.perf_counter()
                 save_result(res, as_of="2025-09-24T09:00:00Z", db_url=db_url)
                 stages["save_result"] = time.perf_counter() - t

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.psp import ids
 from connectors.psp.receipts import BOOKED, DETAIL, FEE, INFO, NOTICE, PENDING, STATUS, Receipt
 from recon.evidence import FLAGGED, Movement, effective, movements
 from vgos.canonical import jcs_bytes, sha256_hex
+
+if TYPE_CHECKING:
+    import polars as pl
 
 DISCREPANCY_TYPES = ("MISSING_RECEIPT", "EXTERNAL_ONLY", "AMOUNT_MISMATCH", "FEE_MISMATCH", "DUPLICATE_RECEIPT",
                      "CURRENCY_MISMATCH", "RETURNED", "PROVIDER_TOTALS_MISMATCH", "PAID_AFTER_VOID",
@@ -114,7 +117,7 @@ class ReconResult:
     window_id: str
     output_digest: str
     n_expected: int
-    matches: list[Match] = field(default_factory=list)
+    matches: Sequence[Match] = field(default_factory=list)  # a list, or a recon.frames.MatchFrame at scale
     discrepancies: list[Discrepancy] = field(default_factory=list)
     batches: dict[str, str] = field(default_factory=dict)
     n_receipts: int = 0
@@ -148,13 +151,13 @@ class ReconResult:
         c = Counter(d.type for d in self.discrepancies)
         return {t: c.get(t, 0) for t in DISCREPANCY_TYPES}
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (also what the result digest covers)."""
+    def to_dict(self, *, matches: bool = True) -> dict[str, Any]:
+        """JSON-ready form (also what the result digest covers); matches=False leaves the match list empty."""
         return {"tenant_id": self.tenant_id, "window_id": self.window_id, "output_digest": self.output_digest,
                 "n_expected": self.n_expected, "n_matched": self.n_matched, "matched_ppm": self.matched_ppm,
                 "fully_reconciled": self.fully_reconciled, "n_receipts": self.n_receipts,
                 "batches": dict(sorted(self.batches.items())),
-                "matches": [_flat(m) for m in self.matches],
+                "matches": [_flat(m) for m in self.matches] if matches else [],
                 "discrepancies": [_flat(d) for d in self.discrepancies],
                 "pending": sorted(self.pending), "fees": [_flat(f) for f in self.fees],
                 "resolved": sorted(self.resolved), "outcomes": dict(sorted(self.outcomes.items()))}
@@ -162,6 +165,12 @@ class ReconResult:
     @property
     def result_digest(self) -> str:
         """SHA-256 of the RFC 8785 bytes of to_dict(): equal inputs give equal digests."""
+        from recon.frames import MatchFrame
+
+        if isinstance(self.matches, MatchFrame):
+            from recon.digest import result_digest
+
+            return result_digest(self)  # the same bytes, with the matches serialized as columns
         return sha256_hex(jcs_bytes(self.to_dict()))
 
 
@@ -217,8 +226,9 @@ class _Run:
     """One reconciliation in progress: indexes, the result, and the rules applied per payment and per batch."""
 
     def __init__(self, res: ReconResult, items: list[ExpectedItem], totals: list[BatchTotals], tol: int,
-                 expected_fee_minor: int | None, date_window_days: int) -> None:
+                 expected_fee_minor: int | None, date_window_days: int, presettled: Presettled | None = None) -> None:
         self.res, self.items, self.totals, self.tol = res, items, totals, tol
+        self.presettled = presettled
         self.expected_fee = expected_fee_minor
         self.days = date_window_days
         self.by_e2e = {i.end_to_end_id: i for i in items}
@@ -373,6 +383,8 @@ class _Run:
             for i in open_items:
                 self.returned.add(i.end_to_end_id)
                 self.settled.pop(i.end_to_end_id, None)
+            if self.presettled is not None:
+                self.returned.update(self.presettled.of_batch(bid))
             return
         grp = [s for s in statuses if s.reversal]
         if grp and not booked:
@@ -433,6 +445,23 @@ class _Run:
                                               90))
 
 
+@dataclass(frozen=True)
+class Presettled:
+    """Payments settled before the exact rules run, each by one clean booking (recon.fast): held as columns.
+
+    `frame`: their Match rows; `per_batch`: how many per provider batch; `n_receipts`: the receipts they used."""
+
+    frame: pl.DataFrame
+    per_batch: dict[str, int]
+    n_receipts: int
+
+    def of_batch(self, bid: str) -> list[str]:
+        """EndToEndIds of one batch's presettled payments (a reversal of the whole batch returns them too)."""
+        import polars as pl
+
+        return self.frame.filter(pl.col("provider_batch_id") == bid)["end_to_end_id"].to_list()
+
+
 def _near(run: _Run, it: ExpectedItem, r: Receipt) -> bool:
     """A receipt's booking date lies within the date window of the item's batch execution date."""
     exec_d = _date(run.batch_of[it.provider_batch_id].execution_date) if it.provider_batch_id in run.batch_of \
@@ -456,8 +485,24 @@ def reconcile(
     booking date. The result does not depend on the order of receipts or files.
     """
     items, totals = expected_from(batches)
-    res = ReconResult(tenant_id, window_id, output_digest, len(items), resolved=frozenset(resolved))
-    run = _Run(res, items, totals, amount_tolerance_minor, expected_fee_minor, date_window_days)
+    return reconcile_items(window_id, output_digest, decisions, items, totals, receipts, tenant_id=tenant_id,
+                           amount_tolerance_minor=amount_tolerance_minor, expected_fee_minor=expected_fee_minor,
+                           date_window_days=date_window_days, resolved=resolved)
+
+
+def reconcile_items(
+    window_id: str, output_digest: str, decisions: list[dict] | None, items: list[ExpectedItem],
+    totals: list[BatchTotals], receipts: Iterable[Receipt], *, tenant_id: str = "default",
+    amount_tolerance_minor: int = 0, expected_fee_minor: int | None = None, date_window_days: int = 7,
+    resolved: Iterable[str] = (), presettled: Presettled | None = None,
+) -> ReconResult:
+    """reconcile() on expected items; with `presettled`, `items` and `receipts` are what the columnar pass left.
+
+    The presettled payments are exactly those the rules below would settle by their one clean booking: they add
+    nothing but their match, count as lines of their batch, and a reversal of their batch still returns them."""
+    pre_n = sum(presettled.per_batch.values()) if presettled is not None else 0
+    res = ReconResult(tenant_id, window_id, output_digest, len(items) + pre_n, resolved=frozenset(resolved))
+    run = _Run(res, items, totals, amount_tolerance_minor, expected_fee_minor, date_window_days, presettled)
 
     if decisions is not None:
         allowed = {d["principal_id"]: d for d in decisions
@@ -471,13 +516,13 @@ def reconcile(
                         "batch pays a principal without an ALLOW decision bound to this digest", it.provider_batch_id)
 
     all_receipts = sorted(receipts, key=lambda r: (r.raw_sha256, r.seq))
-    res.n_receipts = len(all_receipts)
+    res.n_receipts = len(all_receipts) + (presettled.n_receipts if presettled is not None else 0)
     parents = {(r.raw_sha256, r.seq): r for r in all_receipts if r.level == "BATCH" and r.kind != DETAIL}
     by_e2e: dict[str, list[Receipt]] = defaultdict(list)
     st_e2e: dict[str, list[Receipt]] = defaultdict(list)
     by_batch: dict[str, list[Receipt]] = defaultdict(list)
     st_batch: dict[str, list[Receipt]] = defaultdict(list)
-    lines_of_batch: set[str] = set()
+    lines_of_batch: set[str] = {b for b, n in presettled.per_batch.items() if n} if presettled is not None else set()
     ach = {ids.ach_individual_id(e): e for e in run.by_e2e}  # NACHA's 15-character stand-in
     fees: dict[str, list[Receipt]] = defaultdict(list)  # separate charge bookings per batch
     leftovers: list[Receipt] = []
@@ -587,23 +632,43 @@ def reconcile(
                 "no booking for this authorized payout", it.provider_batch_id)
         subjects.add(e)
     gone = run.returned | run.failed
-    res.matches = sorted((m for m in res.matches if m.end_to_end_id not in gone), key=lambda m: m.end_to_end_id)
+    mine = sorted((m for m in res.matches if m.end_to_end_id not in gone), key=lambda m: m.end_to_end_id)
+    pre_left: dict[str, int] = {}
+    if presettled is None:
+        res.matches = mine
+    else:
+        import polars as pl
+
+        from recon.frames import MatchFrame, match_frame
+
+        pre = presettled.frame
+        if gone:
+            pre = pre.filter(~pl.col("end_to_end_id").is_in(sorted(gone)))
+        pre_left = dict(pre.group_by("provider_batch_id").len().iter_rows()) if gone else dict(presettled.per_batch)
+        res.matches = MatchFrame(pl.concat([pre, match_frame(mine)]).sort("end_to_end_id"))
     res.pending = sorted(run.pending - set(run.settled) - gone)
     res.fees = sorted(res.fees, key=lambda f: f.fee_id)
     res.discrepancies = sorted(res.discrepancies, key=lambda d: d.order_key)
-    matched = {m.end_to_end_id for m in res.matches}
+    matched_mine = {m.end_to_end_id for m in mine}
     pending = set(res.pending)
-    res.outcomes = {**dict.fromkeys(pending, "PENDING"), **dict.fromkeys(matched, "SETTLED"),
+    res.outcomes = {**dict.fromkeys(pending, "PENDING"), **dict.fromkeys(matched_mine, "SETTLED"),
                     **dict.fromkeys(run.failed - run.returned, "FAILED"), **dict.fromkeys(run.returned, "RETURNED")}
+    if presettled is not None:
+        settled = res.matches.frame["end_to_end_id"].to_list()  # type: ignore[attr-defined]
+        res.outcomes = {**dict.fromkeys(settled, "SETTLED"), **res.outcomes}
     for t in totals:
         bid = t.provider_batch_id
         its = run.items_of.get(bid, [])
+        n_pre = pre_left.get(bid, 0)  # presettled lines still matched: all distinct, none pending
+        n_all = len(its) + (presettled.per_batch.get(bid, 0) if presettled is not None else 0)
+        n_matched = n_pre + sum(1 for i in its if i.end_to_end_id in matched_mine)
+        n_done = n_pre + sum(1 for i in its if i.end_to_end_id in matched_mine or i.end_to_end_id in pending)
         bad = bool(res.open_discrepancies(bid)) or bid in ext_batches
-        if its and not bad and all(i.end_to_end_id in matched for i in its):
+        if n_all and not bad and n_matched == n_all:
             res.batches[bid] = "MATCHED"
-        elif not bad and its and all(i.end_to_end_id in matched or i.end_to_end_id in pending for i in its):
+        elif not bad and n_all and n_done == n_all:
             res.batches[bid] = "PENDING"
-        elif any(i.end_to_end_id in matched for i in its):
+        elif n_matched:
             res.batches[bid] = "PARTIAL"
         else:
             res.batches[bid] = "UNMATCHED"

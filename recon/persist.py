@@ -5,67 +5,66 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.psp import ids
 from connectors.psp.receipts import ParseResult, Quarantine, Receipt
-from recon.match import Discrepancy, Match, ReconResult
+from recon.match import Discrepancy, ReconResult
 from vgos.store.db import serialize_on, session
 from vgos.store.recon import (
     PayoutBatch,
     PayoutBatchItem,
-    ReceiptRow,
+    ReceiptKey,
+    ReceiptSegment,
     ReconCase,
     ReconDiscrepancy,
-    ReconMatch,
+    ReconMatchSegment,
     ReconRun,
     ReportFile,
 )
 
-_RECEIPT_FIELDS = tuple(f for f in Receipt.__dataclass_fields__)
-_RECEIPT_VALUES = attrgetter(*_RECEIPT_FIELDS)
-_MATCH_FIELDS = tuple(Match.__dataclass_fields__)
-_MATCH_VALUES = attrgetter(*_MATCH_FIELDS)
+if TYPE_CHECKING:
+    import polars as pl
+
 _DISCREPANCY_FIELDS = tuple(Discrepancy.__dataclass_fields__)
 _DISCREPANCY_VALUES = attrgetter(*_DISCREPANCY_FIELDS)
 _ITEM_COLUMNS = ("end_to_end_id", "principal_id", "amount_minor", "currency", "payee_ref", "payout_item_id")
-CHUNK = 20_000  # rows per executemany: bounds the parameter dicts alive at once
-
-
-def _bulk_insert(s: Any, table: Any, columns: tuple[str, ...], rows: Any) -> None:
-    """executemany of plain tuples in chunks: no per-row dicts or ORM state (a window has up to millions)."""
-    import itertools
-
-    conn = s.connection()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    q = conn.dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {q(table.name)} ({', '.join(q(c) for c in columns)}) "
-           f"VALUES ({', '.join([mark] * len(columns))})")
-    it = iter(rows)
-    while chunk := list(itertools.islice(it, CHUNK)):
-        conn.exec_driver_sql(sql, chunk)
 
 
 def load_batches(window_id: str, output_digest: str | None = None, *, tenant_id: str = "default",
                  db_url: str | None = None) -> list[dict[str, Any]]:
     """The window's recorded batches (dicts with items), optionally only those bound to one digest."""
+    batches, items = load_batch_frame(window_id, output_digest, tenant_id=tenant_id, db_url=db_url)
+    rows: dict[str, list[dict[str, Any]]] = {b["provider_batch_id"]: [] for b in batches}
+    for it in items.iter_rows(named=True):
+        rows[it.pop("provider_batch_id")].append(it)
+    return [b | {"items": rows[b["provider_batch_id"]]} for b in batches]
+
+
+def load_batch_frame(window_id: str, output_digest: str | None = None, *, tenant_id: str = "default",
+                     db_url: str | None = None) -> tuple[list[dict[str, Any]], pl.DataFrame]:
+    """The window's batches (dicts without items) and all their items as columns, in batch then EndToEndId order.
+
+    One query for the items of every batch (a window's million lines are read as rows of a cursor, not objects)."""
+    import polars as pl
+
     with session(db_url) as s:
         q = select(PayoutBatch).where(PayoutBatch.tenant_id == tenant_id, PayoutBatch.window_id == window_id)
         if output_digest:
             q = q.where(PayoutBatch.output_digest == output_digest)
-        out = []
-        for b in s.scalars(q.order_by(PayoutBatch.provider_batch_id)).all():
-            items = s.execute(select(*(getattr(PayoutBatchItem, c) for c in _ITEM_COLUMNS))
-                              .where(PayoutBatchItem.provider_batch_id == b.provider_batch_id)
-                              .order_by(PayoutBatchItem.end_to_end_id))
-            out.append({c.name: getattr(b, c.name) for c in PayoutBatch.__table__.columns} | {"items": [
-                dict(zip(_ITEM_COLUMNS, i, strict=True)) for i in items]})
-        return out
+        batches = [{c.name: getattr(b, c.name) for c in PayoutBatch.__table__.columns}
+                   for b in s.scalars(q.order_by(PayoutBatch.provider_batch_id))]
+        cols = ("provider_batch_id", *_ITEM_COLUMNS)
+        rows = s.execute(select(*(getattr(PayoutBatchItem, c) for c in cols)).join(
+            PayoutBatch, PayoutBatch.provider_batch_id == PayoutBatchItem.provider_batch_id).where(
+            q.whereclause).order_by(PayoutBatchItem.provider_batch_id, PayoutBatchItem.end_to_end_id)).all()
+    schema = {c: pl.Int64 if c == "amount_minor" else pl.String for c in cols}
+    return batches, pl.DataFrame(rows, schema=schema, orient="row")
 
 
 @dataclass(frozen=True)
@@ -115,12 +114,54 @@ def record_parse(result: ParseResult, *, ingested_at: str, tenant_id: str = "def
                                  reason=q.reason if q else None, line=q.line if q else None,
                                  n_receipts=len(result.receipts), ingested_at=ingested_at, flags=flags))
             s.flush()
-            _bulk_insert(s, ReceiptRow.__table__, (*_RECEIPT_FIELDS, "tenant_id", "receipt_id"),
-                         ((*_RECEIPT_VALUES(r), tenant_id, r.receipt_id) for r in result.receipts))
+            if result.receipts:
+                _store_segment(s, tenant_id, result.raw_sha256, result.receipts)
     except IntegrityError:  # a concurrent writer recorded the same file first
         return IngestOutcome(result.path, result.format, result.raw_sha256, "ALREADY_SEEN", len(result.receipts))
     return IngestOutcome(result.path, result.format, result.raw_sha256, status, len(result.receipts), q,
                          tuple(f.reason_code for f in result.flags))
+
+
+def segment_keys(frame: pl.DataFrame) -> list[tuple[str, str]]:
+    """What a file's receipts can concern, so a window reads only the files that may hold its receipts.
+
+    batch / window: its batch and window references; e2e: the `VG<tag>-` prefixes of its EndToEndIds (`*` when
+    some id has another form); back_day: booking dates of money coming back that names a payee account."""
+    import polars as pl
+
+    out: set[tuple[str, str]] = set()
+    for kind, col in (("batch", "batch_ref"), ("window", "window_ref")):
+        out |= {(kind, v) for v in frame[col].drop_nulls().unique().to_list()}
+    e2e = frame["end_to_end_id"].drop_nulls()
+    out |= {("e2e", v) for v in e2e.str.extract(_VG_PREFIX, 1).drop_nulls().unique().to_list()}
+    if (~e2e.str.contains(_VG_PREFIX)).any():
+        out.add(("e2e", "*"))
+    back = frame.filter(_money_back() & pl.col("booking_date").is_not_null())
+    out |= {("back_day", v) for v in back["booking_date"].unique().to_list()}
+    return sorted(out)
+
+
+_VG_PREFIX = r"^(VG[A-Za-z0-9]*-)"
+
+
+def _money_back() -> pl.Expr:
+    """Money coming back (a reversal or a credit) that names a payee account."""
+    import polars as pl
+
+    return (pl.col("reversal") | (pl.col("direction") == "CRDT")) & pl.col("payee_ref").is_not_null()
+
+
+def _store_segment(s: Any, tenant_id: str, raw_sha256: str, receipts: list[Receipt]) -> None:
+    """The file's receipts as one Parquet segment plus its lookup keys, in the caller's transaction."""
+    from recon.frames import receipt_frame, to_parquet
+
+    frame = receipt_frame(receipts)
+    s.execute(insert(ReceiptSegment.__table__), [{"tenant_id": tenant_id, "raw_sha256": raw_sha256,
+                                                  "n_rows": frame.height, "data": to_parquet(frame)}])
+    keys = segment_keys(frame)
+    if keys:
+        s.execute(insert(ReceiptKey.__table__), [{"tenant_id": tenant_id, "raw_sha256": raw_sha256, "key_type": k,
+                                                  "key": v} for k, v in keys])
 
 
 def report_files(*, tenant_id: str = "default", status: str | None = None,
@@ -170,36 +211,63 @@ def quarantined_files(*, tenant_id: str = "default", db_url: str | None = None) 
 
 def window_receipts(window_id: str, batches: list[dict[str, Any]], *, tenant_id: str = "default",
                     db_url: str | None = None) -> list[Receipt]:
-    """Receipts that concern the window: its batch references, its EndToEndIds or its window reference.
+    """Receipts that concern the window (see window_receipt_frame), as Receipt objects."""
+    from recon.frames import receipts_of
 
-    Selected by a few conditions (batch references, the window's EndToEndId prefix), never one SQL variable per
-    payee; receipts of statements a person accepted are no longer flagged."""
-    refs = sorted({b["provider_batch_id"] for b in batches} | {b["payment_info_id"] for b in batches})
+    refs = {b["provider_batch_id"] for b in batches} | {b["payment_info_id"] for b in batches}
     e2es = {i["end_to_end_id"] for b in batches for i in b["items"]}
+    return receipts_of(window_receipt_frame(window_id, refs, e2es, tenant_id=tenant_id, db_url=db_url))
+
+
+def window_receipt_frame(window_id: str, refs: set[str], e2es: Any, *, tenant_id: str = "default",
+                         db_url: str | None = None) -> pl.DataFrame:
+    """Receipts that concern the window, as columns: its batch references, its EndToEndIds or its window reference.
+
+    `refs`: the batches' ids and payment-information ids; `e2es`: the batch lines' EndToEndIds (any iterable or a
+    polars Series). Files are picked by their lookup keys (a few SQL variables, never one per payee), then rows by
+    the same conditions on the columns; receipts of statements a person accepted are no longer flagged."""
+    import polars as pl
+
+    from recon.frames import RECEIPT_SCHEMA, from_parquet
+
     prefix = ids.end_to_end_prefix(window_id)
-    conds = [ReceiptRow.window_ref == window_id, ReceiptRow.end_to_end_id.like(prefix + "%")]
-    if refs:
-        conds.append(ReceiptRow.batch_ref.in_(refs))
+    e2e = pl.Series("e2e", list(e2es) if not isinstance(e2es, pl.Series) else e2es, dtype=pl.String)
+    foreign = e2e.filter(~e2e.str.starts_with(prefix))
     # money coming back that may not carry our ids (an ACH return names the account): returns naming a payee
     # account, booked from the window's day up to 90 days later, narrowed to the window's payees by the matcher
     start = window_id[:10]
     end = (dt.date.fromisoformat(start) + dt.timedelta(days=90)).isoformat() + "~"  # '~' sorts after 'T…'
-    conds.append(and_(or_(ReceiptRow.reversal.is_(True), ReceiptRow.direction == "CRDT"),
-                      ReceiptRow.payee_ref.is_not(None), ReceiptRow.booking_date >= start,
-                      ReceiptRow.booking_date <= end))
-    if any(not e.startswith(prefix) for e in e2es):  # ids not minted by VGOS (rare): the stored items name them
-        conds.append(ReceiptRow.end_to_end_id.in_(select(PayoutBatchItem.end_to_end_id).where(
-            PayoutBatchItem.provider_batch_id.in_(sorted({b["provider_batch_id"] for b in batches})))))
-    cols = [getattr(ReceiptRow, f) for f in _RECEIPT_FIELDS]
+    e2e_keys = {prefix}
+    if foreign.len():  # ids not minted by VGOS (rare): files whose ids have their form
+        e2e_keys |= set(foreign.str.extract(_VG_PREFIX, 1).fill_null("*").unique().to_list())
+    k = ReceiptKey
+    picks = [(k.key_type == "window") & (k.key == window_id), (k.key_type == "e2e") & k.key.in_(sorted(e2e_keys)),
+             (k.key_type == "back_day") & (k.key >= start) & (k.key <= end)]
+    if refs:
+        picks.append((k.key_type == "batch") & k.key.in_(sorted(refs)))
+    from sqlalchemy import or_
+
     with session(db_url) as s:
-        accepted = set(s.scalars(select(ReportFile.raw_sha256).where(ReportFile.tenant_id == tenant_id,
-                                                                     ReportFile.status == "ACCEPTED")))
-        rows = s.execute(select(*cols).where(ReceiptRow.tenant_id == tenant_id, or_(*conds))
-                         .order_by(ReceiptRow.id)).all()
-    out = [Receipt(*r) for r in rows]
+        accepted = sorted(s.scalars(select(ReportFile.raw_sha256).where(ReportFile.tenant_id == tenant_id,
+                                                                        ReportFile.status == "ACCEPTED")))
+        files = select(k.raw_sha256).where(k.tenant_id == tenant_id, or_(*picks)).distinct()
+        segments = [from_parquet(d) for d in s.scalars(select(ReceiptSegment.data).where(
+            ReceiptSegment.tenant_id == tenant_id, ReceiptSegment.raw_sha256.in_(files)).order_by(ReceiptSegment.id))]
+    if not segments:
+        return pl.DataFrame(schema=RECEIPT_SCHEMA)
+    frame = pl.concat(segments, how="vertical")
+    c = pl.col
+    keep = (c("window_ref") == window_id) | c("end_to_end_id").str.starts_with(prefix) \
+        | (_money_back() & (c("booking_date") >= start) & (c("booking_date") <= end))
+    if refs:
+        keep = keep | c("batch_ref").is_in(sorted(refs))
+    if foreign.len():
+        keep = keep | c("end_to_end_id").is_in(foreign.implode())
+    frame = frame.filter(keep.fill_null(False))
     if accepted:
-        out = [replace(r, flagged=None) if r.flagged and r.raw_sha256 in accepted else r for r in out]
-    return out
+        frame = frame.with_columns(flagged=pl.when(c("raw_sha256").is_in(accepted)).then(None)
+                                   .otherwise(c("flagged")))
+    return frame
 
 
 def resolved_cases(window_id: str, *, tenant_id: str = "default", db_url: str | None = None) -> set[str]:
@@ -256,6 +324,8 @@ def save_result(result: ReconResult, *, as_of: str, db_url: str | None = None) -
 
     Concurrent runs for one (tenant, window, digest) are serialized, so the row is created once and revised in
     turn, never a unique-constraint error."""
+    from recon.frames import as_match_frame, to_parquet
+
     digest = result.result_digest
     with session(db_url) as s, s.begin():
         # one writer per run row: a concurrent `recon run` of the window waits, then sees this one's result
@@ -270,7 +340,7 @@ def save_result(result: ReconResult, *, as_of: str, db_url: str | None = None) -
                            output_digest=result.output_digest, revision=1)
             s.add(run)
         else:
-            s.execute(delete(ReconMatch).where(ReconMatch.run_id == run.id))
+            s.execute(delete(ReconMatchSegment).where(ReconMatchSegment.run_id == run.id))
             s.execute(delete(ReconDiscrepancy).where(ReconDiscrepancy.run_id == run.id))
             run.revision += 1
         run.result_digest, run.as_of = digest, as_of
@@ -278,8 +348,9 @@ def save_result(result: ReconResult, *, as_of: str, db_url: str | None = None) -
         run.matched_ppm, run.fully_reconciled = result.matched_ppm, result.fully_reconciled
         run.n_pending = len(result.pending)
         s.flush()
-        _bulk_insert(s, ReconMatch.__table__, (*_MATCH_FIELDS, "run_id"),
-                     ((*_MATCH_VALUES(m), run.id) for m in result.matches))
+        frame = as_match_frame(result.matches)
+        s.execute(insert(ReconMatchSegment.__table__), [{"run_id": run.id, "n_rows": frame.height,
+                                                         "data": to_parquet(frame)}])
         if result.discrepancies:
             s.execute(insert(ReconDiscrepancy.__table__), [
                 dict(zip(_DISCREPANCY_FIELDS, _DISCREPANCY_VALUES(d), strict=True), run_id=run.id, seq=n,
@@ -307,9 +378,10 @@ def load_result(window_id: str, output_digest: str, *, tenant_id: str = "default
             return None
         cols = [c.name for c in ReconRun.__table__.columns]
         out = {c: getattr(run, c) for c in cols}
-        out["matches"] = [{c.name: getattr(m, c.name) for c in ReconMatch.__table__.columns if c.name != "id"}
-                          for m in s.scalars(select(ReconMatch).where(ReconMatch.run_id == run.id)
-                                             .order_by(ReconMatch.id))]
+        from recon.frames import from_parquet
+
+        data = s.scalars(select(ReconMatchSegment.data).where(ReconMatchSegment.run_id == run.id)).first()
+        out["matches"] = [m | {"run_id": run.id} for m in from_parquet(data).to_dicts()] if data else []
         out["discrepancies"] = [
             {c.name: getattr(d, c.name) for c in ReconDiscrepancy.__table__.columns if c.name != "id"}
             for d in s.scalars(select(ReconDiscrepancy).where(ReconDiscrepancy.run_id == run.id)

@@ -6,13 +6,16 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.psp.batch import Batch, build_batch
 from connectors.psp.payees import Payee, demo_payees
 from connectors.psp.reports import detect_format, parse_bytes
-from recon.match import DISCREPANCY_TYPES, ReconResult, reconcile
+from recon.match import DISCREPANCY_TYPES, ReconResult
 from vgos.errors import InputError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 DEMO_DEBTOR = Path(__file__).resolve().parents[1] / "connectors" / "psp" / "samples" / "debtor_demo.json"
 
@@ -195,23 +198,30 @@ def ingest_report_drops(root: str | None = None, keys: list[str] | None = None, 
 def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | None = None,
                      amount_tolerance_minor: int = 0, actor: Any = None) -> tuple[ReconResult, int, bool]:
     """Reconcile every batch of the window (all seals) against stored receipts, persist the result (idempotent),
-    and move the payout items by the evidence: SETTLED on a booking, RETURNED on a return, FAILED on a reject."""
-    from recon.persist import load_batches, resolved_cases, save_result, window_receipts
+    and move the payout items by the evidence: SETTLED on a booking, RETURNED on a return, FAILED on a reject.
+
+    Batches, items and receipts are read as columns and the clean payments settled by a join (recon.fast); the
+    rest are judged one by one by the exact rules, with the same result."""
+    from recon.fast import reconcile_frames
+    from recon.persist import load_batch_frame, resolved_cases, save_result, window_receipt_frame
     from vgos import payouts
 
-    batches = load_batches(state.window_id, None, tenant_id=state.tenant_id, db_url=db_url)
-    receipts = window_receipts(state.window_id, batches, tenant_id=state.tenant_id, db_url=db_url)
+    batches, items = load_batch_frame(state.window_id, None, tenant_id=state.tenant_id, db_url=db_url)
+    refs = {b["provider_batch_id"] for b in batches} | {b["payment_info_id"] for b in batches}
+    receipts = window_receipt_frame(state.window_id, refs, items["end_to_end_id"], tenant_id=state.tenant_id,
+                                    db_url=db_url)
     # batch lines come from the registry, which paid each item once under a release-time ALLOW; lines it voided
     # (cancelled, rejected) are expected to stay unbooked
     voided = payouts.voided_lines(state.window_id, state.tenant_id, db_url)
-    live, dead = _split_voided(batches, voided)
+    live_batches, live, dead = _split_voided(batches, items, voided)
     resolved = resolved_cases(state.window_id, tenant_id=state.tenant_id, db_url=db_url)
-    result = reconcile(state.window_id, state.output_digest, None, live, receipts, tenant_id=state.tenant_id,
-                       amount_tolerance_minor=amount_tolerance_minor, resolved=resolved)
+    result = reconcile_frames(state.window_id, state.output_digest, live_batches, live, receipts,
+                              tenant_id=state.tenant_id, amount_tolerance_minor=amount_tolerance_minor,
+                              resolved=resolved)
     _flag_paid_after_void(result, dead)
     run_id, changed = save_result(result, as_of=_iso(as_of), db_url=db_url)
     actor = actor or payouts.Actor.now()  # the real clock, read at this boundary
-    moved = payouts.apply_evidence(state.window_id, state.tenant_id, payout_evidence(result, batches),
+    moved = payouts.apply_evidence(state.window_id, state.tenant_id, payout_evidence(result, items),
                                    actor=actor, db_url=db_url)
     fees = post_fees(result, batches, actor=actor, db_url=db_url)
     from vgos.audit import note
@@ -243,16 +253,22 @@ def post_fees(result: ReconResult, batches: list[dict[str, Any]], *, actor: Any,
     return n
 
 
-def _split_voided(batches: list[dict[str, Any]], voided: set[tuple[str, str]]
-                  ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """Batches with only their live lines (totals recomputed), and the voided lines by EndToEndId."""
-    live, dead = [], {}
+def _split_voided(batches: list[dict[str, Any]], items: pl.DataFrame, voided: set[tuple[str, str]]
+                  ) -> tuple[list[dict[str, Any]], pl.DataFrame, dict[str, dict[str, Any]]]:
+    """Batches with only their live lines (totals recomputed), those lines, and the voided lines by EndToEndId."""
+    import polars as pl
+
+    gone = pl.DataFrame(sorted(voided), schema={"provider_batch_id": pl.String, "payout_item_id": pl.String},
+                        orient="row")
+    dead_rows = items.join(gone, on=["provider_batch_id", "payout_item_id"], how="semi")
+    live = items.join(gone, on=["provider_batch_id", "payout_item_id"], how="anti", maintain_order="left")
+    sums = {b: (n, t) for b, n, t in live.group_by("provider_batch_id").agg(
+        pl.len(), pl.col("amount_minor").cast(pl.Decimal(38, 0)).sum()).iter_rows()}  # no int64 wrap
+    out = []
     for b in batches:
-        keep = [i for i in b["items"] if (b["provider_batch_id"], i.get("payout_item_id")) not in voided]
-        dead.update({i["end_to_end_id"]: i | {"provider_batch_id": b["provider_batch_id"]}
-                     for i in b["items"] if i not in keep})
-        live.append(b | {"items": keep, "n_items": len(keep), "ctrl_sum_minor": sum(i["amount_minor"] for i in keep)})
-    return live, dead
+        n, total = sums.get(b["provider_batch_id"], (0, 0))
+        out.append(b | {"n_items": n, "ctrl_sum_minor": int(total)})
+    return out, live, {r["end_to_end_id"]: r for r in dead_rows.iter_rows(named=True)}
 
 
 def _flag_paid_after_void(result: ReconResult, dead: dict[str, dict[str, Any]]) -> None:
@@ -271,12 +287,15 @@ def _flag_paid_after_void(result: ReconResult, dead: dict[str, dict[str, Any]]) 
     result.discrepancies = sorted(out, key=lambda d: d.order_key)
 
 
-def payout_evidence(result: ReconResult, batches: list[dict[str, Any]]) -> list[Any]:
+def payout_evidence(result: ReconResult, items: pl.DataFrame) -> list[Any]:
     """What the reconciliation proves about each batch line: settled, returned, or rejected by the provider."""
+    from recon.frames import as_match_frame
     from vgos.payouts import FAILED, RETURNED, SETTLED, Evidence
 
-    batch_of = {i["end_to_end_id"]: b["provider_batch_id"] for b in batches for i in b["items"]}
-    match_of = {m.end_to_end_id: m for m in result.matches}
+    batch_of = dict(zip(items["end_to_end_id"].to_list(), items["provider_batch_id"].to_list(), strict=True))
+    mf = as_match_frame(result.matches)
+    match_of = dict(zip(mf["end_to_end_id"].to_list(), zip(mf["receipt_id"].to_list(), mf["method"].to_list(),
+                                                           strict=True), strict=True))
     why: dict[str, str] = {}
     for d in result.discrepancies:
         if d.type in ("RETURNED", "BATCH_REVERSED"):
@@ -288,9 +307,8 @@ def payout_evidence(result: ReconResult, batches: list[dict[str, Any]]) -> list[
         if e2e not in batch_of or outcome == "PENDING":
             continue  # pending keeps the item SENT
         if outcome == "SETTLED":
-            m = match_of[e2e]
-            out.append(Evidence(e2e, batch_of[e2e], SETTLED, "SETTLEMENT_EVIDENCE",
-                                f"receipt {m.receipt_id} ({m.method})"))
+            receipt_id, method = match_of[e2e]
+            out.append(Evidence(e2e, batch_of[e2e], SETTLED, "SETTLEMENT_EVIDENCE", f"receipt {receipt_id} ({method})"))
         else:
             out.append(Evidence(e2e, batch_of[e2e], FAILED if outcome == "FAILED" else RETURNED,
                                 "PROVIDER_REJECTED" if outcome == "FAILED" else "PROVIDER_RETURN",

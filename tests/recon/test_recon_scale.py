@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from connectors.psp import ids
 from connectors.psp.receipts import BOOKING, DETAIL, ParseResult, Receipt
 from recon import persist
+from recon.frames import from_parquet
 from recon.match import reconcile
 from vgos.store.db import get_engine
 from vgos.store.recon import PayoutBatch, PayoutBatchItem
@@ -78,10 +79,10 @@ def test_260k_payee_window_on_sqlite(db_url):
     assert result.fully_reconciled and not result.discrepancies and result.batches == {PBID: "MATCHED"}
     run_id, changed = persist.save_result(result, as_of="2025-09-24T09:00:00Z", db_url=db_url)
     assert changed
-    with get_engine(db_url).connect() as conn:
-        stored = conn.execute(sa.text("select count(*), count(distinct end_to_end_id) from recon_matches "
-                                      "where run_id = :r"), {"r": run_id}).one()
-    assert tuple(stored) == (n, n)
+    with get_engine(db_url).connect() as conn:  # one segment of n matches, one per payee
+        data = conn.execute(sa.text("select data from recon_match_segments where run_id = :r"), {"r": run_id}).one()
+    stored = from_parquet(data[0])
+    assert (stored.height, stored["end_to_end_id"].n_unique()) == (n, n)
 
 
 def _max_bound_parameters(db_url: str, fn) -> tuple[object, int]:

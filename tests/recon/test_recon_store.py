@@ -41,8 +41,9 @@ def test_migration_chain_creates_recon_tables(db_url):
     from vgos.store.db import get_engine
 
     insp = sa.inspect(get_engine(db_url))
-    assert {"payout_batches", "payout_batch_items", "recon_report_files", "recon_receipts", "recon_runs",
-            "recon_matches", "recon_discrepancies"} <= set(insp.get_table_names())
+    assert {"payout_batches", "payout_batch_items", "recon_report_files", "recon_receipt_segments",
+            "recon_receipt_keys", "recon_runs", "recon_match_segments", "recon_discrepancies"} <= set(
+        insp.get_table_names())
     with get_engine(db_url).connect() as c:
         assert c.execute(sa.text("select version_num from alembic_version")).scalar() >= "0002"
 

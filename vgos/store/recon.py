@@ -1,8 +1,8 @@
-"""Store tables of payout rails and reconciliation: batches, report files, receipts, recon runs (migration 0002)."""
+"""Store tables of payout rails and reconciliation: batches, report files, receipt segments, recon runs (0002, 0009)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vgos.store.base import Base
@@ -68,50 +68,33 @@ class ReportFile(Base):
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class ReceiptRow(Base):
-    """A normalized receipt (see connectors.psp.receipts.Receipt)."""
+class ReceiptSegment(Base):
+    """A report file's receipts as one Parquet segment (recon.frames), written once with the file (migration 0009).
 
-    __tablename__ = "recon_receipts"
-    # no index on bank_ref: movements are clustered in memory per payment, never looked up by reference
-    __table_args__ = (UniqueConstraint("tenant_id", "receipt_id", name="uq_recon_receipts_receipt_id"),)
+    A window's millions of receipts are stored and read as columns; `recon_receipt_keys` says which files a window
+    needs, so no query binds one variable per payee."""
+
+    __tablename__ = "recon_receipt_segments"
+    __table_args__ = (UniqueConstraint("tenant_id", "raw_sha256", name="uq_recon_receipt_segments_sha"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(String(128))
-    receipt_id: Mapped[str] = mapped_column(String(64))
-    raw_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    provider: Mapped[str] = mapped_column(String(32))
-    format: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16))
-    level: Mapped[str] = mapped_column(String(8))
-    provider_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
-    batch_ref: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
-    end_to_end_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
-    window_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    payee_ref: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    amount_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
-    fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    direction: Mapped[str] = mapped_column(String(4))
-    status: Mapped[str] = mapped_column(String(64))
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    booked_at: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    source: Mapped[str] = mapped_column(Text)
-    line: Mapped[int] = mapped_column(Integer)
-    seq: Mapped[int] = mapped_column(Integer)
-    n_txs: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    booking: Mapped[str] = mapped_column(String(8), server_default="BOOKED")
-    reversal: Mapped[bool] = mapped_column(Boolean, server_default=false())
-    return_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    booking_date: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    value_date: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    bank_ref: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    account: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    parent_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    fee_included: Mapped[bool] = mapped_column(Boolean, server_default=false())
-    instructed_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    instructed_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
-    copy: Mapped[str | None] = mapped_column(String(8), nullable=True)
-    flagged: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    n_rows: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReceiptKey(Base):
+    """What a file's receipts can concern: batch and window references, EndToEndId prefixes, days of money back."""
+
+    __tablename__ = "recon_receipt_keys"
+    __table_args__ = (Index("ix_recon_receipt_keys_lookup", "tenant_id", "key_type", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    key_type: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(256))
 
 
 class ReconRun(Base):
@@ -134,20 +117,15 @@ class ReconRun(Base):
     n_pending: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
-class ReconMatch(Base):
-    """An expected payout item matched to a receipt, with the method and confidence."""
+class ReconMatchSegment(Base):
+    """A recon run's matches (one per settled payout) as one Parquet segment, replaced when the run is revised."""
 
-    __tablename__ = "recon_matches"
-    __table_args__ = (UniqueConstraint("run_id", "end_to_end_id", name="uq_recon_matches_item"),)
+    __tablename__ = "recon_match_segments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("recon_runs.id", ondelete="CASCADE"), index=True)
-    end_to_end_id: Mapped[str] = mapped_column(String(256))
-    principal_id: Mapped[str] = mapped_column(String(128))
-    provider_batch_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    receipt_id: Mapped[str] = mapped_column(String(64))
-    method: Mapped[str] = mapped_column(String(32))
-    confidence_pct: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("recon_runs.id", ondelete="CASCADE"), unique=True)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ReconDiscrepancy(Base):
@@ -197,5 +175,5 @@ class ReconCase(Base):
     updated_by: Mapped[str] = mapped_column(String(256))
 
 
-TABLES = [m.__table__ for m in (PayoutBatch, PayoutBatchItem, ReportFile, ReceiptRow, ReconRun, ReconMatch,
-                                ReconDiscrepancy, ReconCase)]
+TABLES = [m.__table__ for m in (PayoutBatch, PayoutBatchItem, ReportFile, ReceiptSegment, ReceiptKey, ReconRun,
+                                ReconMatchSegment, ReconDiscrepancy, ReconCase)]
