@@ -1,9 +1,9 @@
 """The recon result digest with a million matches: the RFC 8785 bytes of ReconResult.to_dict(), matches as columns.
 
 The bytes are the ones `jcs_bytes(result.to_dict())` gives (a property test holds them equal); only the match list
-is serialized column-wise and hashed in chunks instead of as a million dicts. Every match member is a string, null
-or a small integer; strings that need JSON escaping (or are not ASCII) are serialized one by one by the canonical
-serializer itself.
+and the outcomes are serialized column-wise and hashed in chunks instead of as a million dicts. Every match member
+is a string, null or a small integer; strings that need JSON escaping (or are not ASCII) are serialized one by one
+by the canonical serializer itself.
 """
 
 from __future__ import annotations
@@ -45,13 +45,29 @@ def _rows(frame: pl.DataFrame) -> pl.Series:
     return cols.select(pl.concat_str(parts).alias("row"))["row"]
 
 
+def _outcomes(outcomes: dict[str, str]) -> list[bytes] | None:
+    """The outcomes object's members in chunks of canonical bytes, or None when a key is not plain ASCII (its
+    RFC 8785 order is by UTF-16 code units: the canonical serializer sorts it)."""
+    frame = pl.DataFrame({"k": list(outcomes), "v": list(outcomes.values())}, schema={"k": pl.String, "v": pl.String})
+    if not (frame["k"].str.contains(_PLAIN).all() and frame["v"].str.contains(_PLAIN).all()):
+        return None
+    rows = frame.sort("k").select(pl.concat_str([pl.lit('"'), "k", pl.lit('":"'), "v", pl.lit('"')]).alias("m"))["m"]
+    return [rows.slice(k, CHUNK).str.join(",").item().encode() for k in range(0, rows.len(), CHUNK)]
+
+
 def result_digest(result: ReconResult) -> str:
-    """SHA-256 of jcs_bytes(result.to_dict()), streaming the matches."""
-    head, tail = jcs_bytes(result.to_dict(matches=False)).split(b'"matches":[]')  # the one top-level member
+    """SHA-256 of jcs_bytes(result.to_dict()), streaming the matches and the outcomes."""
+    chunks = _outcomes(result.outcomes)
+    head, rest = jcs_bytes(result.to_dict(matches=False, outcomes=chunks is None)).split(b'"matches":[]')
     h = hashlib.sha256(head + b'"matches":[')
     rows = _rows(as_match_frame(result.matches))
     for k in range(0, rows.len(), CHUNK):
         chunk = rows.slice(k, CHUNK).str.join(",").item()
         h.update((b"," if k else b"") + chunk.encode("utf-8"))
-    h.update(b"]" + tail)
+    h.update(b"]")
+    if chunks is None:
+        h.update(rest)
+    else:
+        mid, tail = rest.split(b'"outcomes":{}')  # the one top-level member
+        h.update(mid + b'"outcomes":{' + b",".join(chunks) + b"}" + tail)
     return h.hexdigest()

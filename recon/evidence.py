@@ -17,6 +17,7 @@ self-contradicting statements say booked, else PENDING or INFO.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -83,14 +84,6 @@ def _value_key(r: Receipt) -> tuple:
     return (r.direction, r.reversal, r.amount_minor, r.currency, day)
 
 
-def _same_elsewhere(a: list[Receipt], b: list[Receipt]) -> bool:
-    """Two reference clusters of the same value that are one movement reported in two formats."""
-    if {r.format for r in a} & {r.format for r in b} or {r.raw_sha256 for r in a} & {r.raw_sha256 for r in b}:
-        return False
-    accts = {r.account for r in a + b if r.account}
-    return len(accts) <= 1
-
-
 def _state(rs: Iterable[Receipt]) -> str:
     rs = list(rs)
     if any(r.booking == BOOKED and not r.flagged for r in rs):
@@ -100,6 +93,92 @@ def _state(rs: Iterable[Receipt]) -> str:
     if any(r.booking == PENDING for r in rs):
         return PENDING
     return INFO
+
+
+class _Peers:
+    """Clusters of one value key, with the indexes that find a cluster's home without scanning all of them.
+
+    A reference cluster joins the first (oldest) cluster with no format in common (so no file in common: a file
+    has one format) and at most one account between them; a loose receipt joins the first cluster holding no
+    receipt of its own file. Both lookups are near constant time, so thousands of bookings of one value (a
+    window's unexplained leftovers) cluster in linear time."""
+
+    def __init__(self) -> None:
+        self.clusters: list[list[Receipt]] = []
+        self.formats: list[frozenset[str]] = []
+        self.accounts: list[frozenset[str]] = []
+        self.files: list[set[str]] = []
+        # formats -> heaps of cluster indexes with no account / one account / any of those (stale entries skipped)
+        self.none: dict[frozenset[str], list[int]] = {}
+        self.one: dict[tuple[frozenset[str], str], list[int]] = {}
+        self.any: dict[frozenset[str], list[int]] = {}
+        self.free: dict[str, int] = {}  # file -> every cluster before this index holds a receipt of the file
+
+    def _index(self, i: int) -> None:
+        f, a = self.formats[i], self.accounts[i]
+        if len(a) > 1:
+            return  # two accounts: no other cluster can join it
+        heapq.heappush(self.any.setdefault(f, []), i)
+        if a:
+            heapq.heappush(self.one.setdefault((f, next(iter(a))), []), i)
+        else:
+            heapq.heappush(self.none.setdefault(f, []), i)
+
+    def _first(self, heap: list[int] | None, f: frozenset[str], acct: str | None, any_: bool) -> int | None:
+        while heap:
+            i = heap[0]
+            a = self.accounts[i]
+            if self.formats[i] == f and len(a) <= 1 and (any_ or a == (frozenset((acct,)) if acct else frozenset())):
+                return i
+            heapq.heappop(heap)  # the cluster grew since: indexed again under its new key
+        return None
+
+    def add(self, c: list[Receipt]) -> None:
+        """A new cluster (the newest)."""
+        self.clusters.append(c)
+        self.formats.append(frozenset(r.format for r in c))
+        self.accounts.append(frozenset(r.account for r in c if r.account))
+        self.files.append({r.raw_sha256 for r in c})
+        self._index(len(self.clusters) - 1)
+
+    def extend(self, i: int, rs: list[Receipt]) -> None:
+        """Receipts join cluster i."""
+        self.clusters[i].extend(rs)
+        self.files[i].update(r.raw_sha256 for r in rs)
+        f = self.formats[i] | {r.format for r in rs}
+        a = self.accounts[i] | {r.account for r in rs if r.account}
+        if (f, a) != (self.formats[i], self.accounts[i]):
+            self.formats[i], self.accounts[i] = f, a
+            self._index(i)
+
+    def home_elsewhere(self, c: list[Receipt]) -> int | None:
+        """The first cluster that is this one reported in another format (recon.evidence rule 2)."""
+        fc = frozenset(r.format for r in c)
+        ac = {r.account for r in c if r.account}
+        if len(ac) > 1:
+            return None  # formats disjoint means files disjoint too: every receipt of a file has its format
+        acct = next(iter(ac)) if ac else None
+        best: int | None = None
+        for f in list(self.any):
+            if f & fc:
+                continue
+            if acct is None:
+                i = self._first(self.any.get(f), f, None, True)
+            else:
+                cand = [self._first(self.none.get(f), f, None, False), self._first(self.one.get((f, acct)), f, acct,
+                                                                                  False)]
+                i = min((x for x in cand if x is not None), default=None)
+            if i is not None and (best is None or i < best):
+                best = i
+        return best
+
+    def home_for_loose(self, r: Receipt) -> int | None:
+        """The first cluster holding no receipt of r's file (recon.evidence rule 3)."""
+        i = self.free.get(r.raw_sha256, 0)
+        while i < len(self.clusters) and r.raw_sha256 in self.files[i]:
+            i += 1
+        self.free[r.raw_sha256] = i
+        return i if i < len(self.clusters) else None
 
 
 def movements(receipts: Iterable[Receipt]) -> list[Movement]:
@@ -117,27 +196,26 @@ def movements(receipts: Iterable[Receipt]) -> list[Movement]:
             by_ref.setdefault((*base, k), []).append(r)
         else:
             loose.append(r)
-    clusters: list[list[Receipt]] = []
-    # clusters by (value key, is a fee): every join below looks only among clusters of the same value, so a
-    # subject with many bookings (a window's unexplained leftovers) is clustered in linear time
-    same_value: dict[tuple, list[list[Receipt]]] = {}
+    order: list[tuple[_Peers, int]] = []  # every cluster, in the order it was created
+    # clusters by (value key, is a fee): every join looks only among clusters of the same value
+    same_value: dict[tuple, _Peers] = {}
     for _, c in sorted(by_ref.items(), key=lambda kv: min(r.receipt_id for r in kv[1])):
         # the same booking rendered by another format of the same bank (camt.053 and MT940 of one account carry
         # different references): same value key, no file and no format in common, same account when both say
-        peers = same_value.setdefault((_value_key(c[0]), c[0].kind == FEE), [])
-        home = next((h for h in peers if _same_elsewhere(h, c)), None)
+        peers = same_value.setdefault((_value_key(c[0]), c[0].kind == FEE), _Peers())
+        home = peers.home_elsewhere(c)
         if home is None:
-            clusters.append(list(c))
-            peers.append(clusters[-1])
+            peers.add(list(c))
+            order.append((peers, len(peers.clusters) - 1))
         else:
-            home.extend(c)
+            peers.extend(home, c)
     for r in loose:
-        peers = same_value.setdefault((_value_key(r), r.kind == FEE), [])
-        home = next((c for c in peers if all(x.raw_sha256 != r.raw_sha256 for x in c)), None)
+        peers = same_value.setdefault((_value_key(r), r.kind == FEE), _Peers())
+        home = peers.home_for_loose(r)
         if home is None:
-            clusters.append([r])
-            peers.append(clusters[-1])
+            peers.add([r])
+            order.append((peers, len(peers.clusters) - 1))
         else:
-            home.append(r)
-    out = [Movement(tuple(c), _state(c)) for c in clusters]
+            peers.extend(home, [r])
+    out = [Movement(tuple(p.clusters[i]), _state(p.clusters[i])) for p, i in order]
     return sorted(out, key=lambda m: m.rep.receipt_id)

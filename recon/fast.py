@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from connectors.psp.receipts import BOOKED, BOOKING, DETAIL, FEE, NOTICE, STATUS
+from connectors.psp.receipts import BOOKED, BOOKING, DETAIL, NOTICE
 from recon.frames import receipt_ids, receipts_of
 from recon.match import BatchTotals, ExpectedItem, Presettled, ReconResult, _norm, reconcile_items
 
@@ -36,54 +36,77 @@ def _items(frame: pl.DataFrame) -> list[ExpectedItem]:
 
 
 def _concerns(items: pl.DataFrame, rc: pl.DataFrame) -> pl.DataFrame:
-    """(receipt row, EndToEndId) pairs: every payout a receipt could be filed under by the rules, or more."""
-    e2e = items.select("end_to_end_id")
-    routed = rc.filter((pl.col("kind") != NOTICE) & ~((pl.col("level") == "BATCH") & (pl.col("kind") != DETAIL)))
-    by_e2e = routed.select("_row", pl.col("end_to_end_id")).join(e2e, on="end_to_end_id", how="semi")
-    by_ref = routed.select("_row", end_to_end_id=pl.col("provider_ref")).join(e2e, on="end_to_end_id", how="semi")
-    ach = items.select(pl.concat_str([pl.lit("VG"), pl.col("end_to_end_id").str.slice(-13)]).alias("ach"),
-                       "end_to_end_id")
-    by_ach = routed.select("_row", ach=pl.col("end_to_end_id")).join(ach, on="ach").select("_row", "end_to_end_id")
+    """(_row, _pos) pairs of receipt row and item position: every payout a receipt could be filed under by the
+    rules, or more. The EndToEndId is joined once; the other ways in (provider_ref, the NACHA stand-in id, payee
+    + amount of money coming back) are looked up only for the few receipts they can concern."""
+    c = pl.col
+    routed = rc.filter((c("kind") != NOTICE) & ~((c("level") == "BATCH") & (c("kind") != DETAIL)))
+    pos = items.select("end_to_end_id", "_pos")
+    keyed = routed.select("_row", "end_to_end_id", "provider_ref").join(pos, on="end_to_end_id", how="left")
+    by_e2e = keyed.filter(c("_pos").is_not_null()).select("_row", "_pos")
+    refs = routed.filter(c("provider_ref").is_not_null()).select("_row", end_to_end_id=c("provider_ref"))
+    by_ref = refs.join(pos, on="end_to_end_id").select("_row", "_pos")
+    odd = keyed.filter(c("_pos").is_null() & c("end_to_end_id").is_not_null()).select("_row", ach="end_to_end_id")
+    parts = [by_e2e, by_ref]
+    if odd.height:  # a NACHA return names the payment by `VG` + the last 13 characters of its EndToEndId
+        ach = items.select(pl.concat_str([pl.lit("VG"), c("end_to_end_id").str.slice(-13)]).alias("ach"), "_pos")
+        parts.append(odd.join(ach, on="ach").select("_row", "_pos"))
     # money coming back with a payee account and an amount may be filed by payee + amount + date
-    back = rc.filter((pl.col("reversal") | (pl.col("direction") == "CRDT")) & pl.col("payee_ref").is_not_null()
-                     & pl.col("amount_minor").is_not_null())
-    parts = [by_e2e, by_ref, by_ach]
+    back = rc.filter((c("reversal") | (c("direction") == "CRDT")) & c("payee_ref").is_not_null()
+                     & c("amount_minor").is_not_null())
     if back.height:
         back = back.select("_row", "currency", "amount_minor", "payee_ref").with_columns(
             payee=pl.Series([_norm(p) for p in back["payee_ref"].to_list()], dtype=pl.String))
-        cand = items.select("end_to_end_id", "currency", "amount_minor", "payee_ref").join(
+        cand = items.select("_pos", "currency", "amount_minor", "payee_ref").join(
             back.drop("payee_ref"), on=["currency", "amount_minor"])
         # payee accounts compared as the rules compare them (recon.match._norm), candidate by candidate
         same = pl.Series([_norm(p) for p in cand["payee_ref"].to_list()], dtype=pl.String) == cand["payee"]
-        parts.append(cand.filter(same.fill_null(False) | cand["payee"].is_null()).select("_row", "end_to_end_id"))
-    return pl.concat([p.cast({"_row": pl.UInt32}) for p in parts]).unique()
+        parts.append(cand.filter(same.fill_null(False) | cand["payee"].is_null()).select("_row", "_pos"))
+    return pl.concat([p.cast({"_row": pl.UInt32, "_pos": pl.UInt32}) for p in parts]).unique()
 
 
-def split_clean(items: pl.DataFrame, receipts: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """The clean payments as Match rows, and the receipt rows they used (to leave out of the exact pass)."""
-    rc = receipts.with_row_index("_row")
-    pairs = _concerns(items, rc)
-    once = pairs.group_by("end_to_end_id").agg(pl.len().alias("n"), pl.col("_row").first()).filter(pl.col("n") == 1)
-    parents = rc.filter((pl.col("level") == "BATCH") & (pl.col("kind") != DETAIL)).select(
-        "raw_sha256", parent_seq="seq", p_booking="booking", p_flagged="flagged", p_reversal="reversal")
+_USED = ("kind", "level", "end_to_end_id", "provider_ref", "payee_ref", "amount_minor", "currency", "fee_minor",
+         "direction", "reversal", "booking", "flagged", "raw_sha256", "seq", "line", "parent_seq", "booking_date")
+
+
+def split_clean(items: pl.DataFrame, receipts: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series, pl.Series]:
+    """The clean payments as Match rows, the receipt rows they used and the item positions they settle."""
     c = pl.col
-    cand = rc.join(once.select(c("_row"), c("end_to_end_id").alias("_key")), on="_row").filter(
-        c("end_to_end_id") == c("_key"))
-    cand = cand.join(parents, on=["raw_sha256", "parent_seq"], how="left")
+    items = items.with_row_index("_pos")
+    rc = receipts.select(_USED).with_row_index("_row")  # only the columns the rules below read
+    pairs = _concerns(items, rc)
+    once = pairs.group_by("_pos").agg(pl.len().alias("n"), c("_row").first()).filter(c("n") == 1)
+    parents = rc.filter((c("level") == "BATCH") & (c("kind") != DETAIL)).select(
+        "raw_sha256", parent_seq="seq", p_booking="booking", p_flagged="flagged", p_reversal="reversal")
+    # the receipt must name the payment by its own EndToEndId (the rules' first way in)
+    cand = rc.join(once.select("_row", "_pos"), on="_row").join(
+        items.select("_pos", e2e="end_to_end_id", currency_item="currency", amount_item="amount_minor"), on="_pos")
+    cand = cand.filter(c("end_to_end_id") == c("e2e"))
+    if parents.height:
+        cand = cand.join(parents, on=["raw_sha256", "parent_seq"], how="left")
+    else:
+        cand = cand.with_columns(p_booking=pl.lit(None, pl.String), p_flagged=pl.lit(None, pl.String),
+                                 p_reversal=pl.lit(None, pl.Boolean))
     not_flagged = c("flagged").is_null() | (c("flagged") == "")
     # recon.evidence.effective leaves the receipt as it is (a DETAIL line inherits nothing from its batch booking)
     as_is = (c("kind") != DETAIL) | c("parent_seq").is_null() | c("p_booking").is_null() | (
         (c("p_booking") == c("booking")) & (c("p_flagged").is_null() | (c("p_flagged") == ""))
         & ~c("p_reversal") & c("booking_date").is_not_null())
-    clean = cand.join(items, on="end_to_end_id", suffix="_item").filter(
-        as_is & c("kind").is_in([BOOKING, DETAIL]) & (c("kind") != FEE) & (c("kind") != STATUS)
-        & (c("booking") == BOOKED) & (c("direction") == "DBIT") & ~c("reversal") & not_flagged
-        & (c("fee_minor") == 0) & (c("currency") == c("currency_item"))
-        & c("amount_minor").is_not_null() & (c("amount_minor") == c("amount_minor_item")))
-    matches = clean.select(
-        "end_to_end_id", "principal_id", "provider_batch_id", receipt_ids().alias("receipt_id"),
-        method=pl.lit("end_to_end_id"), confidence_pct=pl.lit(100, dtype=pl.Int64))
-    return matches, clean["_row"]
+    clean = cand.filter(
+        as_is & c("kind").is_in([BOOKING, DETAIL]) & (c("booking") == BOOKED) & (c("direction") == "DBIT")
+        & ~c("reversal") & not_flagged & (c("fee_minor") == 0) & (c("currency") == c("currency_item"))
+        & c("amount_minor").is_not_null() & (c("amount_minor") == c("amount_item")))
+    matches = clean.select("_pos", "end_to_end_id", receipt_ids().alias("receipt_id")).join(
+        items.select("_pos", "principal_id", "provider_batch_id"), on="_pos").select(
+        "end_to_end_id", "principal_id", "provider_batch_id", "receipt_id", method=pl.lit("end_to_end_id"),
+        confidence_pct=pl.lit(100, dtype=pl.Int64))
+    return matches, clean["_row"], clean["_pos"]
+
+
+def _without(frame: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    """The frame minus the given row positions, order kept."""
+    keep = pl.repeat(True, frame.height, eager=True)
+    return frame.filter(keep.scatter(rows.cast(pl.UInt32), False) if rows.len() else keep)
 
 
 def reconcile_frames(window_id: str, output_digest: str, batches: list[dict[str, Any]], items: pl.DataFrame,
@@ -100,11 +123,9 @@ def reconcile_frames(window_id: str, output_digest: str, batches: list[dict[str,
             or items["end_to_end_id"].null_count():
         # every payment is checked for its fee, or ids repeat: the exact rules judge everything
         return reconcile_items(window_id, output_digest, None, _items(items), totals, receipts_of(receipts), **kw)
-    matches, used = split_clean(items, receipts)
-    rest_items = items.join(matches.select("end_to_end_id"), on="end_to_end_id", how="anti", maintain_order="left")
-    rest = receipts.with_row_index("_row").join(used.to_frame("_row"), on="_row", how="anti",
-                                                maintain_order="left").drop("_row")
+    matches, used, settled = split_clean(items, receipts)
+    rest_items, rest = _without(items, settled), _without(receipts, used)
     per_batch = dict(matches.group_by("provider_batch_id").len().iter_rows())
-    pre = Presettled(matches.sort("end_to_end_id"), per_batch, used.len())
+    pre = Presettled(matches, per_batch, used.len())
     return reconcile_items(window_id, output_digest, None, _items(rest_items), totals, receipts_of(rest),
                            presettled=pre, **kw)

@@ -151,8 +151,8 @@ class ReconResult:
         c = Counter(d.type for d in self.discrepancies)
         return {t: c.get(t, 0) for t in DISCREPANCY_TYPES}
 
-    def to_dict(self, *, matches: bool = True) -> dict[str, Any]:
-        """JSON-ready form (also what the result digest covers); matches=False leaves the match list empty."""
+    def to_dict(self, *, matches: bool = True, outcomes: bool = True) -> dict[str, Any]:
+        """JSON-ready form (also what the result digest covers); False leaves the matches or outcomes empty."""
         return {"tenant_id": self.tenant_id, "window_id": self.window_id, "output_digest": self.output_digest,
                 "n_expected": self.n_expected, "n_matched": self.n_matched, "matched_ppm": self.matched_ppm,
                 "fully_reconciled": self.fully_reconciled, "n_receipts": self.n_receipts,
@@ -160,7 +160,7 @@ class ReconResult:
                 "matches": [_flat(m) for m in self.matches] if matches else [],
                 "discrepancies": [_flat(d) for d in self.discrepancies],
                 "pending": sorted(self.pending), "fees": [_flat(f) for f in self.fees],
-                "resolved": sorted(self.resolved), "outcomes": dict(sorted(self.outcomes.items()))}
+                "resolved": sorted(self.resolved), "outcomes": dict(sorted(self.outcomes.items())) if outcomes else {}}
 
     @property
     def result_digest(self) -> str:

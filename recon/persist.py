@@ -48,7 +48,7 @@ def load_batches(window_id: str, output_digest: str | None = None, *, tenant_id:
 
 def load_batch_frame(window_id: str, output_digest: str | None = None, *, tenant_id: str = "default",
                      db_url: str | None = None) -> tuple[list[dict[str, Any]], pl.DataFrame]:
-    """The window's batches (dicts without items) and all their items as columns, in batch then EndToEndId order.
+    """The window's batches (dicts without items) and all their items as columns, by batch then EndToEndId.
 
     One query for the items of every batch (a window's million lines are read as rows of a cursor, not objects)."""
     import polars as pl
@@ -57,14 +57,25 @@ def load_batch_frame(window_id: str, output_digest: str | None = None, *, tenant
         q = select(PayoutBatch).where(PayoutBatch.tenant_id == tenant_id, PayoutBatch.window_id == window_id)
         if output_digest:
             q = q.where(PayoutBatch.output_digest == output_digest)
-        batches = [{c.name: getattr(b, c.name) for c in PayoutBatch.__table__.columns}
-                   for b in s.scalars(q.order_by(PayoutBatch.provider_batch_id))]
+        batches = sorted(({c.name: getattr(b, c.name) for c in PayoutBatch.__table__.columns} for b in s.scalars(q)),
+                         key=lambda b: b["provider_batch_id"])
         cols = ("provider_batch_id", *_ITEM_COLUMNS)
-        rows = s.execute(select(*(getattr(PayoutBatchItem, c) for c in cols)).join(
-            PayoutBatch, PayoutBatch.provider_batch_id == PayoutBatchItem.provider_batch_id).where(
-            q.whereclause).order_by(PayoutBatchItem.provider_batch_id, PayoutBatchItem.end_to_end_id)).all()
+        stmt = select(*(getattr(PayoutBatchItem, c) for c in cols)).join(
+            PayoutBatch, PayoutBatch.provider_batch_id == PayoutBatchItem.provider_batch_id).where(q.whereclause)
+        # the driver's cursor straight into columns (no Row object per line), sorted by code point below: the
+        # same order on every database, whatever its collation
+        rows = s.connection().exec_driver_sql(*_compiled(s, stmt)).cursor.fetchall()
     schema = {c: pl.Int64 if c == "amount_minor" else pl.String for c in cols}
-    return batches, pl.DataFrame(rows, schema=schema, orient="row")
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    return batches, frame.sort("provider_batch_id", "end_to_end_id", maintain_order=True)
+
+
+def _compiled(s: Any, stmt: Any) -> tuple[str, Any]:
+    """A Core statement as the driver's SQL text and parameters (positional or named, as the dialect wants)."""
+    c = stmt.compile(dialect=s.get_bind().dialect)
+    if c.positional:
+        return c.string, tuple(c.params[k] for k in c.positiontup)
+    return c.string, c.params
 
 
 @dataclass(frozen=True)
@@ -319,14 +330,15 @@ def list_cases(window_id: str, *, tenant_id: str = "default", db_url: str | None
             ReconCase.tenant_id == tenant_id, ReconCase.window_id == window_id).order_by(ReconCase.id))]
 
 
-def save_result(result: ReconResult, *, as_of: str, db_url: str | None = None) -> tuple[int, bool]:
+def save_result(result: ReconResult, *, as_of: str, db_url: str | None = None,
+                result_digest: str | None = None) -> tuple[int, bool]:
     """Persist a recon result; re-running with the same outcome changes nothing. Returns (run_id, changed).
 
     Concurrent runs for one (tenant, window, digest) are serialized, so the row is created once and revised in
     turn, never a unique-constraint error."""
     from recon.frames import as_match_frame, to_parquet
 
-    digest = result.result_digest
+    digest = result_digest or result.result_digest  # a caller that already hashed a million matches passes it
     with session(db_url) as s, s.begin():
         # one writer per run row: a concurrent `recon run` of the window waits, then sees this one's result
         serialize_on(s, f"recon_run\x00{result.tenant_id}\x00{result.window_id}\x00{result.output_digest}")

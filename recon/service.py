@@ -219,7 +219,8 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
                               tenant_id=state.tenant_id, amount_tolerance_minor=amount_tolerance_minor,
                               resolved=resolved)
     _flag_paid_after_void(result, dead)
-    run_id, changed = save_result(result, as_of=_iso(as_of), db_url=db_url)
+    digest = result.result_digest
+    run_id, changed = save_result(result, as_of=_iso(as_of), db_url=db_url, result_digest=digest)
     actor = actor or payouts.Actor.now()  # the real clock, read at this boundary
     moved = payouts.apply_evidence(state.window_id, state.tenant_id, payout_evidence(result, items),
                                    actor=actor, db_url=db_url)
@@ -228,7 +229,7 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
 
     note("recon.run", f"window/{state.tenant_id}/{state.window_id}",
          {"matched": result.n_matched, "expected": result.n_expected, "fully_reconciled": result.fully_reconciled,
-          "pending": len(result.pending), "result_digest": result.result_digest, "changed": changed,
+          "pending": len(result.pending), "result_digest": digest, "changed": changed,
           "payout_items": moved, "fees_posted": fees}, window_id=state.window_id, url=db_url)
     return result, run_id, changed
 

@@ -132,14 +132,20 @@ def test_columnar_reconcile_is_the_exact_rules(window, rnd):
 @given(st.lists(st.tuples(st.text(min_size=1, max_size=6), st.text(max_size=6), st.none() | st.text(max_size=4),
                           st.integers(0, 100)), min_size=0, max_size=8, unique_by=lambda t: t[0]))
 def test_columnar_digest_escapes_like_the_canonical_form(rows):
-    """Match text that needs JSON escaping (quotes, backslashes, control and non-ASCII characters) hashes the same."""
+    """Text that needs JSON escaping (quotes, backslashes, control and non-ASCII characters) hashes the same, in
+    matches and in outcome keys (whose canonical order is by UTF-16 code units)."""
     from recon.match import Match, ReconResult
 
     ms = sorted((Match(e, p, b, "r:1:1", "end_to_end_id", c) for e, p, b, c in rows), key=lambda m: m.end_to_end_id)
     res = ReconResult("default", WINDOW, DIGEST, len(ms), matches=MatchFrame(pl.DataFrame(
         [tuple(m.__getattribute__(f) for f in Match.__dataclass_fields__) for m in ms],
-        schema=list(Match.__dataclass_fields__), orient="row")))
+        schema=list(Match.__dataclass_fields__), orient="row")),
+        outcomes={m.end_to_end_id: "SETTLED" for m in ms})
     assert result_digest(res) == sha256_hex(jcs_bytes(res.to_dict()))
+    plain = ReconResult("default", WINDOW, DIGEST, 3, matches=MatchFrame(pl.DataFrame(schema=dict.fromkeys(
+        Match.__dataclass_fields__, pl.String)).cast({"confidence_pct": pl.Int64})),
+        outcomes={"VG-b": "SETTLED", "VG-a": "RETURNED", "VG-c": "PENDING"})
+    assert result_digest(plain) == sha256_hex(jcs_bytes(plain.to_dict()))
 
 
 def _r(seq: int, e2e: str | None, f: int = 0, **kw) -> Receipt:
@@ -175,6 +181,7 @@ CASES = {
                           reversal=True, bank_ref="RV")],
     "status after booking": [_r(1, E0), _r(2, E0, kind=STATUS, status="RJCT", reversal=True), _r(3, E1)],
     "fee line": [_r(1, E0), _r(2, E0, kind=FEE, amount_minor=5, bank_ref="F"), _r(3, E1)],
+    "reversed booking": [_r(1, E0, reversal=True, return_code="AC04"), _r(2, E1)],
     "notice only": [_r(1, E0), _r(2, E0, kind=NOTICE, bank_ref="N"), _r(3, E1)],
 }
 
