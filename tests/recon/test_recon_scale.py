@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from connectors.psp import ids
 from connectors.psp.receipts import BOOKING, DETAIL, ParseResult, Receipt
 from recon import persist
+from recon.fast import reconcile_frames
 from recon.frames import from_parquet
 from recon.match import reconcile
 from vgos.store.db import get_engine
@@ -70,11 +71,12 @@ def test_260k_payee_window_on_sqlite(db_url):
     """260,000 payees (more than SQLite's 250,000 variables per statement): selected, matched and stored."""
     n = 260_000
     store_window(db_url, n)
-    batches = persist.load_batches(WINDOW, DIGEST, tenant_id=TENANT, db_url=db_url)
-    assert [len(b["items"]) for b in batches] == [n]
-    receipts = persist.window_receipts(WINDOW, batches, tenant_id=TENANT, db_url=db_url)
-    assert len(receipts) == n + 1
-    result = reconcile(WINDOW, DIGEST, None, batches, receipts, tenant_id=TENANT)
+    batches, items = persist.load_batch_frame(WINDOW, DIGEST, tenant_id=TENANT, db_url=db_url)
+    assert items.height == n
+    refs = {PBID} | {b["payment_info_id"] for b in batches}
+    receipts = persist.window_receipt_frame(WINDOW, refs, items["end_to_end_id"], tenant_id=TENANT, db_url=db_url)
+    assert receipts.height == n + 1
+    result = reconcile_frames(WINDOW, DIGEST, batches, items, receipts, tenant_id=TENANT)  # as `vgos recon run`
     assert (result.n_expected, result.n_matched) == (n, n)
     assert result.fully_reconciled and not result.discrepancies and result.batches == {PBID: "MATCHED"}
     run_id, changed = persist.save_result(result, as_of="2025-09-24T09:00:00Z", db_url=db_url)
