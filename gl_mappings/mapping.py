@@ -1,7 +1,13 @@
-"""Load and validate GL mapping files (default plus per-tenant overrides) with errors naming file and line."""
+"""Load and validate a tenant's own GL mapping (default.yaml gives labels only) with errors naming file and line.
+
+Every internal id (accounts, subsidiary, department, class, currencies) comes from the tenant's own file:
+an explicit path (`--gl-mapping`), else $VGOS_GL_MAPPING, else gl_mappings/tenants/<tenant>.yaml. A tenant
+with none of these gets a one-line configuration error (InputError, exit 2), never someone else's ids.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,11 +18,21 @@ from vgos.errors import InputError
 
 GL_DIR = Path(__file__).resolve().parent
 DEFAULT_FILE = GL_DIR / "default.yaml"
+TENANTS_DIR = GL_DIR / "tenants"
+# the demo's own explicit mapping (`vgos demo`, tests); never loaded for a tenant unless named explicitly
+DEMO_FILE = GL_DIR / "demo.yaml"
+ENV_VAR = "VGOS_GL_MAPPING"
 
 # component name -> allocation field (seal, SPEC §5)
 COMPONENT_FIELDS: dict[str, str] = {"net": "net_minor", "bonus": "bonus_floor_minor", "carry": "carry_minor"}
-_TOP_KEYS = {"subsidiary", "department", "class", "components", "payables", "currencies"}
+# liability accounts of the GL model (docs/netsuite.md "GL model")
+LIABILITIES = ("clearing", "held")
+_TOP_KEYS = {"subsidiary", "department", "class", "components", "clearing", "held", "currencies"}
 _ENTRY_KEYS = {"account", "department", "class", "memo"}
+# keys that carry NetSuite internal ids: only a tenant's own file may state them
+_ID_KEYS = {"subsidiary", "department", "class", "account", "currencies"}
+_RETIRED = {"payables": "replaced by 'clearing' (payout clearing) and 'held' (held payouts); see docs/netsuite.md "
+                        "'GL model'"}
 
 
 @dataclass(frozen=True)
@@ -28,15 +44,20 @@ class AccountRef:
     class_: str | None = None
     memo: str | None = None
 
+    def segment_key(self) -> tuple[str, str | None, str | None]:
+        """What a journal line is aggregated by (account and segments)."""
+        return (self.account, self.department, self.class_)
+
 
 @dataclass(frozen=True)
 class GLMapping:
-    """Validated mapping: expense account per component, payables account, subsidiary, currency ids."""
+    """One tenant's mapping: expense account per component, clearing and held liabilities, ids of its account."""
 
     sources: tuple[str, ...]
     subsidiary: str | None
     components: dict[str, AccountRef]
-    payables: AccountRef
+    clearing: AccountRef
+    held: AccountRef
     currencies: dict[str, str] = field(default_factory=dict)
 
     def currency_id(self, currency: str) -> str:
@@ -48,8 +69,17 @@ class GLMapping:
                 f"{self.sources[-1]}: field currencies.{currency}: no NetSuite currency id mapped"
             ) from None
 
+    def liability(self, eligible: bool) -> AccountRef:
+        """The liability the accrual journal credits for a payee: clearing when eligible, held when held."""
+        return self.clearing if eligible else self.held
 
-def _line_of(path: Path, text: str, keys: list[str]) -> int | None:
+    def bill_line(self, component: str, eligible: bool) -> AccountRef:
+        """Account a bill line is coded to: the journal's liability (so expense is counted once), component memo."""
+        liab = self.liability(eligible)
+        return AccountRef(liab.account, liab.department, liab.class_, self.components[component].memo)
+
+
+def _line_of(text: str, keys: list[str]) -> int | None:
     """1-based line of a key path in a YAML text (best effort, for error messages)."""
     try:
         node = yaml.compose(text)
@@ -78,7 +108,7 @@ def _read(path: Path) -> tuple[dict[str, Any], str]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise InputError(f"{path}{where}: invalid YAML: {exc}") from exc
+        raise InputError(f"{path}{where}: invalid YAML: {' '.join(str(exc).split())}") from exc
     if not isinstance(data, dict):
         raise InputError(f"{path}:1: GL mapping must be a mapping at the top level")
     return data, text
@@ -94,33 +124,53 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _id_paths(data: Any, prefix: list[str]) -> list[list[str]]:
+    """Key paths in a parsed mapping that state an internal id."""
+    found: list[list[str]] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if str(k) in _ID_KEYS:
+                found.append([*prefix, str(k)])
+            else:
+                found.extend(_id_paths(v, [*prefix, str(k)]))
+    return found
+
+
 def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _validate(files: list[tuple[Path, dict[str, Any], str]]) -> GLMapping:
+def _validate(base: tuple[Path, dict[str, Any], str], own: tuple[Path, dict[str, Any], str]) -> GLMapping:
+    files = [base, own]
+
     def fail(keys: list[str], message: str) -> InputError:
-        # blame the last file that mentions the key path, else the last file
+        # blame the last file that mentions the key path, else the tenant's file
         for path, _, text in reversed(files):
-            line = _line_of(path, text, keys)
+            line = _line_of(text, keys)
             if line is not None:
                 return InputError(f"{path}:{line}: field {'.'.join(keys)}: {message}")
-        path = files[-1][0]
-        return InputError(f"{path}: field {'.'.join(keys)}: {message}")
+        return InputError(f"{own[0]}: field {'.'.join(keys)}: {message}")
 
-    merged: dict[str, Any] = {}
-    for _, data, _ in files:
-        merged = _merge(merged, data)
+    for keys in _id_paths(base[1], []):  # default.yaml is shared: it may label, never hand out ids
+        line = _line_of(base[2], keys)
+        raise InputError(f"{base[0]}{f':{line}' if line else ''}: field {'.'.join(keys)}: internal ids belong in "
+                         "each tenant's own GL mapping, not in the shared defaults")
+    merged = _merge(base[1], own[1])
     for key in merged:
+        if key in _RETIRED:
+            raise fail([key], _RETIRED[key])
         if key not in _TOP_KEYS:
             raise fail([key], f"unknown key (allowed: {', '.join(sorted(_TOP_KEYS))})")
+    if "subsidiary" not in own[1]:
+        raise fail(["subsidiary"], "missing: state the subsidiary internal id (null for an account without "
+                                   "subsidiaries)")
     comps = merged.get("components")
     if not isinstance(comps, dict) or not comps:
-        raise fail(["components"], "missing: map each of net, bonus, carry to an account")
+        raise fail(["components"], "missing: map each of net, bonus, carry to an expense account")
 
     def entry(keys: list[str], raw: Any) -> AccountRef:
         if not isinstance(raw, dict):
-            raise fail(keys, "must be a mapping with at least 'account'")
+            raise fail(keys, "missing: a mapping with at least 'account'")
         for k in raw:
             if k not in _ENTRY_KEYS:
                 raise fail([*keys, str(k)], f"unknown key (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
@@ -134,37 +184,53 @@ def _validate(files: list[tuple[Path, dict[str, Any], str]]) -> GLMapping:
             memo=_str_or_none(raw.get("memo")),
         )
 
-    components: dict[str, AccountRef] = {}
-    for name, raw in comps.items():
+    for name in comps:
         if name not in COMPONENT_FIELDS:
             raise fail(["components", str(name)],
                        f"unknown allocation component (known: {', '.join(COMPONENT_FIELDS)})")
-        components[name] = entry(["components", name], raw)
+    components = {name: entry(["components", name], raw) for name, raw in comps.items()}
     for name in COMPONENT_FIELDS:
         if name not in components:
             raise fail(["components"], f"component {name!r} is not mapped to an account")
-    payables = entry(["payables"], merged.get("payables"))
-    currencies_raw = merged.get("currencies") or {}
-    if not isinstance(currencies_raw, dict):
-        raise fail(["currencies"], "must map ISO 4217 codes to NetSuite currency ids")
+    clearing, held = (entry([name], merged.get(name)) for name in LIABILITIES)
+    expense_accounts = {ref.account for ref in components.values()}
+    for name, ref in (("clearing", clearing), ("held", held)):
+        if ref.account in expense_accounts:
+            raise fail([name, "account"], f"account {ref.account} is also an expense account: the {name} "
+                                          "liability must be its own account")
+    if clearing.account == held.account:
+        raise fail(["held", "account"], "must differ from clearing.account (held payouts are tracked apart)")
+    currencies_raw = merged.get("currencies")
+    if not isinstance(currencies_raw, dict) or not currencies_raw:
+        raise fail(["currencies"], "missing: map each ISO 4217 code the tenant pays in to its NetSuite currency id")
     return GLMapping(
         sources=tuple(str(p) for p, _, _ in files),
         subsidiary=_str_or_none(merged.get("subsidiary")),
         components=components,
-        payables=payables,
+        clearing=clearing,
+        held=held,
         currencies={str(k): str(v) for k, v in currencies_raw.items()},
     )
 
 
+def tenant_mapping_path(tenant: str | None, path: str | Path | None = None, root: Path = GL_DIR) -> Path:
+    """The tenant's own mapping file: explicit path, else $VGOS_GL_MAPPING, else <root>/tenants/<tenant>.yaml."""
+    if path:
+        return Path(path)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    name = tenant or "default"
+    candidate = root / "tenants" / f"{name}.yaml"
+    if candidate.is_file():
+        return candidate
+    raise InputError(f"no GL mapping for tenant {name!r}: write {candidate} with the tenant's own NetSuite "
+                     f"accounts (docs/netsuite.md 'GL model'), or pass --gl-mapping FILE / set {ENV_VAR}")
+
+
 def load_gl_mapping(tenant: str | None = None, path: str | Path | None = None,
                     root: Path = GL_DIR) -> GLMapping:
-    """Load default.yaml, then the override (explicit path, else <root>/<tenant>.yaml if present), validated."""
-    files = [(root / "default.yaml", *_read(root / "default.yaml"))]
-    override: Path | None = Path(path) if path else None
-    if override is None and tenant and tenant != "default":
-        candidate = root / f"{tenant}.yaml"
-        if candidate.exists():
-            override = candidate
-    if override is not None:
-        files.append((override, *_read(override)))
-    return _validate(files)
+    """The tenant's own mapping over the id-free labels of default.yaml, validated; no mapping is an InputError."""
+    own = tenant_mapping_path(tenant, path, root)
+    base_path = root / "default.yaml"
+    base = (base_path, *_read(base_path)) if base_path.is_file() else (base_path, {}, "")
+    return _validate(base, (own, *_read(own)))

@@ -62,10 +62,14 @@ class NetSuiteResource(ConfigurableResource):
         return load_vendor_map(self.vendor_map_path or os.environ[VENDOR_MAP_VAR])
 
     def gl_mapping(self, tenant_id: str) -> Any:
-        """The tenant's GL mapping (default.yaml plus `gl_mapping_path` or the tenant override)."""
+        """The tenant's own GL mapping (`gl_mapping_path`, $VGOS_GL_MAPPING or gl_mappings/tenants/<tenant>.yaml)."""
         from gl_mappings import load_gl_mapping
+        from vgos.errors import InputError
 
-        return load_gl_mapping(tenant_id, self.gl_mapping_path or None)
+        try:
+            return load_gl_mapping(tenant_id, self.gl_mapping_path or None)
+        except InputError as exc:
+            raise Failure(f"GL mapping: {exc}") from exc
 
 
 def plain(obj: object) -> Any:
@@ -91,12 +95,18 @@ def netsuite_bills(
     """Vendor bills stamped with window_id, output_digest, transcript_url, provider_batch_id and eligible_to_pay."""
     from connectors.netsuite import pipeline
     from connectors.netsuite.retry import NetSuiteError
+    from connectors.netsuite.transcript_link import transcript_link
+    from vgos.errors import InputError
 
     config = netsuite.client_config()
     digest = bound_digest(allocations, authorization)
+    try:
+        link = transcript_link(transcript["transcript_url"], config)
+    except InputError as exc:
+        raise Failure(f"NetSuite transcript link: {exc}") from exc
     window = pipeline.window_kwargs(
         tenant_id=settings.tenant_id, window_id=context.partition_key, currency=allocations.seal["window"]["currency"],
-        output_digest=digest, transcript_url=transcript["transcript_url"],
+        output_digest=digest, transcript_url=link,
         provider_batch_id=payout_batch["provider_batch_id"],
         allocations=list(allocations.seal["allocations"]), decisions=authorization["decisions"],
         vendor_map=netsuite.vendor_map(), gl_mapping=netsuite.gl_mapping(settings.tenant_id))
@@ -127,18 +137,21 @@ def gl_journal(
     context: AssetExecutionContext, allocations: FoldResult, authorization: dict, netsuite: NetSuiteResource,
     settings: VgosSettingsResource,
 ):
-    """The window's GL journal: allocation components debited against payables, per the tenant's GL mapping."""
+    """The window's accrual journal: expense debited, clearing/held credited, aggregated (docs/netsuite.md)."""
     from connectors.netsuite import pipeline
-    from vgos.errors import VerificationError
+    from vgos.errors import InputError, VerificationError
 
     digest = bound_digest(allocations, authorization)
-    window = {"tenant_id": settings.tenant_id, "window_id": context.partition_key,
-              "currency": allocations.seal["window"]["currency"], "output_digest": digest,
-              "allocations": list(allocations.seal["allocations"]),
-              "gl_mapping": netsuite.gl_mapping(settings.tenant_id)}
+    # the same window the bills are built from, so the journal covers exactly the payees they cover
+    window = pipeline.window_kwargs(
+        tenant_id=settings.tenant_id, window_id=context.partition_key,
+        currency=allocations.seal["window"]["currency"], output_digest=digest, transcript_url="",
+        provider_batch_id=None, allocations=list(allocations.seal["allocations"]),
+        decisions=authorization["decisions"], vendor_map=netsuite.vendor_map(),
+        gl_mapping=netsuite.gl_mapping(settings.tenant_id))
     try:
         journal = pipeline.gl_journal(window)
-    except VerificationError as exc:
+    except (VerificationError, InputError) as exc:
         raise Failure(str(exc)) from exc
     meta = pipeline.gl_journal_metadata(journal)
     yield Output(plain(journal), metadata=meta)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vgos.errors import InputError
 
+from .model import PAYMENT_CONTROL_FIELD_IDS
+
 DEFAULT_VERSION = "2023_2"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Oracle's WSDL and XSDs are not shipped with VGOS (no redistribution licence). A real account names its copy in
+# NETSUITE_WSDL; a local endpoint (the sandbox, the demo) falls back to this development fixture when it exists.
 FIXTURE_WSDL = REPO_ROOT.parent / "shared" / "fixtures" / "netsuite" / "suitetalk-2023_2" / "netsuite.wsdl"
 
 MAX_BATCH_SIZE = 100  # records per synchronous upsertList: NetSuite refuses more
@@ -34,6 +39,46 @@ DEFAULT_FIELD_IDS: dict[str, str] = {
     "provider_batch_id": "custbody_vgos_provider_batch_id",
     "eligible_to_pay": "custbody_vgos_eligible_to_pay",
 }
+# payment-control fields (connectors/netsuite/model.py): the tenant a bill belongs to, and VGOS's own hold flag
+CONTROL_FIELD_IDS: dict[str, str] = dict(PAYMENT_CONTROL_FIELD_IDS)
+# every custom body field VGOS writes, by role
+ALL_FIELD_IDS: dict[str, str] = {**DEFAULT_FIELD_IDS, **CONTROL_FIELD_IDS}
+# environment variable naming each field id, e.g. NETSUITE_FIELD_WINDOW_ID=custbody_acme_window
+FIELD_ENV: dict[str, str] = {key: f"NETSUITE_FIELD_{key.upper()}" for key in ALL_FIELD_IDS}
+# a transaction body field's script id: custbody + lowercase letters, digits, underscores; NetSuite allows 40 chars
+_FIELD_ID = re.compile(r"custbody[a-z0-9_]{1,32}")
+
+
+def check_field_ids(field_ids: dict[str, str]) -> None:
+    """Refuse field ids NetSuite cannot hold (or two roles on one field), naming the setting to fix."""
+    if not set(DEFAULT_FIELD_IDS) <= set(field_ids) <= set(ALL_FIELD_IDS):
+        missing = sorted(set(DEFAULT_FIELD_IDS) - set(field_ids))
+        extra = sorted(set(field_ids) - set(ALL_FIELD_IDS))
+        raise InputError(f"NetSuite field ids: need {', '.join(ALL_FIELD_IDS)}"
+                         + (f"; missing {', '.join(missing)}" if missing else "")
+                         + (f"; unknown {', '.join(extra)}" if extra else ""))
+    seen: dict[str, str] = {}
+    for key, value in field_ids.items():
+        if not isinstance(value, str) or not _FIELD_ID.fullmatch(value):
+            raise InputError(f"{FIELD_ENV[key]} must be a transaction body field id (custbody followed by "
+                             f"lowercase letters, digits or _, at most 40 characters), got {value!r}")
+        if value in seen:
+            raise InputError(f"{FIELD_ENV[key]} and {FIELD_ENV[seen[value]]} both name {value}: each VGOS value "
+                             "needs its own field")
+        seen[value] = key
+
+
+def check_wsdl_file(path: str, version: str) -> None:
+    """A one-line configuration error unless path is a readable SuiteTalk WSDL of this version."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(65536)
+    except OSError as exc:
+        raise InputError(f"NETSUITE_WSDL={path}: cannot read the WSDL ({exc.strerror or exc}); download the "
+                         f"SuiteTalk {version} WSDL with its xsd/ folder and point NETSUITE_WSDL at it") from None
+    if b"definitions" not in head or f"messages_{version}.".encode() not in head:
+        raise InputError(f"NETSUITE_WSDL={path}: not a SuiteTalk {version} WSDL (no urn:messages_{version} "
+                         f"namespace); download the WSDL of NETSUITE_VERSION={version}")
 
 
 @dataclass(frozen=True)
@@ -78,7 +123,8 @@ class NetSuiteConfig:
     credentials: Credentials
     base_url: str | None = None
     version: str = DEFAULT_VERSION
-    wsdl: str = str(FIXTURE_WSDL)
+    # path of the SuiteTalk WSDL (NETSUITE_WSDL); None = the development fixture, for a local endpoint only
+    wsdl: str | None = None
     transport: str = "soap"
     # None = read the integration's concurrency limit from NetSuite (SOAP getIntegrationGovernanceInfo),
     # falling back to DEFAULT_CONCURRENCY when it cannot be read (REST, or an account that refuses the call).
@@ -91,7 +137,7 @@ class NetSuiteConfig:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     retry_after_max_s: float = 120.0
-    field_ids: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FIELD_IDS))
+    field_ids: dict[str, str] = field(default_factory=lambda: dict(ALL_FIELD_IDS))
     # IANA name of the web-services user's time zone preference (NETSUITE_TIMEZONE): SOAP bill dates are sent
     # and read back in it. Required for a real account; a local base_url falls back to Pacific with a warning
     # (connectors/netsuite/dates.py config_zone, docs/netsuite.md).
@@ -99,6 +145,9 @@ class NetSuiteConfig:
 
     def __post_init__(self) -> None:
         self.check_network()
+        # a mapping that names only the five stamped fields gets the payment-control defaults
+        object.__setattr__(self, "field_ids", {**CONTROL_FIELD_IDS, **self.field_ids})
+        check_field_ids(self.field_ids)
         if self.timezone is not None:
             from .dates import load_zone
 
@@ -118,6 +167,19 @@ class NetSuiteConfig:
                 raise InputError(f"NETSUITE_{name.upper()} must be > 0, got {getattr(self, name)}")
         if self.backoff_base_s < 0:
             raise InputError(f"NETSUITE_BACKOFF_BASE_S must be >= 0, got {self.backoff_base_s}")
+
+    def wsdl_path(self) -> str:
+        """The WSDL the SOAP client loads, checked readable; missing or unreadable is one configuration line."""
+        if self.wsdl:
+            path = self.wsdl
+        elif self.base_url and FIXTURE_WSDL.exists():
+            path = str(FIXTURE_WSDL)  # local endpoint (sandbox, demo): the development copy of Oracle's WSDL
+        else:
+            raise InputError(f"NETSUITE_WSDL is not set: VGOS does not ship Oracle's WSDL; download the SuiteTalk "
+                             f"{self.version} WSDL and its xsd/ folder (https://webservices.netsuite.com/wsdl/"
+                             f"v{self.version}_0/netsuite.wsdl) and set NETSUITE_WSDL to the netsuite.wsdl file")
+        check_wsdl_file(path, self.version)
+        return path
 
     @property
     def timeout_s(self) -> float:
@@ -156,6 +218,9 @@ class NetSuiteConfig:
             kwargs["transport"] = env["NETSUITE_TRANSPORT"]
         if env.get("NETSUITE_TIMEZONE"):
             kwargs["timezone"] = env["NETSUITE_TIMEZONE"]
+        field_ids = {key: env.get(var) or ALL_FIELD_IDS[key] for key, var in FIELD_ENV.items()}
+        if field_ids != ALL_FIELD_IDS:
+            kwargs["field_ids"] = field_ids
         for name, var, kind in NETWORK_ENV:
             if env.get(var):
                 try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gl_mappings import build_journal, check_balanced, load_gl_mapping
+from gl_mappings import load_gl_mapping
 from gl_mappings.journal import Journal
+from gl_mappings.mapping import DEMO_FILE
 
 from .config import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, NetSuiteConfig
 from .model import DriftReport, SyncReport
@@ -29,18 +30,33 @@ def window_kwargs(*, tenant_id: str, window_id: str, currency: str, output_diges
 
 
 def sync_and_verify(config: NetSuiteConfig, window: dict[str, Any], *, dry_run: bool = False,
-                    retry: RetryPolicy | None = None) -> tuple[SyncReport, DriftReport | None]:
-    """Stamp the window with the configured transport, then read it back (skipped on dry runs)."""
+                    retry: RetryPolicy | None = None, post_journal: bool = True,
+                    posting_day: str | None = None) -> tuple[SyncReport, DriftReport | None]:
+    """Stamp the window's bills, post its accrual journal once they are all in, then read both back.
+
+    The journal (docs/netsuite.md "GL model") is posted only after every bill was written, so the clearing
+    and held-payout accounts net to zero as soon as it lands; its failures join report.failed (exit 1) and
+    its drift joins the read-back. Dry runs write and read nothing.
+    """
     client = make_client(config, retry=retry)
     concurrency = 1 if dry_run else effective_concurrency(config, client)[0]
     report = sync_window(client, **window, dry_run=dry_run, concurrency=concurrency,
                          batch_size=config.batch_size)
+    journal_drift: list = []
+    if not dry_run and post_journal and report.ok:
+        from .journal import sync_journal
+
+        posted, journal_drift = sync_journal(client, window, posting_day=posting_day)
+        report.journal = posted.counts()
+        report.failed.extend(posted.failed)
     drift = None if dry_run else verify_window(client, **window)
+    if drift is not None:
+        drift.items.extend(journal_drift)
     if not dry_run:
         from vgos.audit import note
 
         note("netsuite.sync", f"window/{window['tenant_id']}/{window['window_id']}",
-             {**report.counts(), "output_digest": window["output_digest"],
+             {**report.counts(), "journal": report.journal, "output_digest": window["output_digest"],
               "drift": None if drift is None else drift.ok},
              window_id=window["window_id"])
     return report, drift
@@ -68,24 +84,22 @@ def netsuite_bills_metadata(report: SyncReport, drift: DriftReport | None) -> di
     meta["drift"] = len(drift.items) if drift is not None else 0
     meta["missing_vendor_principals"] = ", ".join(report.missing_vendor)
     meta["failed_records"] = ", ".join(f"{f.external_id}:{f.code}" for f in report.failed)
+    meta.update({f"journal_{k}": v for k, v in report.journal.items()})
     return meta
 
 
 def gl_journal(window: dict[str, Any], *, gl_mapping_path: str | None = None) -> Journal:
-    """Build and balance-check the window's journal (the gl_journal asset; its check is check_balanced)."""
+    """The window's balanced accrual journal over exactly the payees its bills cover (the gl_journal asset)."""
+    from .journal import window_journal
+
     mapping = window.get("gl_mapping") or load_gl_mapping(window["tenant_id"], gl_mapping_path)
-    journal = build_journal(tenant_id=window["tenant_id"], window_id=window["window_id"],
-                            currency=window["currency"], output_digest=window["output_digest"],
-                            allocations=window["allocations"], gl_mapping=mapping,
-                            tran_date=window.get("tran_date") or window["window_id"],
-                            vendor_map=window.get("vendor_map"))
-    check_balanced(journal)
-    return journal
+    return window_journal({**window, "gl_mapping": mapping})
 
 
 def gl_journal_metadata(journal: Journal) -> dict[str, Any]:
     """Metadata for the gl_journal asset."""
-    return {"lines": len(journal.lines), "debit_minor": journal.total_debit_minor,
+    return {"lines": len(journal.lines), "entries": len(journal.parts), "payees": len(journal.principals),
+            "held_payees": len(journal.held), "debit_minor": journal.total_debit_minor,
             "credit_minor": journal.total_credit_minor, "balanced": journal.balanced,
             "currency": journal.currency, "output_digest": journal.output_digest}
 
@@ -97,10 +111,13 @@ def demo_sync(base_url: str, config: NetSuiteConfig | None = None, *, tenant_id:
     """`vgos demo` hook: stamp the demo window into the sandbox at base_url (credentials from NETSUITE_*)."""
     from dataclasses import replace
 
+    from .transcript_link import transcript_link
+
     config = replace(config or NetSuiteConfig.from_env(), base_url=base_url)
     window = window_kwargs(
         tenant_id=tenant_id, window_id=window_id, currency=currency, output_digest=output_digest,
-        transcript_url=transcript_url, provider_batch_id=provider_batch_id, allocations=allocations,
+        transcript_url=transcript_link(transcript_url, config), provider_batch_id=provider_batch_id,
+        allocations=allocations,
         decisions=decisions, vendor_map=vendor_map or load_vendor_map(DEMO_VENDOR_MAP),
-        gl_mapping=load_gl_mapping(tenant_id))
+        gl_mapping=load_gl_mapping(tenant_id, DEMO_FILE))  # the demo's own explicit mapping
     return sync_and_verify(config, window)

@@ -15,7 +15,7 @@ from . import jsonexact
 from .auth import oauth1_auth
 from .config import NetSuiteConfig
 from .dates import date_from_rest, parse_day
-from .model import BillSpec, ExpenseLine, RemoteBill, WriteResult
+from .model import BILL, CREDIT, BillSpec, ExpenseLine, RemoteBill, WriteResult, field_id
 from .retry import NetSuiteError, RetryPolicy, TransientFault
 from .transport import ExhaustedWrites, HttpTransport, status_fault
 
@@ -82,12 +82,18 @@ class RestClient:
             items.append(item)
         body: dict[str, Any] = {
             "entity": {"id": spec.vendor_id}, "tranDate": parse_day(spec.tran_date).isoformat(),
-            "currency": {"id": spec.currency_id},
-            "paymentHold": spec.payment_hold, "memo": spec.memo, "expense": {"items": items},
+            "currency": {"id": spec.currency_id}, "memo": spec.memo, "expense": {"items": items},
             fids["window_id"]: spec.window_id, fids["output_digest"]: spec.output_digest,
             fids["transcript_url"]: spec.transcript_url, fids["provider_batch_id"]: spec.provider_batch_id or "",
-            fids["eligible_to_pay"]: spec.eligible_to_pay,
         }
+        if spec.tenant_id:
+            body[field_id(fids, "tenant_id")] = spec.tenant_id
+        if spec.record_type == BILL:  # payment control: holds are sent only when the spec sets them
+            body[fids["eligible_to_pay"]] = spec.eligible_to_pay
+            if spec.payment_hold is not None:
+                body["paymentHold"] = spec.payment_hold
+            if spec.vgos_hold is not None:
+                body[field_id(fids, "vgos_hold")] = spec.vgos_hold
         if spec.subsidiary_id:
             body["subsidiary"] = {"id": spec.subsidiary_id}
         return body
@@ -98,7 +104,7 @@ class RestClient:
         if noted is not None:
             return noted
         # replace=expense: the sent lines replace the bill's expense lines (without it NetSuite appends them)
-        resp = self.request("PUT", f"/record/v1/vendorBill/eid:{spec.external_id}?replace=expense",
+        resp = self.request("PUT", f"/record/v1/{spec.record_type}/eid:{spec.external_id}?replace=expense",
                             self.bill_body(spec))
         if resp.status_code in (200, 204):
             location = resp.headers.get("Location", "")
@@ -114,7 +120,7 @@ class RestClient:
             try:
                 results.append(self.upsert_bill(spec))
             except NetSuiteError as exc:
-                failed = WriteResult(spec.external_id, False, None, exc.code, str(exc))
+                failed = WriteResult(spec.external_id, False, None, exc.code, str(exc), request_failed=True)
                 if isinstance(exc.__cause__, TransientFault):
                     self._exhausted.note(failed)
                 results.append(failed)
@@ -135,21 +141,26 @@ class RestClient:
                 return rows
             offset += len(page.get("items", [])) or page_size
 
-    def find_window_bills(self, window_id: str, currency: str) -> list[RemoteBill]:
-        """SuiteQL for the window's bill ids, then each bill with its expense lines."""
-        field = self.config.field_ids["window_id"]
-        escaped = window_id.replace("'", "''")
-        rows = self.suiteql(f"SELECT id, externalid FROM transaction WHERE {field} = '{escaped}' "
-                            f"AND type = 'VendBill'", self.config.page_size)
+    def find_window_bills(self, window_id: str, currency: str, tenant_id: str | None = None) -> list[RemoteBill]:
+        """SuiteQL for the tenant's bill and credit ids of the window, then each record with its expense lines."""
+        def quoted(value: str) -> str:
+            return "'" + value.replace("'", "''") + "'"
+
+        where = f"{self.config.field_ids['window_id']} = {quoted(window_id)}"
+        if tenant_id is not None:  # scoped by tenant: another tenant's bills of the same window are not ours
+            where += f" AND {field_id(self.config.field_ids, 'tenant_id')} = {quoted(tenant_id)}"
+        rows = self.suiteql(f"SELECT id, externalid, type FROM transaction WHERE {where} "
+                            "AND type IN ('VendBill', 'VendCred')", self.config.page_size)
         bills = []
         for row in rows:
-            resp = self.request("GET", f"/record/v1/vendorBill/{row['id']}", params={"expandSubResources": "true"})
+            record_type = CREDIT if row.get("type") == "VendCred" else BILL
+            resp = self.request("GET", f"/record/v1/{record_type}/{row['id']}", params={"expandSubResources": "true"})
             if resp.status_code != 200:
                 raise NetSuiteError(*_error_detail(resp))
-            bills.append(self.parse_bill(jsonexact.loads(resp.content), currency))
+            bills.append(self.parse_bill(jsonexact.loads(resp.content), currency, record_type))
         return bills
 
-    def parse_bill(self, data: dict[str, Any], currency: str) -> RemoteBill:
+    def parse_bill(self, data: dict[str, Any], currency: str, record_type: str = BILL) -> RemoteBill:
         """RemoteBill from REST JSON; amounts converted exactly from their decimal literals."""
         fids = self.config.field_ids
 
@@ -164,6 +175,7 @@ class RestClient:
             for it in (data.get("expense") or {}).get("items", [])
         )
         eligible = data.get(fids["eligible_to_pay"])
+        vgos_hold = data.get(field_id(fids, "vgos_hold"))
         return RemoteBill(
             internal_id=str(data.get("id", "")), external_id=data.get("externalId"), vendor_id=ref("entity"),
             tran_date=date_from_rest(data.get("tranDate")), currency_id=ref("currency"),
@@ -172,6 +184,8 @@ class RestClient:
             transcript_url=data.get(fids["transcript_url"]),
             provider_batch_id=data.get(fids["provider_batch_id"]),
             eligible_to_pay=None if eligible is None else bool(eligible),
+            record_type=record_type, vgos_hold=None if vgos_hold is None else bool(vgos_hold),
+            tenant_id=data.get(field_id(fids, "tenant_id")),
         )
 
 

@@ -11,12 +11,13 @@ from typing import Any
 
 from lxml import etree
 
+from vgos.errors import InputError
 from vgos.money import decimal_to_minor, minor_to_decimal
 
 from .auth import make_passport
 from .config import MAX_BATCH_SIZE, NetSuiteConfig
 from .dates import config_zone, date_from_soap, soap_datetime
-from .model import BillSpec, ExpenseLine, RemoteBill, WriteResult
+from .model import BILL, CREDIT, BillSpec, ExpenseLine, RemoteBill, WriteResult, field_id
 from .retry import CONCURRENCY_CODES, NetSuiteError, RetryPolicy, TransientFault
 from .transport import ExhaustedWrites, HttpTransport, parse_retry_after, status_fault
 
@@ -47,6 +48,17 @@ def load_wsdl(wsdl: str):  # -> zeep.Client
     return Client(wsdl, settings=Settings(strict=False, xml_huge_tree=True))
 
 
+def load_configured_wsdl(config: NetSuiteConfig):  # -> zeep.Client
+    """The configured WSDL parsed; a missing, unreadable or broken one is a one-line InputError, not a traceback."""
+    path = config.wsdl_path()
+    try:
+        return load_wsdl(path)
+    except Exception as exc:  # noqa: BLE001 - zeep/lxml/OS errors on a broken WSDL or a missing xsd/ import
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"NETSUITE_WSDL={path}: cannot load the WSDL or its schemas ({first}); keep the xsd/ "
+                         "folder beside netsuite.wsdl") from None
+
+
 class SuiteTalkClient:
     """Typed SuiteTalk operations used by stamping and read-back; raises TransientFault on concurrency faults."""
 
@@ -54,7 +66,7 @@ class SuiteTalkClient:
         self.config = config
         self.retry = retry or RetryPolicy.from_config(config)
         self.retries = 0
-        self.zeep = load_wsdl(config.wsdl)
+        self.zeep = load_configured_wsdl(config)
         self.service = self.zeep.bind("NetSuiteService", "NetSuitePort")
         self.http = HttpTransport(connect_timeout_s=config.connect_timeout_s, read_timeout_s=config.read_timeout_s,
                                   pool_size=config.concurrency or 10)
@@ -141,19 +153,27 @@ class SuiteTalkClient:
 
     # -- records ----------------------------------------------------------------------------------------
     def bill_record(self, spec: BillSpec) -> Any:
-        """The zeep VendorBill for a spec: amounts as exact decimals, custom body fields, paymentHold."""
+        """The zeep VendorBill (or VendorCredit) for a spec: exact decimal amounts, custom body fields, holds.
+
+        paymentHold and the VGOS hold field are sent only when the spec sets them (payment control).
+        """
         ref = self.type("core", "RecordRef")
         fids = self.config.field_ids
+        string, boolean = self.type("core", "StringCustomFieldRef"), self.type("core", "BooleanCustomFieldRef")
         custom = [
-            self.type("core", "StringCustomFieldRef")(scriptId=fids["window_id"], value=spec.window_id),
-            self.type("core", "StringCustomFieldRef")(scriptId=fids["output_digest"], value=spec.output_digest),
-            self.type("core", "StringCustomFieldRef")(scriptId=fids["transcript_url"], value=spec.transcript_url),
-            self.type("core", "StringCustomFieldRef")(scriptId=fids["provider_batch_id"],
-                                                      value=spec.provider_batch_id or ""),
-            self.type("core", "BooleanCustomFieldRef")(scriptId=fids["eligible_to_pay"],
-                                                       value=spec.eligible_to_pay),
+            string(scriptId=fids["window_id"], value=spec.window_id),
+            string(scriptId=fids["output_digest"], value=spec.output_digest),
+            string(scriptId=fids["transcript_url"], value=spec.transcript_url),
+            string(scriptId=fids["provider_batch_id"], value=spec.provider_batch_id or ""),
         ]
-        expense = self.type("purchases", "VendorBillExpense")
+        if spec.tenant_id:
+            custom.append(string(scriptId=field_id(fids, "tenant_id"), value=spec.tenant_id))
+        if spec.record_type == BILL:
+            custom.append(boolean(scriptId=fids["eligible_to_pay"], value=spec.eligible_to_pay))
+        if spec.vgos_hold is not None and spec.record_type == BILL:
+            custom.append(boolean(scriptId=field_id(fids, "vgos_hold"), value=spec.vgos_hold))
+        kind = "VendorCredit" if spec.record_type == CREDIT else "VendorBill"
+        expense = self.type("purchases", f"{kind}Expense")
         lines = [
             expense(
                 account=ref(internalId=line.account),
@@ -164,15 +184,16 @@ class SuiteTalkClient:
             )
             for line in spec.lines
         ]
-        return self.type("purchases", "VendorBill")(
+        hold = {"paymentHold": spec.payment_hold} if spec.record_type == BILL else {}
+        return self.type("purchases", kind)(
             externalId=spec.external_id,
             entity=ref(internalId=spec.vendor_id),
             subsidiary=ref(internalId=spec.subsidiary_id) if spec.subsidiary_id else None,
             tranDate=soap_datetime(spec.tran_date, config_zone(self.config)),
             currency=ref(internalId=spec.currency_id),
-            paymentHold=spec.payment_hold,
+            **hold,
             memo=spec.memo or None,
-            expenseList=self.type("purchases", "VendorBillExpenseList")(expense=lines, replaceAll=True),
+            expenseList=self.type("purchases", f"{kind}ExpenseList")(expense=lines, replaceAll=True),
             customFieldList=self.type("core", "CustomFieldList")(customField=custom),
         )
 
@@ -189,7 +210,8 @@ class SuiteTalkClient:
             try:
                 results.extend(self._upsert_list(chunk))
             except NetSuiteError as exc:
-                failed = [WriteResult(s.external_id, False, None, exc.code, str(exc)) for s in chunk]
+                failed = [WriteResult(s.external_id, False, None, exc.code, str(exc), request_failed=True)
+                          for s in chunk]
                 if isinstance(exc.__cause__, TransientFault):
                     for r in failed:
                         self._exhausted.note(r)
@@ -221,15 +243,21 @@ class SuiteTalkClient:
         r = _write_result(resp.find(f"{{{ns('messages', self.config.version)}}}writeResponse"))
         return WriteResult(external_id, r.ok, r.internal_id, r.code, r.message)
 
-    def find_window_bills(self, window_id: str, currency: str) -> list[RemoteBill]:
-        """All vendor bills whose window custom field equals window_id (search, then searchMoreWithId)."""
+    def find_window_bills(self, window_id: str, currency: str, tenant_id: str | None = None) -> list[RemoteBill]:
+        """The tenant's vendor bills and credits of a window (search, then searchMoreWithId).
+
+        Scoped by the tenant field too, so one tenant's sync never sees (or stamps) another tenant's bills.
+        """
         core = ns("core", self.config.version)
+        field = self.type("core", "SearchStringCustomField")
+        criteria = [field(scriptId=self.config.field_ids["window_id"], searchValue=window_id, operator="is")]
+        if tenant_id is not None:
+            criteria.append(field(scriptId=field_id(self.config.field_ids, "tenant_id"), searchValue=tenant_id,
+                                  operator="is"))
         search_basic = self.type("common", "TransactionSearchBasic")(
-            type=self.type("core", "SearchEnumMultiSelectField")(searchValue=["_vendorBill"], operator="anyOf"),
-            customFieldList=self.type("core", "SearchCustomFieldList")(customField=[
-                self.type("core", "SearchStringCustomField")(
-                    scriptId=self.config.field_ids["window_id"], searchValue=window_id, operator="is"),
-            ]),
+            type=self.type("core", "SearchEnumMultiSelectField")(searchValue=["_vendorBill", "_vendorCredit"],
+                                                                 operator="anyOf"),
+            customFieldList=self.type("core", "SearchCustomFieldList")(customField=criteria),
         )
         prefs = {"searchPreferences": {"bodyFieldsOnly": False, "returnSearchColumns": False,
                                        "pageSize": self.config.page_size}}
@@ -324,6 +352,8 @@ def parse_vendor_bill(rec: etree._Element, config: NetSuiteConfig, currency: str
     fids = config.field_ids
     hold = text(rec, "paymentHold")
     eligible = custom.get(fids["eligible_to_pay"])
+    vgos_hold = custom.get(field_id(fids, "vgos_hold"))
+    xsi_type = rec.get(f"{{{XSI}}}type", "")
     return RemoteBill(
         internal_id=rec.get("internalId", ""), external_id=rec.get("externalId"),
         vendor_id=ref("entity"), currency_id=ref("currency"),
@@ -334,28 +364,8 @@ def parse_vendor_bill(rec: etree._Element, config: NetSuiteConfig, currency: str
         transcript_url=custom.get(fids["transcript_url"]),
         provider_batch_id=custom.get(fids["provider_batch_id"]),
         eligible_to_pay=None if eligible is None else eligible == "true",
+        record_type=CREDIT if xsi_type.endswith("VendorCredit") else BILL,
+        vgos_hold=None if vgos_hold is None else vgos_hold == "true",
+        tenant_id=custom.get(field_id(fids, "tenant_id")),
     )
 
-
-def journal_entry_record(client: SuiteTalkClient, journal: Any) -> Any:
-    """The window's journal as a zeep JournalEntry (debit/credit exact decimals), upserted by externalId."""
-    ref = client.type("core", "RecordRef")
-    line_t = client.type("general", "JournalEntryLine")
-    lines = []
-    for ln in journal.lines:
-        lines.append(line_t(
-            account=ref(internalId=ln.account),
-            debit=Decimal(minor_to_decimal(ln.debit_minor, journal.currency)) if ln.debit_minor else None,
-            credit=Decimal(minor_to_decimal(ln.credit_minor, journal.currency)) if ln.credit_minor else None,
-            memo=ln.memo, entity=ref(internalId=ln.entity_id) if ln.entity_id else None,
-            department=ref(internalId=ln.department) if ln.department else None,
-            **{"class": ref(internalId=ln.class_) if ln.class_ else None},
-        ))
-    return client.type("general", "JournalEntry")(
-        externalId=journal.external_id,
-        currency=ref(internalId=journal.currency_id) if journal.currency_id else None,
-        tranDate=soap_datetime(journal.tran_date, config_zone(client.config)),
-        subsidiary=ref(internalId=journal.subsidiary) if journal.subsidiary else None,
-        memo=f"VGOS {journal.window_id} {journal.output_digest}",
-        lineList=client.type("general", "JournalEntryLineList")(line=lines, replaceAll=True),
-    )

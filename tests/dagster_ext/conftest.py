@@ -13,6 +13,7 @@ import pytest
 from connectors.netsuite.config import Credentials
 from connectors.netsuite.pipeline import DEMO_VENDOR_MAP
 from connectors.netsuite.sandbox import SandboxConfig, start_sandbox
+from gl_mappings import DEMO_FILE
 from vgos.demo import seed_events_path
 
 WINDOW = "2025-09-23"
@@ -60,7 +61,7 @@ def netsuite_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     env = {"NETSUITE_ACCOUNT": CREDS.account, "NETSUITE_CONSUMER_KEY": CREDS.consumer_key,
            "NETSUITE_CONSUMER_SECRET": CREDS.consumer_secret, "NETSUITE_TOKEN_ID": CREDS.token_id,
            "NETSUITE_TOKEN_SECRET": CREDS.token_secret, "NETSUITE_BASE_URL": sb.url,
-           "VGOS_NETSUITE_VENDOR_MAP": str(DEMO_VENDOR_MAP)}
+           "VGOS_NETSUITE_VENDOR_MAP": str(DEMO_VENDOR_MAP), "VGOS_GL_MAPPING": str(DEMO_FILE)}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     for k in ("NETSUITE_TRANSPORT", "NETSUITE_VERSION", "NETSUITE_WSDL"):

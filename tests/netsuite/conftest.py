@@ -7,7 +7,7 @@ import pytest
 from connectors.netsuite.config import Credentials, NetSuiteConfig
 from connectors.netsuite.retry import RetryPolicy
 from connectors.netsuite.sandbox import SandboxConfig, start_sandbox
-from gl_mappings import load_gl_mapping
+from gl_mappings import DEMO_FILE, load_gl_mapping
 
 CREDS = Credentials("TSTDRV9", "consumer-key", "consumer-secret", "token-id", "token-secret")
 DIGEST = "90833464347fd19e2779e0929d7e57b81d4e951f1d96e84eab947d8c4bf97a73"
@@ -33,7 +33,7 @@ def window(**over) -> dict:
     base = dict(tenant_id="default", window_id="2025-09-23", currency="USD", output_digest=DIGEST,
                 transcript_url="file:///vgos/transcripts/2025-09-23", provider_batch_id=None,
                 allocations=ALLOCATIONS, decisions=decisions(), vendor_map=VENDORS,
-                gl_mapping=load_gl_mapping(), tran_date="2025-09-23")
+                gl_mapping=load_gl_mapping(path=DEMO_FILE), tran_date="2025-09-23")
     base.update(over)
     return base
 

@@ -9,6 +9,7 @@ import pytest
 from lxml import etree
 
 from connectors.netsuite.pipeline import DEMO_VENDOR_MAP
+from gl_mappings import DEMO_FILE
 from recon.service import create_window_batch
 from tests.netsuite.conftest import CREDS
 from vgos.cli import main
@@ -26,7 +27,8 @@ def authorized_window(vgos_home: Path, tmp_path: Path, sandbox, monkeypatch: pyt
     batch = create_window_batch(SEED_WINDOW, "pain001", tmp_path / "b.xml").batch
     for var, value in {"NETSUITE_ACCOUNT": CREDS.account, "NETSUITE_CONSUMER_KEY": CREDS.consumer_key,
                        "NETSUITE_CONSUMER_SECRET": CREDS.consumer_secret, "NETSUITE_TOKEN_ID": CREDS.token_id,
-                       "NETSUITE_TOKEN_SECRET": CREDS.token_secret, "NETSUITE_BASE_URL": sandbox.url}.items():
+                       "NETSUITE_TOKEN_SECRET": CREDS.token_secret, "NETSUITE_BASE_URL": sandbox.url,
+                       "VGOS_GL_MAPPING": str(DEMO_FILE)}.items():  # the tenant's GL mapping, stated
         monkeypatch.setenv(var, value)
     return result, batch
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.netsuite.config import NetSuiteConfig
+from connectors.netsuite.config import FIXTURE_WSDL, NetSuiteConfig
 from connectors.netsuite.dates import date_from_soap, load_zone, soap_datetime
 from connectors.netsuite.model import bill_external_id
 from connectors.netsuite.rest_client import RestClient
@@ -70,10 +70,11 @@ def test_a_real_account_must_state_its_time_zone_a_local_endpoint_falls_back_lou
     from connectors.netsuite.stamping import build_bill_specs
 
     spec = build_bill_specs(**window())[0]
-    real = SuiteTalkClient(NetSuiteConfig(credentials=CREDS))  # https://<account>.suitetalk.api.netsuite.com
+    # a real account names its WSDL (NETSUITE_WSDL) and its time zone; here only the zone is missing
+    real = SuiteTalkClient(NetSuiteConfig(credentials=CREDS, wsdl=str(FIXTURE_WSDL)))
     with pytest.raises(InputError, match="NETSUITE_TIMEZONE is required"):
         real.bill_record(spec)
-    stated = SuiteTalkClient(NetSuiteConfig(credentials=CREDS, timezone="Europe/Berlin"))
+    stated = SuiteTalkClient(NetSuiteConfig(credentials=CREDS, timezone="Europe/Berlin", wsdl=str(FIXTURE_WSDL)))
     assert stated.bill_record(spec).tranDate == "2025-09-23T12:00:00+02:00"
     dates._warned.discard("unset")
     local = SuiteTalkClient(NetSuiteConfig(credentials=CREDS, base_url="http://127.0.0.1:9"))

@@ -37,6 +37,9 @@ class Sleeps:
         self.calls.append(s)
 
 
+JOURNAL_REQUESTS = {"soap": 3, "rest": 4}  # first post of a one-entry journal, with its read-back
+
+
 def fast_retry(**over) -> RetryPolicy:
     return RetryPolicy(**{"sleep": Sleeps(), "base_delay_s": 0.001, "seed": 7, **over})
 
@@ -82,6 +85,8 @@ def storm_sync(sandbox_factory, bills: int, batch_size: int, concurrency: int, l
         needed = 1 + math.ceil(bills / batch_size) + math.ceil(bills / PAGE)
     else:  # SuiteQL (one page), a PUT per bill, then SuiteQL and a GET per bill for verify
         needed = 1 + bills + 1 + bills
+    # the window's journal entry: SOAP getList, upsert, getList to verify; REST GET (absent), PUT, GET, GET (no r1)
+    needed += JOURNAL_REQUESTS[transport]
     least = proxy.plan.minimum_requests(needed)
     print(f"\n{transport} storm: {bills} bills, batch {batch_size}, concurrency {concurrency}, latency {latency_ms} ms:"
           f" {proxy.requests} requests ({proxy.delivered} answered, {proxy.counts['drop']} dropped,"

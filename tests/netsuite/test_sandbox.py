@@ -34,7 +34,7 @@ def test_valid_request_is_accepted_and_response_is_schema_valid(sandbox):
     resp = _post(sandbox, client.envelope("upsert", record=client.bill_record(_spec())))
     assert resp.status_code == 200
     body = etree.fromstring(resp.content).find("{*}Body")[0]
-    schema = load_schema_set(client.config.wsdl)
+    schema = load_schema_set(client.config.wsdl_path())
     assert schema.errors(body) == []
     get = _post(sandbox, client.envelope("getList", baseRef=[client.type("core", "RecordRef")(
         externalId=_spec().external_id, type="vendorBill")]))

@@ -160,12 +160,12 @@ def test_external_id_is_deterministic_and_charset_safe():
 def test_amounts_use_the_currency_exponent(sandbox):
     client = _client(sandbox)
     from connectors.netsuite.stamping import build_bill_specs
-    from gl_mappings import load_gl_mapping
+    from gl_mappings import DEMO_FILE, load_gl_mapping
 
     for ccy, minor, text in (("JPY", 380, "380"), ("BHD", 1234, "1.234"), ("USD", 5, "0.05")):
         alloc = [{"principal_id": "P", "net_minor": minor, "bonus_floor_minor": 0, "carry_minor": 0,
                   "payout_minor": minor}]
         spec = build_bill_specs(**{**window(allocations=alloc, vendor_map={"P": "1"}, currency=ccy),
-                                   "gl_mapping": load_gl_mapping()})[0]
+                                   "gl_mapping": load_gl_mapping(path=DEMO_FILE)})[0]
         env = etree.fromstring(client.envelope("upsert", record=client.bill_record(spec)))
         assert [e.text for e in env.iter("{*}amount")] == [text]

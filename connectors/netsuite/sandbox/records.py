@@ -26,8 +26,44 @@ from .store import RecordStore, StoredRecord
 # REST record type -> (schema kind, SOAP type name, {REST sublist: (SOAP list element, item element, item type)})
 REST_TYPES: dict[str, tuple[str, str, dict[str, tuple[str, str, str]]]] = {
     "vendorBill": ("purchases", "VendorBill", {"expense": ("expenseList", "expense", "VendorBillExpense")}),
+    "vendorCredit": ("purchases", "VendorCredit", {"expense": ("expenseList", "expense", "VendorCreditExpense")}),
+    "journalEntry": ("general", "JournalEntry", {"line": ("lineList", "line", "JournalEntryLine")}),
 }
+MAX_JOURNAL_LINES = 1000  # lines per journal entry NetSuite accepts
+# body fields NetSuite fills in when a record is created without them (local name of the type -> field -> text)
+CREATE_DEFAULTS: dict[str, dict[str, str]] = {"VendorBill": {"paymentHold": "false"}}
 NOT_SUBLISTS = frozenset({"customFieldList", "nullFieldList"})
+
+
+def check_journal_lines(line_list: etree._Element | None) -> None:
+    """What NetSuite refuses in a journal entry: no lines, too many, a line without account or amount, imbalance."""
+    lines = list(line_list) if line_list is not None else []
+    if not lines:
+        raise RecordRefused("JE_LINE_MISSING_REQD_DATA", "A journal entry needs at least one line.")
+    if len(lines) > MAX_JOURNAL_LINES:
+        raise RecordRefused("EXCEEDED_MAX_TRANS_LINES", f"A journal entry can have at most {MAX_JOURNAL_LINES} "
+                                                        f"lines; this one has {len(lines)}.")
+    totals = [Decimal(0), Decimal(0)]
+    for n, line in enumerate(lines, start=1):
+        amounts = []
+        for side, name in enumerate(("debit", "credit")):
+            text = (line.findtext(f"{{*}}{name}") or "").strip()
+            if text:
+                try:
+                    value = Decimal(text)
+                except InvalidOperation as exc:
+                    raise RecordRefused("INVALID_FLD_VALUE", f"line {n}: {name} {text!r} is not a number") from exc
+                if value < 0:
+                    raise RecordRefused("INVALID_FLD_VALUE", f"line {n}: {name} must not be negative")
+                totals[side] += value
+                amounts.append(value)
+        account = line.find("{*}account")
+        if account is None or not account.get("internalId") or len(amounts) != 1:
+            raise RecordRefused("JE_LINE_MISSING_REQD_DATA",
+                                f"line {n}: a journal line needs an account and exactly one of debit or credit.")
+    if totals[0] != totals[1]:
+        raise RecordRefused("JE_AMOUNTS_MUST_BALANCE",
+                            f"The debits ({totals[0]}) and credits ({totals[1]}) of a journal entry must balance.")
 
 
 class RecordRefused(Exception):
@@ -69,6 +105,11 @@ class RecordRules:
                                 "This bill has been paid; a paid transaction cannot be edited.")
         old_day = self.stored_date(rec)
         fields = dict(rec.fields)
+        if rec.xsi_type is None and not fields:  # a new record: NetSuite's defaults for fields not sent
+            qn = etree.QName(xsi_type)
+            for name, text in CREATE_DEFAULTS.get(qn.localname, {}).items():
+                fields[name] = etree.Element(f"{{{qn.namespace}}}{name}")
+                fields[name].text = text
         for child in rec_el:
             name = etree.QName(child).localname
             if name == "customFieldList":
@@ -88,6 +129,8 @@ class RecordRules:
                 fields[name] = self._merge_sublist(fields.get(name), child)
             else:
                 fields[name] = copy.deepcopy(child)
+        if etree.QName(xsi_type).localname == "JournalEntry":
+            check_journal_lines(fields.get("lineList"))
         probe = StoredRecord(rec.record_type, rec.internal_id, rec.external_id, xsi_type, fields)
         new_day = self.stored_date(probe)
         for day in (old_day, new_day):

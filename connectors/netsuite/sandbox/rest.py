@@ -19,10 +19,17 @@ _SUITEQL = re.compile(
 )
 _CONDITION = re.compile(r"^\s*(?P<field>[A-Za-z0-9_]+)\s*=\s*'(?P<value>(?:[^']|'')*)'\s*$", re.DOTALL)
 _AND = re.compile(r"\s+AND\s+(?=(?:[^']*'[^']*')*[^']*$)", re.IGNORECASE)
-_SUITEQL_TYPES = {"vendbill": "vendorBill", "journal": "journalEntry"}
+_TYPE_IN = re.compile(r"^\s*type\s+IN\s*\((?P<values>\s*'[A-Za-z]+'(?:\s*,\s*'[A-Za-z]+')*\s*)\)\s*$",
+                      re.IGNORECASE)
+_SUITEQL_CODES = {"VendBill": "vendorBill", "VendCred": "vendorCredit", "Journal": "journalEntry"}
+_SUITEQL_TYPES = {code.lower(): rtype for code, rtype in _SUITEQL_CODES.items()}
 KNOWN_FIELDS = {
     "vendorBill": {"externalId", "entity", "tranDate", "currency", "subsidiary", "paymentHold", "memo", "expense",
                    "account", "dueDate", "terms", "department", "class", "location", "approvalStatus"},
+    "vendorCredit": {"externalId", "entity", "tranDate", "currency", "subsidiary", "memo", "expense", "account",
+                     "department", "class", "location", "autoApply"},
+    "journalEntry": {"externalId", "tranDate", "currency", "exchangeRate", "subsidiary", "memo", "line",
+                     "postingPeriod", "department", "class", "location", "reversalDate", "approved"},
 }
 
 
@@ -146,22 +153,30 @@ class RestService:
         conditions: list[tuple[str, str]] = []
         for part in _AND.split(m.group("where")):
             cm = _CONDITION.match(part)
+            im = _TYPE_IN.match(part)
+            if im:  # type IN ('VendBill', 'VendCred'): one condition per listed type, any may match
+                conditions.append(("type", ",".join(v.strip().strip("'") for v in im.group("values").split(","))))
+                continue
             if not cm:
                 return _error(400, "INVALID_PARAMETER", f"unsupported SuiteQL condition {part.strip()!r}")
             conditions.append((cm.group("field").lower(), cm.group("value").replace("''", "'")))
-        rtype = None
+        rtypes: set[str] | None = None
         wanted = []
         for fld, value in conditions:
             if fld == "type":
-                rtype = _SUITEQL_TYPES.get(value.lower(), value)
+                rtypes = {_SUITEQL_TYPES.get(v.lower(), v) for v in value.split(",")}
             else:
                 wanted.append((fld, value))
+        codes = {rt: code for code, rt in _SUITEQL_CODES.items()}
         cols = [c.strip().lower() for c in m.group("cols").split(",")]
         rows = []
-        for rec in self.store.all(rtype):
+        for rec in self.store.all():
+            if rtypes is not None and rec.record_type not in rtypes:
+                continue
             flat = self._render(rec, "", "expandSubResources=false") if rec.xsi_type is not None else rec.fields
             lowered = {k.lower(): v for k, v in flat.items()}
-            lowered.update({"id": rec.internal_id, "externalid": rec.external_id})
+            lowered.update({"id": rec.internal_id, "externalid": rec.external_id,
+                            "type": codes.get(rec.record_type, rec.record_type)})
             if any(str(_suiteql_value(lowered.get(fld))) != value for fld, value in wanted):
                 continue
             row = {k: v for k, v in lowered.items() if not isinstance(v, dict | list)} if cols == ["*"] else {

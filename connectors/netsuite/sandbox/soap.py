@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import itertools
 import threading
 import uuid
@@ -17,7 +18,7 @@ from .store import RecordStore, StoredRecord
 from .tba import AuthRejected, TbaVerifier
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-_SEARCH_TYPES = {"_vendorBill": "vendorBill", "_journal": "journalEntry"}
+_SEARCH_TYPES = {"_vendorBill": "vendorBill", "_vendorCredit": "vendorCredit", "_journal": "journalEntry"}
 MAX_LIST_RECORDS = 100  # synchronous upsertList/updateList limit of SuiteTalk governance
 
 
@@ -336,6 +337,36 @@ class SoapService:
             rec = self.store.get(rtype, internal_id=iid)
             if rec is not None:
                 self._record_el(f"{{{self.core}}}record", rl, rec, body_only)
+        return resp
+
+    # -- account setup (what `vgos netsuite doctor` asks) ------------------------------------------------
+    def _op_getServerTime(self, op: etree._Element, _prefs) -> etree._Element:
+        """The cheapest authenticated call: doctor's login check."""
+        resp = self._m("getServerTimeResponse")
+        result = self._c("getServerTimeResult", resp)
+        self._status(result, True)
+        self._c("serverTime", result).text = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        return resp
+
+    def _op_getCustomizationId(self, op: etree._Element, _prefs) -> etree._Element:
+        """Script ids and internal ids of the account's customizations of one type (e.g. body fields)."""
+        ctype = op.find(f"{{{self.msgs}}}customizationType")
+        kind = ctype.get("getCustomizationType", "") if ctype is not None else ""
+        refs = [r for r in self.store.all(kind) if r.xsi_type is not None]
+        resp = self._m("getCustomizationIdResponse")
+        result = self._c("getCustomizationIdResult", resp)
+        self._status(result, True)
+        self._c("totalRecords", result).text = str(len(refs))
+        lst = self._c("customizationRefList", result)
+        for rec in refs:
+            ref = self._c("customizationRef", lst)
+            ref.set("internalId", rec.internal_id)
+            script = rec.fields.get("scriptId")
+            ref.set("scriptId", (script.text or "") if script is not None else "")
+            ref.set("type", kind)
+            label = rec.fields.get("label")
+            if label is not None:
+                self._c("name", ref).text = label.text
         return resp
 
     # -- faults -----------------------------------------------------------------------------------------

@@ -79,6 +79,20 @@ class RecordStore:
             recs = [r for r in self.records.values() if record_type is None or r.record_type == record_type]
         return sorted(recs, key=lambda r: int(r.internal_id))
 
+    def put(self, record: StoredRecord) -> None:
+        """Place a record under its own internalId (account setup: vendors, accounts, field definitions)."""
+        with self._lock:
+            self.records[(record.record_type, record.internal_id)] = record
+            if record.external_id:
+                self._by_external[(record.record_type, record.external_id)] = record.internal_id
+
+    def remove(self, record_type: str, internal_id: str) -> None:
+        """Delete a record, as an administrator deleting it in the UI would (no error when absent)."""
+        with self._lock:
+            rec = self.records.pop((record_type, internal_id), None)
+            if rec is not None and rec.external_id:
+                self._by_external.pop((record_type, rec.external_id), None)
+
     def close_period(self, period: str) -> None:
         """Close an accounting period (YYYY-MM): transactions dated in it can no longer be written."""
         with self._lock:
