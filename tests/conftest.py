@@ -14,11 +14,24 @@ FIXTURES = SHARED / "fixtures"
 PG_ADMIN_URL = os.environ.get("VGOS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 
+_ROOT = pytest.StashKey[Path]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's homes go with it: no `vgos-tests-*` folder is left in the temp directory."""
+    import shutil
+
+    root = config.stash.get(_ROOT, None)
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """No test touches the checkout's .vgos/ or dagster_home/: the session gets its own homes."""
     import tempfile
 
     root = Path(tempfile.mkdtemp(prefix="vgos-tests-"))
+    config.stash[_ROOT] = root
     for var, sub in (("VGOS_HOME", "vgos_home"), ("DAGSTER_HOME", "dagster_home")):
         (root / sub).mkdir()
         os.environ[var] = str(root / sub)
