@@ -26,6 +26,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that takes a PostgreSQL fixture carries the `postgres` marker (`-m "not postgres"` works)."""
+    for item in items:
+        if {"pg_url", "pg_admin_url"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """No test touches the checkout's .vgos/ or dagster_home/: the session gets its own homes."""
     import tempfile
