@@ -24,10 +24,12 @@ ITEM_SCHEMA = {"provider_batch_id": pl.String, "end_to_end_id": pl.String, "prin
                "amount_minor": pl.Int64, "currency": pl.String, "payee_ref": pl.String}
 
 
-def totals_of(batches: Iterable[dict[str, Any]]) -> list[BatchTotals]:
-    """Batch totals from batch rows (load_batch_frame), as recon.match.expected_from reads them."""
+def totals_of(batches: Iterable[dict[str, Any]], lines: dict[str, int]) -> list[BatchTotals]:
+    """Batch totals from batch rows (load_batch_frame), as recon.match.expected_from reads them: a row without an
+    item count counts its lines."""
     return [BatchTotals(b["provider_batch_id"], b.get("payment_info_id"), int(b["ctrl_sum_minor"]), b["currency"],
-                        int(b.get("n_items") or 0), b.get("execution_date")) for b in batches]
+                        int(b.get("n_items", 0) or lines.get(b["provider_batch_id"], 0)), b.get("execution_date"))
+            for b in batches]
 
 
 def _items(frame: pl.DataFrame) -> list[ExpectedItem]:
@@ -118,7 +120,7 @@ def reconcile_frames(window_id: str, output_digest: str, batches: list[dict[str,
     kw: dict[str, Any] = dict(tenant_id=tenant_id, amount_tolerance_minor=amount_tolerance_minor,
                               expected_fee_minor=expected_fee_minor, date_window_days=date_window_days,
                               resolved=resolved)
-    totals = totals_of(batches)
+    totals = totals_of(batches, dict(items.group_by("provider_batch_id").len().iter_rows()))
     if expected_fee_minor is not None or items["end_to_end_id"].n_unique() != items.height \
             or items["end_to_end_id"].null_count():
         # every payment is checked for its fee, or ids repeat: the exact rules judge everything
