@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, insert, select
 
 from vgos.errors import InputError
-from vgos.store.ledger import AuditRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+# The columns of `audit_log` (vgos.store.ledger.AuditRecord) that a record fills; `id` is assigned by the database.
+COLUMNS = ("at", "actor_id", "actor_type", "action", "resource", "window_id", "correlation_id", "diff_summary")
+_INSERT_SQL = f"INSERT INTO audit_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 _WINDOW_RE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
 _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
@@ -92,6 +97,10 @@ def record_on(
     window_id: str | None = None,
 ) -> None:
     """Append an audit row inside the caller's transaction, so the change and its record commit together."""
+    from sqlalchemy import insert
+
+    from vgos.store.ledger import AuditRecord
+
     conn.execute(
         insert(AuditRecord),
         [_row(actor_id, actor_type, action, resource, correlation_id, at, diff_summary, window_id)],
@@ -110,7 +119,19 @@ def record(
     window_id: str | None = None,
     url: str | None = None,
 ) -> None:
-    """Append one audit row; `window_id` defaults to the single YYYY-MM-DD found in `resource`."""
+    """Append one audit row; `window_id` defaults to the single YYYY-MM-DD found in `resource`.
+
+    On a SQLite store that is already migrated the row goes in through sqlite3 (`vgos.store.lite`), so a short
+    command does not import SQLAlchemy and alembic for one INSERT; otherwise the ORM path creates or migrates it.
+    """
+    row = _row(actor_id, actor_type, action, resource, correlation_id, at, diff_summary, window_id)
+    from vgos.store.lite import current_sqlite, transaction
+
+    path = current_sqlite(url)
+    if path is not None:
+        with transaction(path) as conn:
+            conn.execute(_INSERT_SQL, tuple(row[c] for c in COLUMNS))
+        return
     from vgos.store.db import get_engine
 
     with get_engine(url).begin() as conn:
@@ -126,7 +147,10 @@ def query(
     url: str | None = None,
 ) -> list[dict[str, Any]]:
     """Audit rows in append order, filtered by window, actor and/or action; diff_summary decoded."""
+    from sqlalchemy import select
+
     from vgos.store.db import get_engine
+    from vgos.store.ledger import AuditRecord
 
     stmt = select(AuditRecord.__table__).order_by(AuditRecord.id)
     if window_id is not None:

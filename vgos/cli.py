@@ -28,6 +28,7 @@ REGISTRARS = (
     "vgos.cli_keys",
     "connectors.netsuite.cli",
     "connectors.psp.cli",
+    "evidence_pack.cli",
 )
 
 
@@ -81,7 +82,7 @@ def cmd_fold(args: argparse.Namespace) -> int:
     from vgos.report import fold_summary
     from vgos.signing import load_signer
     from vgos.storage import open_store
-    from vgos.store.idempotency import prior_lookup
+    from vgos.store.lite import prior_lookup
     from vgos.transcript import write_transcript
 
     policy = load_policy(args.policy)

@@ -26,7 +26,7 @@ import mmap
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +96,9 @@ class Reject:
     detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form written to rejects.jsonl."""
-        return asdict(self)
+        """JSON form written to rejects.jsonl (what `dataclasses.asdict` gives, without its generic deep copy)."""
+        return {"event_id": self.event_id, "reason": self.reason, "source": self.source, "field": self.field,
+                "detail": self.detail}
 
 
 _new_object = object.__new__

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
+
 from vgos.fold import FoldResult
+from vgos.seal import Allocation
 
 
 def table(headers: list[str], rows: list[list[object]]) -> str:
@@ -13,6 +16,12 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     body = ["  ".join(c.rjust(w) if c.lstrip("-").isdigit() else c.ljust(w)
                       for c, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def _largest(allocations: list[Allocation], n: int) -> list[Allocation]:
+    """The n largest payouts, ties by principal_id: `sorted(...)[:n]` without sorting every principal."""
+    key = lambda a: (-a.payout_minor, a.principal_id)  # noqa: E731
+    return heapq.nsmallest(n, allocations, key=key) if n >= 0 else sorted(allocations, key=key)[:n]
 
 
 def fold_summary(result: FoldResult, *, max_rows: int = 20) -> str:
@@ -26,7 +35,7 @@ def fold_summary(result: FoldResult, *, max_rows: int = 20) -> str:
     ]
     if result.rejects:
         lines.append("rejects: " + ", ".join(f"{k} {v:,}" for k, v in result.rejects_by_reason().items()))
-    allocs = sorted(result.allocations, key=lambda a: (-a.payout_minor, a.principal_id))[:max_rows]
+    allocs = _largest(result.allocations, max_rows)
     if allocs:
         lines.append(table(
             ["principal_id", "events", "net_minor", "bonus_floor_minor", "carry_minor", "payout_minor"],
@@ -46,7 +55,7 @@ def fold_summary(result: FoldResult, *, max_rows: int = 20) -> str:
 
 def markdown_allocations(result: FoldResult, limit: int = 10) -> str:
     """Markdown preview of the largest allocations (Dagster metadata)."""
-    allocs = sorted(result.allocations, key=lambda a: (-a.payout_minor, a.principal_id))[:limit]
+    allocs = _largest(result.allocations, limit)
     rows = ["| principal_id | events | net_minor | bonus_floor_minor | carry_minor | payout_minor |",
             "|---|---:|---:|---:|---:|---:|"]
     rows += [f"| {a.principal_id} | {a.events} | {a.net_minor} | {a.bonus_floor_minor} | {a.carry_minor} | "

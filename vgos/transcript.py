@@ -205,6 +205,31 @@ def _reject_entry(r: Any) -> dict[str, Any]:
     return {"event_id": d.get("event_id"), "reason": d.get("reason"), "field": d.get("field"), "source": source}
 
 
+def rejects_segment_bytes(entries: list[dict[str, Any]]) -> bytes:
+    """The `rejects` segment: `jcs_bytes(entries)`, without its generic walk when every value is a string or null
+    (member names are the four ASCII constants of `_reject_entry`, so sorted-key orjson output is RFC 8785)."""
+    if all(type(v) is str or v is None for e in entries for v in e.values()):
+        return orjson.dumps(entries, option=orjson.OPT_SORT_KEYS)
+    return jcs_bytes(entries)
+
+
+_ALLOC_HEAD = b'{"allocations":'
+_ALLOC_TAIL = b',"schema":"vgos.seal/1",'
+
+
+def allocations_segment_bytes(seal_bytes: bytes) -> bytes:
+    """The `allocations` segment, `jcs_bytes(seal["allocations"])`, taken as the slice of the RFC 8785 seal bytes
+    that holds it (it is their first member); other bytes are parsed and re-serialized as before.
+
+    In RFC 8785 output every '"' inside a string is escaped, so the first `],"schema":` ends the array."""
+    raw = bytes(seal_bytes)
+    if raw.startswith(_ALLOC_HEAD + b"["):
+        end = raw.find(b"]" + _ALLOC_TAIL)
+        if end > 0:
+            return raw[len(_ALLOC_HEAD):end + 1]
+    return jcs_bytes(orjson.loads(raw)["allocations"])
+
+
 def prior_windows_bytes(prior: dict[str, str]) -> bytes:
     """The `prior_windows` segment: RFC 8785 array of {event_id, window_id}, sorted by event_id (code points)."""
     return jcs_bytes([{"event_id": e, "window_id": prior[e]} for e in sorted(prior)])
@@ -214,7 +239,6 @@ def build_segments(result: Any, chunk_events: int = CHUNK_EVENTS) -> list[tuple[
     """(name, kind, bytes) of every segment in the fixed order of SEGMENT_ORDER (optional ones only when set)."""
     from vgos.fold import canonical_events_bytes
 
-    seal = orjson.loads(result.seal_bytes)
     kept = result.kept
     chunks = [canonical_events_bytes(kept.slice(i, chunk_events)) for i in range(0, kept.height, chunk_events)] \
         or [b"[]"]
@@ -228,8 +252,8 @@ def build_segments(result: Any, chunk_events: int = CHUNK_EVENTS) -> list[tuple[
         segs.append(("prior_windows", "prior_windows", prior_windows_bytes(prior)))
     segs += [(f"normalized_input/{i:05d}", "normalized_input", c) for i, c in enumerate(chunks)]
     segs += [
-        ("rejects", "rejects", jcs_bytes([_reject_entry(r) for r in result.rejects])),
-        ("allocations", "allocations", jcs_bytes(seal["allocations"])),
+        ("rejects", "rejects", rejects_segment_bytes([_reject_entry(r) for r in result.rejects])),
+        ("allocations", "allocations", allocations_segment_bytes(result.seal_bytes)),
         ("seal", "seal", bytes(result.seal_bytes)),
     ]
     return segs

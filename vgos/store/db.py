@@ -19,11 +19,11 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from vgos import config
+from vgos.store.lite import PRIVATE_DIR, PRIVATE_FILE, _make_private, prepare_sqlite_file  # noqa: F401 - re-exported
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # pg_advisory_xact_lock key that serializes migrations (ASCII "vgosmigr"); one per database, released at commit.
 MIGRATION_LOCK_KEY = 0x76676F736D696772
-PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -35,33 +35,6 @@ def sqlite_path(url: str) -> Path | None:
     if not db or db == ":memory:" or db.startswith("file:") or str(u.query.get("uri", "")).lower() == "true":
         return None
     return Path(db).absolute()
-
-
-def _make_private(path: Path, mode: int) -> None:
-    """chmod `path` to `mode` when it is ours and more open than that (best effort: never fails the caller)."""
-    with contextlib.suppress(OSError):
-        st = path.stat()
-        if st.st_uid == os.geteuid() and st.st_mode & 0o777 & ~mode:
-            os.chmod(path, mode)
-
-
-def prepare_sqlite_file(path: Path) -> None:
-    """Create the database folder 0700 and the file 0600 before SQLite opens it (SQLite gives -wal/-shm files the
-    database file's mode); tighten an existing file, its -wal/-shm and VGOS_HOME when they are ours."""
-    folder = path.parent
-    if not folder.exists():
-        folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-        _make_private(folder, PRIVATE_DIR)
-    elif folder == config.vgos_home():
-        _make_private(folder, PRIVATE_DIR)
-    try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
-    except OSError:
-        return  # unwritable location: SQLite reports it with its own message
-    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
-              path.with_name(path.name + "-journal")):
-        if p.exists():
-            _make_private(p, PRIVATE_FILE)
 
 
 def make_engine(url: str | None = None) -> Engine:

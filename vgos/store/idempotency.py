@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from vgos.store.acceptance import TranscriptIndex
 from vgos.store.base import Base
+from vgos.store.lite import merge_matches, probe_ids
 
 LOOKUP_CHUNK = 50_000
 INSERT_CHUNK = 200_000
@@ -173,15 +174,7 @@ def lookup_matches(conn: Connection, tenant_id: str, window_id: str, event_ids: 
     seals = current_seals(conn, tenant_id, window_id)
     if not seals:
         return {}
-    ids = event_ids if isinstance(event_ids, pl.Series) else pl.Series(list(event_ids), dtype=pl.String)
-    ids = ids.cast(pl.String).drop_nulls().unique().sort()  # in key order, the index probes stay local
-    out: dict[str, str] = {}
-    for rows in _lookup_chunks(conn, tenant_id, ids):
-        for eid, sid in rows:
-            w = seals.get(sid)
-            if w is not None and (eid not in out or w < out[eid]):  # kept twice: name the earliest window
-                out[eid] = w
-    return dict(sorted(out.items()))
+    return merge_matches(seals, _lookup_chunks(conn, tenant_id, probe_ids(event_ids)))
 
 
 def prior_matches(tenant_id: str, window_id: str, event_ids: Any, db_url: str | None = None) -> dict[str, str]:
@@ -197,9 +190,8 @@ def prior_matches(tenant_id: str, window_id: str, event_ids: Any, db_url: str | 
 
 
 def prior_lookup(tenant_id: str, window_id: str, db_url: str | None = None) -> Callable[[pl.Series], dict[str, str]]:
-    """A `vgos.fold.PriorLookup` bound to the tenant, the window being folded and the store."""
+    """A `vgos.fold.PriorLookup` bound to the tenant, the window being folded and the store (`vgos.store.lite`
+    answers it through sqlite3 when the store is a current SQLite file, this module otherwise)."""
+    from vgos.store.lite import prior_lookup as lookup
 
-    def lookup(event_ids: pl.Series) -> dict[str, str]:
-        return prior_matches(tenant_id, window_id, event_ids, db_url)
-
-    return lookup
+    return lookup(tenant_id, window_id, db_url)
