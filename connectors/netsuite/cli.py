@@ -80,6 +80,7 @@ def _config(args: argparse.Namespace):  # -> NetSuiteConfig
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from .dates import zone_label
     from .pipeline import sync_and_verify
     from .retry import NetSuiteError
 
@@ -89,8 +90,14 @@ def _sync(args: argparse.Namespace) -> int:
         report, drift = sync_and_verify(config, window, dry_run=args.dry_run)
     except NetSuiteError as exc:
         raise VerificationError(exc.code, str(exc)) from exc
-    counts = " ".join(f"{k}={v}" for k, v in report.counts().items())
+    counts = " ".join(f"{k}={v}" for k, v in report.counts().items() if not k.startswith("journal_"))
     print(f"netsuite sync {args.window_id}{' (dry run)' if args.dry_run else ''}: {counts}")
+    print(f"  bill date {window['tran_date']}, {zone_label(config)}")
+    if report.journal:
+        print("  journal: " + " ".join(f"{k}={v}" for k, v in report.journal.items()))
+    else:
+        why = "dry run" if args.dry_run else "bills not all written; the next sync posts it"
+        print(f"  journal: not posted ({why})")
     for pid in report.missing_vendor:
         print(f"  MISSING_VENDOR_MAPPING {pid}")
     for f in report.failed:

@@ -92,3 +92,14 @@ def config_zone(config: Any) -> ZoneInfo:
         _log.warning("NETSUITE_TIMEZONE is not set: SOAP bill dates assume the web-services user's time zone "
                      "is %s; set it to that user's time zone preference", PACIFIC)
     return ZoneInfo(PACIFIC)
+
+
+def zone_label(config: Any) -> str:
+    """How bill dates are sent, for the CLI: the zone and where it came from (REST needs none)."""
+    if getattr(config, "transport", "soap") == "rest":
+        return "plain dates (REST: no time zone conversion)"
+    if getattr(config, "timezone", None):
+        return f"time zone {config.timezone} (NETSUITE_TIMEZONE)"
+    if getattr(config, "base_url", None):
+        return f"time zone {PACIFIC} (NETSUITE_TIMEZONE not set: local endpoint fallback)"
+    return "time zone not set (NETSUITE_TIMEZONE is required for a real account)"

@@ -162,13 +162,16 @@ class SyncReport:
         return not self.failed and not self.missing_vendor
 
     def counts(self) -> dict[str, int]:
-        """Counts for asset metadata and the CLI."""
-        return {
+        """Counts for asset metadata and the CLI; once the journal was posted, its entries and lines too."""
+        out = {
             "created": len(self.created), "updated": len(self.updated), "unchanged": len(self.unchanged),
             "zeroed": len(self.zeroed),
             "failed": len(self.failed), "missing_vendor": len(self.missing_vendor),
             "skipped": len(self.skipped), "retries": self.retries,
         }
+        if self.journal:  # failed already counts journal failures (pipeline.sync_and_verify)
+            out.update(journal_entries=self.journal.get("parts", 0), journal_lines=self.journal.get("lines", 0))
+        return out
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from vgos.errors import InputError
 
@@ -81,6 +81,29 @@ def transcript_link(transcript_url: str, config: NetSuiteConfig | None = None, *
     raise InputError(f"transcript_url: the transcript {transcript_url} is on this server's disk, which no auditor "
                      f"can open; set {BASE_URL_ENV} to the public URL that serves VGOS_ARTIFACTS, or keep "
                      "transcripts on S3 (VGOS_ARTIFACTS=s3://bucket/prefix) for presigned links")
+
+
+# query parameters that make a URL a presigned S3 link (SigV4; SigV2 for links made by older tools)
+_PRESIGNED_V4 = {"X-Amz-Signature"}
+_PRESIGNED_V2 = {"AWSAccessKeyId", "Signature", "Expires"}
+
+
+def link_identity(url: str | None) -> str | None:
+    """What a transcript link points at: a presigned S3 link without its query string, any other link as it is.
+
+    A presigned link's query (signature, signing date, credential, expiry) changes every day for the same object,
+    so `verify` compares links by this identity: a next-day verify does not report drift because the signature
+    changed, while a link to another transcript (another path) still does.
+    """
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    keys = {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if _PRESIGNED_V4 <= keys or _PRESIGNED_V2 <= keys:
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return url
 
 
 def check_link_config(config: NetSuiteConfig, *, env: dict[str, str] | None = None) -> str:

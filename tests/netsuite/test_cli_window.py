@@ -33,18 +33,28 @@ def authorized_window(vgos_home: Path, tmp_path: Path, sandbox, monkeypatch: pyt
     return result, batch
 
 
-def test_sync_then_verify_from_the_store(authorized_window, sandbox, capsys: pytest.CaptureFixture) -> None:
+def test_sync_then_verify_from_the_store(authorized_window, sandbox, capsys: pytest.CaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     result, batch = authorized_window
     args = [SEED_WINDOW, "--vendor-map", str(DEMO_VENDOR_MAP)]
     assert main(["netsuite", "sync", *args]) == 0
-    assert "created=3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "created=3" in out
+    # the time zone bill dates were sent in, and the accrual journal posted beside the bills
+    assert f"bill date {SEED_WINDOW}, time zone America/Los_Angeles (NETSUITE_TIMEZONE not set" in out
+    assert "journal: parts=1 lines=" in out and " created=1 " in out.split("journal:")[1].splitlines()[0]
     bills = [r for r in sandbox.store.all() if r.record_type.lower() == "vendorbill"]
     assert len(bills) == 3
     text = "".join(etree.tostring(v).decode() for b in bills for v in b.fields.values())
     assert result.output_digest in text and batch.provider_batch_id in text
     assert main(["netsuite", "verify", *args]) == 0
+    monkeypatch.setenv("NETSUITE_TIMEZONE", "America/Los_Angeles")
     assert main(["netsuite", "sync", *args]) == 0
-    assert "unchanged=3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "unchanged=3" in out and "time zone America/Los_Angeles (NETSUITE_TIMEZONE)" in out
+    assert "journal: parts=1" in out and "unchanged=1" in out.split("journal:")[1]
+    assert main(["netsuite", "sync", *args, "--dry-run"]) == 0
+    assert "journal: not posted (dry run)" in capsys.readouterr().out
 
 
 def test_sync_without_vendor_map_is_refused(authorized_window, capsys: pytest.CaptureFixture) -> None:

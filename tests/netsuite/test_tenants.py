@@ -55,3 +55,18 @@ def test_two_tenants_same_window_one_account_stay_apart(sandbox, first, second) 
     again = sync_window(_client(sandbox, second), **acme)
     assert len(again.unchanged) == 3 and again.created == [] and again.zeroed == []
     assert len(sandbox.store.all("vendorBill")) == 5
+
+
+def test_another_tenants_bill_is_dropped_even_when_a_search_returns_it(sandbox) -> None:
+    """Defence in depth: if a search ever ignored the tenant criterion (an account whose field is not searchable,
+    a bill stamped before the filter existed), stamping still never zeroes or restamps another tenant's bill."""
+    acme, globex = _tenant_window("acme", ACME), _tenant_window("globex", GLOBEX, ALLOCATIONS[:2])
+    client = _client(sandbox, "soap")
+    assert sync_window(client, **acme).ok
+    search = client.find_window_bills
+    client.find_window_bills = lambda window_id, currency, tenant_id=None: search(window_id, currency, None)
+    assert {b.tenant_id for b in client.find_window_bills(W, "USD", "globex")} == {"acme"}  # unscoped now
+    report = sync_window(client, **globex)
+    assert report.ok and len(report.created) == 2 and report.zeroed == [] and report.updated == []
+    assert verify_window(client, **globex).ok and verify_window(client, **acme).ok
+    assert sorted(_digests(sandbox).values()) == [ACME] * 3 + [GLOBEX] * 2

@@ -81,3 +81,48 @@ def test_cli_sync_stamps_the_public_link_and_verify_sees_no_drift(authorized_win
     capsys.readouterr()
     assert main(["netsuite", "sync", *args]) == 0
     assert "unchanged=" in capsys.readouterr().out
+
+
+def test_link_identity_drops_only_a_presigned_links_query() -> None:
+    from connectors.netsuite.transcript_link import link_identity
+
+    v4 = ("https://b.s3.amazonaws.com/t/index.json?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20300102T000000Z"
+          "&X-Amz-Expires=604800&X-Amz-SignedHeaders=host&X-Amz-Signature=ab12")
+    v2 = "https://b.s3.amazonaws.com/t/index.json?AWSAccessKeyId=AK&Signature=x%2By&Expires=1893456000"
+    assert link_identity(v4) == link_identity(v2) == "https://b.s3.amazonaws.com/t/index.json"
+    for kept in ("https://audit.example.com/vgos/transcripts/t/w/d/", "https://x.example/t?id=1",
+                 "https://x.example/t?Signature=only", "file:///srv/t", "", None):
+        assert link_identity(kept) == kept
+
+
+def test_a_next_day_verify_of_a_presigned_link_is_no_drift(sandbox, monkeypatch, tmp_path) -> None:
+    """A presigned link's signature changes every day; verify compares the object it points at, not the signature.
+
+    Old code compared the whole URL, so `verify` the day after a sync reported every bill as drift."""
+    from connectors.netsuite.soap_client import SuiteTalkClient
+    from connectors.netsuite.stamping import sync_window, verify_window
+    from tests.netsuite.conftest import DIGEST, NO_SLEEP, config_for, window
+
+    for var, value in {"AWS_ACCESS_KEY_ID": "AKIAVGOSTEST", "AWS_SECRET_ACCESS_KEY": "not-a-secret",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                       "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}.items():
+        monkeypatch.setenv(var, value)  # presigning is local: nothing is sent to S3
+    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    location = f"s3://vgos-art/art/transcripts/default/2025-09-23/{DIGEST}"
+    day1 = dt.datetime(2030, 1, 2, 9, 0, tzinfo=dt.UTC)
+    link1 = transcript_link(location, REAL, env={}, now=day1)
+    link2 = transcript_link(location, REAL, env={}, now=day1 + dt.timedelta(days=1))
+    assert link1 != link2 and "X-Amz-Signature=" in link2
+    client = SuiteTalkClient(config_for(sandbox), retry=NO_SLEEP)
+    assert sync_window(client, **window(transcript_url=link1)).ok
+    assert verify_window(client, **window(transcript_url=link2)).ok  # same transcript, next day's signature
+    # a link to another transcript (another object) is still drift, signature or not
+    other = transcript_link(location.replace(DIGEST, "ef" * 32), REAL, env={}, now=day1 + dt.timedelta(days=1))
+    drift = verify_window(client, **window(transcript_url=other))
+    assert [i.kind for i in drift.items] == ["FIELD_DIFFERS"] * 3
+    assert all(i.expected == f"transcript_url={other}" and i.actual == f"transcript_url={link1}"
+               for i in drift.items)
+    # a sync on the next day still refreshes the stamped link (so it stays openable within its 7 days)
+    assert len(sync_window(client, **window(transcript_url=link2)).updated) == 3
+    assert verify_window(client, **window(transcript_url=link2)).ok
