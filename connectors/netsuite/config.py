@@ -163,10 +163,11 @@ class NetSuiteConfig:
         if not 1 <= self.max_attempts <= 100:
             raise InputError(f"NETSUITE_MAX_ATTEMPTS must be in 1..100, got {self.max_attempts}")
         for name in ("connect_timeout_s", "read_timeout_s", "backoff_max_s", "retry_after_max_s"):
-            if not getattr(self, name) > 0:
-                raise InputError(f"NETSUITE_{name.upper()} must be > 0, got {getattr(self, name)}")
-        if self.backoff_base_s < 0:
-            raise InputError(f"NETSUITE_BACKOFF_BASE_S must be >= 0, got {self.backoff_base_s}")
+            if not 0 < getattr(self, name) <= 86_400:  # also refuses nan and inf: a timeout that never fires
+                raise InputError(f"NETSUITE_{name.upper()} must be > 0 and at most 86400 seconds, "
+                                 f"got {getattr(self, name)}")
+        if not 0 <= self.backoff_base_s <= 86_400:
+            raise InputError(f"NETSUITE_BACKOFF_BASE_S must be in 0..86400 seconds, got {self.backoff_base_s}")
 
     def wsdl_path(self) -> str:
         """The WSDL the SOAP client loads, checked readable; missing or unreadable is one configuration line."""

@@ -318,3 +318,12 @@ def _env() -> dict[str, str]:
     return {"NETSUITE_ACCOUNT": CREDS.account, "NETSUITE_CONSUMER_KEY": CREDS.consumer_key,
             "NETSUITE_CONSUMER_SECRET": CREDS.consumer_secret, "NETSUITE_TOKEN_ID": CREDS.token_id,
             "NETSUITE_TOKEN_SECRET": CREDS.token_secret}
+
+
+@pytest.mark.parametrize("var,value", [("NETSUITE_READ_TIMEOUT_S", "inf"), ("NETSUITE_CONNECT_TIMEOUT_S", "nan"),
+                                       ("NETSUITE_READ_TIMEOUT_S", "0"), ("NETSUITE_BACKOFF_BASE_S", "nan"),
+                                       ("NETSUITE_BACKOFF_MAX_S", "1e9")])
+def test_timeouts_that_never_fire_are_refused(var, value):
+    """inf or nan would make a request wait forever (every comparison with nan is false): one config line."""
+    with pytest.raises(InputError, match=var):
+        NetSuiteConfig.from_env({**_env(), var: value})
