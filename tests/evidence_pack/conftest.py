@@ -1,0 +1,84 @@
+"""The demo window as `make demo` leaves it (sealed, ACK/CT, gate, pain.001, NetSuite, camt.054 recon, SPV, ledger),
+built once per module in its own VGOS_HOME, and the `vgos report` page of it."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.payouts.conftest import fold, sealed  # noqa: F401 (`sealed`: a fixture used by name)
+
+WINDOW = "2025-09-23"
+ISOLATED = ("VGOS_DATABASE_URL", "VGOS_ARTIFACTS", "VGOS_DROP_ZONE", "VGOS_SIGNING_KEY", "VGOS_KMS_KEY_ID",
+            "VGOS_TRUSTED_KEYS", "VGOS_CHROMIUM", "NETSUITE_BASE_URL")
+
+
+@dataclass
+class DemoWindow:
+    """Where the demo window lives and what it sealed."""
+
+    home: Path
+    output_digest: str
+    transcript_url: str
+    transcript_root: str
+
+
+def run_vgos(*args: object) -> tuple[int, str, str]:
+    """The `vgos` entry point in this process: (exit code, stdout, stderr)."""
+    from vgos.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def build_demo_window(tmp: Path, mp: pytest.MonkeyPatch) -> DemoWindow:
+    """Step 1-3 of `vgos demo` through the same functions, without the Dagster runs (see vgos.demo)."""
+    from vgos.acceptance import demo_issuers, submit_proof
+    from vgos.cli_acceptance import demo_proofs
+    from vgos.demo import disburse_and_book, netsuite_sandbox
+    from vgos.gate import authorize
+    from vgos.transcript import current_seal, publish_transcript
+
+    home = tmp / "vgos_home"
+    home.mkdir()
+    mp.setenv("VGOS_HOME", str(home))
+    mp.setenv("DAGSTER_HOME", str(tmp / "dagster_home"))  # no instance there: the Dagster section is omitted
+    for var in ISOLATED:
+        mp.delenv(var, raising=False)
+    demo_issuers()
+    ref = publish_transcript(fold(tmp))
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    for p in demo_proofs(WINDOW, "default", ref.output_digest, issued=now - dt.timedelta(seconds=60)):
+        assert submit_proof(p).accepted
+    decisions = authorize(WINDOW, as_of=now).decisions
+    with netsuite_sandbox():
+        disburse_and_book(current_seal(WINDOW), ref.output_digest, ref.url, decisions, out_dir=home / "batches")
+    return DemoWindow(home, ref.output_digest, ref.url, ref.transcript_root)
+
+
+@pytest.fixture(scope="module")
+def demo_window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWindow]:
+    """The demo window, shared by the tests of one module (the environment is restored afterwards)."""
+    with pytest.MonkeyPatch.context() as mp:
+        yield build_demo_window(tmp_path_factory.mktemp("evidence"), mp)
+
+
+@pytest.fixture(scope="module")
+def demo_pack(demo_window: DemoWindow) -> Path:
+    """`vgos report 2025-09-23 --out pack.html` of the demo window (exit 0)."""
+    out = demo_window.home.parent / "pack" / "evidence-2025-09-23.html"
+    code, stdout, stderr = run_vgos("report", WINDOW, "--out", out)
+    assert code == 0, stderr
+    assert f"wrote {out}" in stdout and "VERIFIED" in stdout
+    return out
