@@ -2,11 +2,11 @@
 
 `reconcile_frames` gives the same result as `recon.match.reconcile` on the same batches and receipts (a property
 test holds them equal, digest for digest). A payment whose only receipt is one booked, unflagged, unreversed debit
-with the payout's amount and currency, no fee, and nothing else that could concern it (a second receipt, a
-status, money coming back with its payee and amount, a batch booking it inherits a different state from) is
-settled by a join; every other payment, every batch booking, fee and unexplained receipt goes through the exact
-rules of `recon.match` one by one. What counts as "could concern it" is deliberately wider than what the rules
-would use, so a doubtful payment is always judged by the rules.
+with the payout's amount and currency, no fee, naming that payment alone, and nothing else that could concern it
+(a second receipt, a status, money coming back with its payee and amount, a batch booking it inherits a different
+state from) is settled by a join; every other payment, every batch booking, fee and unexplained receipt goes
+through the exact rules of `recon.match` one by one. What counts as "could concern it" is deliberately wider than
+what the rules would use, so a doubtful payment is always judged by the rules.
 """
 
 from __future__ import annotations
@@ -78,12 +78,13 @@ def split_clean(items: pl.DataFrame, receipts: pl.DataFrame) -> tuple[pl.DataFra
     rc = receipts.select(_USED).with_row_index("_row")  # only the columns the rules below read
     pairs = _concerns(items, rc)
     once = pairs.group_by("_pos").agg(pl.len().alias("n"), c("_row").first()).filter(c("n") == 1)
+    # ...and the receipt concerns that one payment only (so the rules file it there, however they key it:
+    # EndToEndId, provider reference or NACHA stand-in id)
+    once = once.join(pairs.group_by("_row").len().filter(c("len") == 1).select("_row"), on="_row")
     parents = rc.filter((c("level") == "BATCH") & (c("kind") != DETAIL)).select(
         "raw_sha256", parent_seq="seq", p_booking="booking", p_flagged="flagged", p_reversal="reversal")
-    # the receipt must name the payment by its own EndToEndId (the rules' first way in)
     cand = rc.join(once.select("_row", "_pos"), on="_row").join(
-        items.select("_pos", e2e="end_to_end_id", currency_item="currency", amount_item="amount_minor"), on="_pos")
-    cand = cand.filter(c("end_to_end_id") == c("e2e"))
+        items.select("_pos", currency_item="currency", amount_item="amount_minor"), on="_pos")
     if parents.height:
         cand = cand.join(parents, on=["raw_sha256", "parent_seq"], how="left")
     else:
@@ -98,8 +99,8 @@ def split_clean(items: pl.DataFrame, receipts: pl.DataFrame) -> tuple[pl.DataFra
         as_is & c("kind").is_in([BOOKING, DETAIL]) & (c("booking") == BOOKED) & (c("direction") == "DBIT")
         & ~c("reversal") & not_flagged & (c("fee_minor") == 0) & (c("currency") == c("currency_item"))
         & c("amount_minor").is_not_null() & (c("amount_minor") == c("amount_item")))
-    matches = clean.select("_pos", "end_to_end_id", receipt_ids().alias("receipt_id")).join(
-        items.select("_pos", "principal_id", "provider_batch_id"), on="_pos").select(
+    matches = clean.select("_pos", receipt_ids().alias("receipt_id")).join(
+        items.select("_pos", "end_to_end_id", "principal_id", "provider_batch_id"), on="_pos").select(
         "end_to_end_id", "principal_id", "provider_batch_id", "receipt_id", method=pl.lit("end_to_end_id"),
         confidence_pct=pl.lit(100, dtype=pl.Int64))
     return matches, clean["_row"], clean["_pos"]

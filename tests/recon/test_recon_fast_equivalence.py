@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from connectors.psp.receipts import BOOKED, BOOKING, DETAIL, FEE, INFO, NOTICE, PENDING, STATUS, Receipt
 from recon.digest import result_digest
-from recon.fast import reconcile_frames
+from recon.fast import reconcile_frames, split_clean
 from recon.frames import MatchFrame, receipt_frame
 from recon.match import reconcile
 from vgos.canonical import jcs_bytes, sha256_hex
@@ -182,6 +182,12 @@ CASES = {
     "status after booking": [_r(1, E0), _r(2, E0, kind=STATUS, status="RJCT", reversal=True), _r(3, E1)],
     "fee line": [_r(1, E0), _r(2, E0, kind=FEE, amount_minor=5, bank_ref="F"), _r(3, E1)],
     "reversed booking": [_r(1, E0, reversal=True, return_code="AC04"), _r(2, E1)],
+    # one clean booking keyed only by the provider reference, or by the NACHA stand-in id: settled by the join too
+    "provider_ref only": [_r(1, None, provider_ref=E0), _r(2, E1)],
+    "ach only": [_r(1, "VG" + E0[-13:]), _r(2, E1)],
+    # one booking that names two payouts (EndToEndId of one, provider reference of the other): the rules file it
+    # under its EndToEndId only, the other payout stays missing
+    "names two payouts": [_r(1, E0, provider_ref=E1)],
     "notice only": [_r(1, E0), _r(2, E0, kind=NOTICE, bank_ref="N"), _r(3, E1)],
 }
 
@@ -195,3 +201,7 @@ def test_columnar_reconcile_on_the_doubtful_cases():
         assert got.result_digest == want.result_digest, name
     assert {d.type for d in reconcile(WINDOW, DIGEST, None, _with_items(BATCHES, ITEMS), CASES["ach stand-in"])
             .discrepancies} == {"DUPLICATE_PAYMENT"}
+    # the clean ones are settled by the join, whichever way the receipt names the payment
+    for name in ("provider_ref only", "ach only"):
+        assert split_clean(pl.DataFrame(ITEMS).drop("payout_item_id"), receipt_frame(CASES[name]))[0].height == 2
+    assert split_clean(pl.DataFrame(ITEMS).drop("payout_item_id"), receipt_frame(CASES["ach stand-in"]))[0].height == 1
