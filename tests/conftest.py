@@ -29,7 +29,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test that takes a PostgreSQL fixture carries the `postgres` marker (`-m "not postgres"` works)."""
     for item in items:
-        if {"pg_url", "pg_admin_url"} & set(getattr(item, "fixturenames", ())):
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and "postgres" in callspec.id.split("-")  # a store parametrized by name
+        if on_pg or {"pg_url", "pg_admin_url"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
 
 
