@@ -35,8 +35,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# `dagster dev` runs the webserver and the daemon together on the instance under DAGSTER_HOME: the daemon launches
+# queued runs (a run started from the UI completes) and ticks the sensors and schedules, which default to RUNNING.
 ui: $(STAMP)
-	$(BIN)/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: venv
 	$(BIN)/python benchmarks/fold_bench.py

@@ -19,7 +19,12 @@ from vgos_assets.recon import (
     provider_report_sensor,
     recon_results,
 )
-from vgos_assets.resources import ArtifactStoreResource, DropZoneResource, VgosSettingsResource
+from vgos_assets.resources import (
+    ArtifactStoreResource,
+    DropZoneResource,
+    IntakeQualityResource,
+    VgosSettingsResource,
+)
 from vgos_assets.schedules import window_close_schedule
 from vgos_assets.sensors import event_drop_sensor
 from vgos_assets.settlement import allocations, normalized_log, raw_events, transcript
@@ -37,6 +42,7 @@ defs = Definitions(
         "artifacts": ArtifactStoreResource(),
         "settings": VgosSettingsResource(tenant_id=TENANT),
         "netsuite": NetSuiteResource(),
+        "quality": IntakeQualityResource(),
         "io_manager": ArtifactIOManager(tenant_id=TENANT),
     },
 )

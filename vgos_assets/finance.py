@@ -125,9 +125,16 @@ def netsuite_bills(
     passed = drift is not None and drift.ok
     items = plain(drift.items[:50]) if drift is not None else []
     yield AssetCheckResult(check_name="netsuite_drift", passed=passed, severity=AssetCheckSeverity.ERROR,
-                           metadata={"checked": drift.checked if drift is not None else 0,
-                                     "drift": len(drift.items) if drift is not None else 0,
-                                     "items": MetadataValue.json(items)})
+                           metadata={**drift_figures(report, drift), "items": MetadataValue.json(items)})
+
+
+def drift_figures(report: Any, drift: Any) -> dict[str, int | bool]:
+    """What the read-back compared: bills written by the sync against bills read back, and drift per field kind."""
+    written = len(report.created) + len(report.updated) + len(report.unchanged) + len(report.zeroed)
+    figures: dict[str, int | bool] = {"bills_written": written, "bills_failed": len(report.failed),
+                                      "read_back": drift is not None}
+    figures.update(drift.counts() if drift is not None else {"checked": 0, "drift": 0, "manual_holds": 0})
+    return figures
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP,
@@ -157,4 +164,6 @@ def gl_journal(
     yield Output(plain(journal), metadata=meta)
     yield AssetCheckResult(check_name="gl_journal_balanced", passed=journal.balanced,
                            metadata={"debit_minor": journal.total_debit_minor,
-                                     "credit_minor": journal.total_credit_minor})
+                                     "credit_minor": journal.total_credit_minor,
+                                     "difference_minor": journal.total_debit_minor - journal.total_credit_minor,
+                                     "lines": len(journal.lines), "currency": journal.currency})

@@ -47,6 +47,15 @@ def ledger_postings(
                            "trial_balance": MetadataValue.md(f"```\n{text}\n```")})
     yield AssetCheckResult(check_name="ledger_balanced", passed=bool(check["passed"]),
                            severity=AssetCheckSeverity.ERROR,
-                           metadata={"balanced": check["balanced"], "expense_minor": check["expense_minor"],
-                                     "sealed_payout_minor": check["sealed_payout_minor"],
+                           metadata={**ledger_figures(check),
                                      "mismatches": MetadataValue.json(check["mismatches"][:50])})
+
+
+def ledger_figures(check: dict) -> dict[str, int | bool]:
+    """What the check compared: Σ debits against Σ credits, expense against Σ sealed payouts, and the mismatches."""
+    debit = sum(r["debit_minor"] for r in check["trial_balance"])
+    credit = sum(r["credit_minor"] for r in check["trial_balance"])
+    return {"balanced": check["balanced"], "debit_minor": debit, "credit_minor": credit,
+            "difference_minor": debit - credit, "expense_minor": check["expense_minor"],
+            "sealed_payout_minor": check["sealed_payout_minor"], "accounts": len(check["trial_balance"]),
+            "registry_mismatches": len(check["mismatches"])}

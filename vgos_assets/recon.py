@@ -9,6 +9,9 @@ from typing import Any
 
 import orjson
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     DefaultScheduleStatus,
@@ -171,10 +174,13 @@ def provider_receipts(
                             "drop_zone": drop_zone.store().url("reports"), "files_table": MetadataValue.md(md)})
 
 
-@asset(partitions_def=window_partitions, group_name=GROUP, deps=["provider_receipts"])
+@asset(partitions_def=window_partitions, group_name=GROUP, deps=["provider_receipts"],
+       check_specs=[AssetCheckSpec("recon_completeness", asset="recon_results",
+                                   description="every expected payment matched and no open discrepancy (WARN while "
+                                               "provider evidence is pending, ERROR on an open discrepancy)")])
 def recon_results(
     context: AssetExecutionContext, config: EvaluationConfig, payout_batch: dict, settings: VgosSettingsResource,
-) -> Output[dict]:
+):
     """The window's batches matched against stored receipts; discrepancies by type; persisted idempotently."""
     from recon.service import recon_metadata, run_window_recon
 
@@ -198,7 +204,16 @@ def recon_results(
             [{"accepted": r.accepted, "reason": r.reason, "duplicate": r.duplicate} for r in submitted])
     value = result.to_dict() | {"result_digest": result.result_digest, "recon_run_id": run_id,
                                 "as_of": as_of.isoformat()}
-    return Output(value, metadata=meta)
+    yield Output(value, metadata=meta)
+    # not blocking: the ledger records what settled even while evidence is pending or a case is open
+    open_cases = len(result.open_discrepancies())
+    yield AssetCheckResult(
+        check_name="recon_completeness", passed=bool(result.fully_reconciled),
+        severity=AssetCheckSeverity.ERROR if open_cases else AssetCheckSeverity.WARN,
+        metadata={"expected": result.n_expected, "matched": result.n_matched, "matched_ppm": result.matched_ppm,
+                  "pending": len(result.pending), "open_discrepancies": open_cases,
+                  "discrepancies": len(result.discrepancies), "receipts": result.n_receipts,
+                  **{f"outcome_{k.lower()}": v for k, v in sorted(meta["outcomes"].items())}})
 
 
 def report_windows(data: bytes, fmt: str | None, name: str, keys: set[str]) -> list[str]:
@@ -224,7 +239,7 @@ def report_windows(data: bytes, fmt: str | None, name: str, keys: set[str]) -> l
     return sorted(found)
 
 
-@sensor(job=recon_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.STOPPED,
+@sensor(job=recon_job, minimum_interval_seconds=60, default_status=DefaultSensorStatus.RUNNING,
         description="provider reports under <drop zone>/reports/ start reconciliation of the windows they concern")
 def provider_report_sensor(context: SensorEvaluationContext, drop_zone: DropZoneResource):
     """One run per (report content, window); a re-dropped or renamed copy of a seen report starts nothing."""
@@ -236,6 +251,7 @@ def provider_report_sensor(context: SensorEvaluationContext, drop_zone: DropZone
     seen: list[str] = list(state.get("seen", []))
     known = set(seen)
     keys = set(window_partitions.get_partition_keys())
+    batched = context.instance.get_materialized_partitions(AssetKey("payout_batch")) if scan.drops else set()
     requests = []
     for d in scan.drops:
         if d.sha256 in known:
@@ -246,7 +262,11 @@ def provider_report_sensor(context: SensorEvaluationContext, drop_zone: DropZone
         windows = report_windows(store.get(d.key), d.format, d.url, keys)
         if not windows:
             context.log.warning(f"{d.key}: no window partition found in the report; the daily recon ingests it")
-        for w in windows:
+        unbatched = [w for w in windows if w not in batched]
+        if unbatched:  # recon_results reads the window's payout_batch: without one the run could only fail
+            context.log.info(f"{d.key}: no payout_batch materialization for {', '.join(unbatched)}, no run; "
+                             "the disbursement run and the daily recon ingest the report")
+        for w in (w for w in windows if w in batched):
             requests.append(RunRequest(run_key=f"{d.run_key}:{w}", partition_key=w,
                                        tags={"vgos/trigger": "provider_report", "vgos/report": d.key[-200:],
                                              "vgos/report_sha256": d.sha256}))
@@ -265,7 +285,7 @@ def recon_windows(scheduled: dt.datetime, batched: set[str], lookback_days: int 
 
 
 @schedule(name="daily_recon_schedule", cron_schedule="0 6 * * *", job=recon_job, execution_timezone="UTC",
-          default_status=DefaultScheduleStatus.STOPPED,
+          default_status=DefaultScheduleStatus.RUNNING,
           description="every day at 06:00 UTC: ingest reports and reconcile the last week's batched windows")
 def daily_recon_schedule(context: ScheduleEvaluationContext):
     """One run per recently batched window; run keys name the tick so each day reconciles again."""

@@ -9,6 +9,7 @@ from dagster import ConfigurableResource
 from vgos import config
 from vgos.policy import Policy, load_policy
 from vgos.storage import BlobStore, LocalBlobStore, S3BlobStore
+from vgos_assets.quality import IntakeThresholds
 
 
 def _open(root: str) -> BlobStore:
@@ -62,3 +63,38 @@ class VgosSettingsResource(ConfigurableResource):
     def db_url(self) -> str:
         """The OLTP store URL (`database_url`, else `VGOS_DATABASE_URL`, else SQLite under VGOS_HOME)."""
         return self.database_url or config.database_url()
+
+
+QUALITY_VARS = {"max_schema_invalid_ppm": "VGOS_QUALITY_MAX_SCHEMA_INVALID_PPM",
+                "max_duplicate_ppm": "VGOS_QUALITY_MAX_DUPLICATE_PPM",
+                "max_late_ppm": "VGOS_QUALITY_MAX_LATE_PPM",
+                "min_kept_records": "VGOS_QUALITY_MIN_KEPT_RECORDS"}
+
+
+class IntakeQualityResource(ConfigurableResource):
+    """Raw-intake thresholds of the GX check, kept out of the policy manifest so they never change a digest."""
+
+    max_schema_invalid_ppm: int | None = None
+    max_duplicate_ppm: int | None = None
+    max_late_ppm: int | None = None
+    min_kept_records: int | None = None
+
+    def thresholds(self) -> IntakeThresholds:
+        """Each value from config, else its VGOS_QUALITY_* variable, else the default; one line when invalid."""
+        from dagster import Failure
+
+        values: dict[str, int] = {}
+        for name, var in QUALITY_VARS.items():
+            given = getattr(self, name)
+            raw: object = given if given is not None else os.environ.get(var) or None
+            if raw is None:
+                continue
+            hi = 1_000_000 if name.endswith("_ppm") else 2**53 - 1
+            try:
+                value = int(str(raw).strip())
+            except ValueError:
+                value = -1
+            if not 0 <= value <= hi:
+                raise Failure(f"{var if given is None else name}={raw!r}: expected an integer 0..{hi}")
+            values[name] = value
+        return IntakeThresholds(**values)

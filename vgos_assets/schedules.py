@@ -5,10 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from dagster import RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
+from dagster import (
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
 
 from vgos.policy import Policy, load_policy
 from vgos_assets.jobs import settlement_job
+from vgos_assets.partitions import window_partitions
 
 
 def close_cron(policy: Policy) -> str:
@@ -32,9 +40,14 @@ def build_window_close_schedule(policy: Policy | None = None) -> ScheduleDefinit
     policy = policy or load_policy(os.environ.get("VGOS_POLICY") or None)
 
     @schedule(name="window_close_schedule", cron_schedule=close_cron(policy), job=settlement_job,
-              execution_timezone="UTC", description="materialize the window that just closed, at close + grace")
-    def window_close_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+              execution_timezone="UTC", default_status=DefaultScheduleStatus.RUNNING,
+              description="materialize the window that just closed, at close + grace")
+    def window_close_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
         window_id = window_for_tick(context.scheduled_execution_time, policy)
+        if not window_partitions.has_partition_key(window_id):
+            first, last = window_partitions.get_first_partition_key(), window_partitions.get_last_partition_key()
+            return SkipReason(f"window {window_id} is outside the partitions {first}..{last} "
+                              "(set VGOS_PARTITIONS_START to the first window to settle)")
         return RunRequest(run_key=f"window-close:{window_id}", partition_key=window_id,
                           tags={"vgos/trigger": "window_close"})
 

@@ -22,7 +22,13 @@ from vgos.fold import FoldResult, Intake, fold_intake, intake_files
 from vgos.report import markdown_allocations
 from vgos.storage import BlobStore, LocalBlobStore
 from vgos_assets.partitions import window_partitions
-from vgos_assets.resources import ArtifactStoreResource, DropZoneResource, VgosSettingsResource
+from vgos_assets.quality import GROUPS, SuiteOutcome
+from vgos_assets.resources import (
+    ArtifactStoreResource,
+    DropZoneResource,
+    IntakeQualityResource,
+    VgosSettingsResource,
+)
 
 GROUP = "settlement"
 
@@ -59,16 +65,21 @@ def raw_events(
                    + [f"| {f['key']} | `{f['sha256']}` | {f['size']} |" for f in files])
     return Output({"window_id": window_id, "files": files},
                   metadata={"files": len(files), "bytes": sum(f["size"] for f in files),
-                            "drop_zone": zone.url(f"events/{window_id}"), "files_table": MetadataValue.md(md)})
+                            "drop_zone": zone.url(f"events/{window_id}"), "files_table": MetadataValue.md(md),
+                            "files_sha256": MetadataValue.json({f["key"]: f["sha256"] for f in files})})
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP,
-       check_specs=[AssetCheckSpec("normalized_log_expectations", asset="normalized_log", blocking=True,
-                                   description="Great Expectations suite: types, non-null, integer amounts, "
-                                               "unique event_id, timestamps inside the window")])
+       check_specs=[AssetCheckSpec("raw_intake_quality", asset="normalized_log", blocking=True,
+                                   description="Great Expectations suite on every record read, before cleaning: "
+                                               "schema-invalid, duplicate and late shares within the thresholds "
+                                               "(VGOS_QUALITY_*), and at least one kept record"),
+                    AssetCheckSpec("normalized_log_expectations", asset="normalized_log", blocking=True,
+                                   description="Great Expectations suite on the kept rows: types, non-null, integer "
+                                               "amounts, unique event_id, timestamps inside the window")])
 def normalized_log(
     context: AssetExecutionContext, raw_events: dict, artifacts: ArtifactStoreResource,
-    settings: VgosSettingsResource,
+    settings: VgosSettingsResource, quality: IntakeQualityResource,
 ):
     """Kept canonical events in fold order, and every reject with its reason (SPEC §1–3).
 
@@ -76,8 +87,9 @@ def normalized_log(
     and are rejected DUPLICATE_PRIOR_WINDOW; the matches travel with the log into the transcript.
     """
     from vgos.store.idempotency import prior_lookup
-    from vgos_assets.quality import validate_normalized_log
+    from vgos_assets.quality import validate_normalized_log, validate_raw_intake
 
+    thresholds = quality.thresholds()  # invalid thresholds fail before any work
     files = raw_events["files"]
     lookup = prior_lookup(settings.tenant_id, context.partition_key, settings.db_url())
     with local_copies(artifacts.store(), files) as paths:
@@ -93,29 +105,54 @@ def normalized_log(
         "window": MetadataValue.json({"open_cutoff_exclusive": str(intake.window.open_cutoff_ts),
                                       "cutoff_inclusive": str(intake.window.cutoff_ts)}),
     })
+    raw = validate_raw_intake(intake, thresholds)
+    yield AssetCheckResult(check_name="raw_intake_quality", passed=raw.success, severity=AssetCheckSeverity.ERROR,
+                           description=raw_summary(raw), metadata=check_metadata(raw))
     outcome = validate_normalized_log(intake)
     yield AssetCheckResult(check_name="normalized_log_expectations", passed=outcome.success,
-                           severity=AssetCheckSeverity.ERROR,
-                           metadata={"expectations": outcome.evaluated,
-                                     "failures": MetadataValue.json(outcome.failures)})
+                           severity=AssetCheckSeverity.ERROR, metadata=check_metadata(outcome))
+
+
+def check_metadata(outcome: SuiteOutcome) -> dict[str, object]:
+    """The figures a suite compared, flat (so the UI shows them as numbers), then its count and failures."""
+    return {**outcome.figures, "expectations": outcome.evaluated, "failures": MetadataValue.json(outcome.failures)}
+
+
+def raw_summary(outcome: SuiteOutcome) -> str:
+    """One line an operator reads in the check's row: each share against its threshold."""
+    f = outcome.figures
+    parts = [f"{g} {f[g + '_share_ppm']} ppm (max {f[g + '_threshold_ppm']})" for g in GROUPS]
+    return f"{f['kept_records']} of {f['records']} records kept (min {f['min_kept_records']}); " + ", ".join(parts)
+
+
+def row_sums(result: FoldResult) -> dict[str, int]:
+    """Each sealed total recomputed from the allocation rows."""
+    a = result.allocations
+    return {"net_minor": sum(x.net_minor for x in a), "bonus_floor_minor": sum(x.bonus_floor_minor for x in a),
+            "carry_minor": sum(x.carry_minor for x in a), "payout_minor": sum(x.payout_minor for x in a),
+            "remainder_micro_total": sum(x.remainder_micro for x in a), "principals": len(a),
+            "events_kept": sum(x.events for x in a)}
 
 
 def conservation_problems(result: FoldResult) -> list[str]:
     """Totals must equal the sums of the allocation rows, and every payout its parts."""
     t, a = result.totals, result.allocations
-    problems = []
-    for name, got in (("net_minor", sum(x.net_minor for x in a)),
-                      ("bonus_floor_minor", sum(x.bonus_floor_minor for x in a)),
-                      ("carry_minor", sum(x.carry_minor for x in a)),
-                      ("payout_minor", sum(x.payout_minor for x in a)),
-                      ("remainder_micro_total", sum(x.remainder_micro for x in a)),
-                      ("principals", len(a)),
-                      ("events_kept", sum(x.events for x in a))):
-        if t[name] != got:
-            problems.append(f"totals.{name} = {t[name]} but rows sum to {got}")
+    problems = [f"totals.{name} = {t[name]} but rows sum to {got}" for name, got in row_sums(result).items()
+                if t[name] != got]
     problems += [f"{x.principal_id}: payout != net + bonus + carry" for x in a
                  if x.payout_minor != x.net_minor + x.bonus_floor_minor + x.carry_minor]
     return problems
+
+
+def conservation_figures(result: FoldResult) -> dict[str, int]:
+    """The pairs the conservation check compares: `sealed_<x>` as sealed and `rows_<x>` summed from the rows."""
+    figures: dict[str, int] = {}
+    for name, got in row_sums(result).items():
+        figures[f"sealed_{name}"] = result.totals[name]
+        figures[f"rows_{name}"] = got
+    figures["rows_payout_not_parts"] = sum(
+        1 for x in result.allocations if x.payout_minor != x.net_minor + x.bonus_floor_minor + x.carry_minor)
+    return figures
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP,
@@ -133,7 +170,7 @@ def allocations(context: AssetExecutionContext, normalized_log: Intake, settings
     })
     problems = conservation_problems(result)
     yield AssetCheckResult(check_name="allocations_conservation", passed=not problems,
-                           metadata={"problems": MetadataValue.json(problems)})
+                           metadata={**conservation_figures(result), "problems": MetadataValue.json(problems)})
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP,
@@ -170,5 +207,7 @@ def transcript(
     passed = replay.ok and replay.replay_digest == allocations.output_digest
     yield AssetCheckResult(
         check_name="transcript_replay", passed=passed,
-        metadata={"sealed_digest": replay.sealed_digest, "replay_digest": replay.replay_digest,
+        metadata={"expected_digest": allocations.output_digest, "sealed_digest": replay.sealed_digest,
+                  "replay_digest": replay.replay_digest, "digests_equal": passed,
+                  "transcript_root": ref.transcript_root, "payout_minor": allocations.totals["payout_minor"],
                   "reason": replay.reason or "", "diff": MetadataValue.json(replay.diff[:50])})

@@ -22,10 +22,23 @@ def test_chain_materializes_and_digest_equals_cli_fold(instance, seeded_home: Pa
     assert result.success
     for asset in CHAIN:
         assert len(materializations(result, asset)) == 1, asset
-    checks = {e.event_specific_data.check_name: e.event_specific_data.passed for e in result.all_events
-              if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-    assert checks == {"normalized_log_expectations": True, "allocations_conservation": True,
-                      "transcript_replay": True}
+    evals = {e.event_specific_data.check_name: e.event_specific_data for e in result.all_events
+             if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert {k: v.passed for k, v in evals.items()} == {
+        "raw_intake_quality": True, "normalized_log_expectations": True, "allocations_conservation": True,
+        "transcript_replay": True}
+    # each check shows the figures it compared, not only its problems
+    figures = {name: {k: v.value for k, v in e.metadata.items()} for name, e in evals.items()}
+    raw = figures["raw_intake_quality"]
+    assert {k: raw[k] for k in ("records", "kept_records", "duplicate_records", "duplicate_share_ppm",
+                                "duplicate_threshold_ppm", "late_share_ppm", "schema_invalid_share_ppm")} == {
+        "records": 5, "kept_records": 3, "duplicate_records": 1, "duplicate_share_ppm": 200_000,
+        "duplicate_threshold_ppm": 250_000, "late_share_ppm": 200_000, "schema_invalid_share_ppm": 0}
+    cons = figures["allocations_conservation"]
+    assert (cons["sealed_payout_minor"], cons["rows_payout_minor"], cons["rows_principals"]) == (1111, 1111, 3)
+    replay = figures["transcript_replay"]
+    assert replay["replay_digest"] == replay["sealed_digest"] == replay["expected_digest"]
+    assert replay["digests_equal"] is True
     digest = meta(materializations(result, "transcript")[0], "output_digest")
     out = tmp_path / "out"
     subprocess.run([sys.executable, "-m", "vgos.cli", "fold", "--events",

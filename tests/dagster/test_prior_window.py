@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.dagster.conftest import WINDOW, materializations, meta
 from vgos.replay import verify_transcript
@@ -19,7 +20,10 @@ def _run(instance, partition: str):
     return defs.resolve_job_def("settlement_window").execute_in_process(partition_key=partition, instance=instance)
 
 
-def test_next_partition_rejects_an_id_the_sealed_partition_kept(instance, seeded_home: Path) -> None:
+def test_next_partition_rejects_an_id_the_sealed_partition_kept(instance, seeded_home: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # one id in two repeats the prior window: 500,000 ppm, over the default duplicate threshold (25 %)
+    monkeypatch.setenv("VGOS_QUALITY_MAX_DUPLICATE_PPM", "500000")
     first = _run(instance, WINDOW)
     assert meta(materializations(first, "normalized_log")[0], "prior_window_matches") == 0
     folder = seeded_home / "drop" / "events" / NEXT
@@ -34,7 +38,11 @@ def test_next_partition_rejects_an_id_the_sealed_partition_kept(instance, seeded
     assert (meta(norm, "events_kept"), meta(norm, "events_rejected")) == (1, 1)
     checks = {e.event_specific_data.check_name: e.event_specific_data.passed for e in second.all_events
               if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-    assert checks["transcript_replay"] is True
+    assert checks["transcript_replay"] is True and checks["raw_intake_quality"] is True
+    [raw] = [e.event_specific_data for e in second.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+             and e.event_specific_data.check_name == "raw_intake_quality"]
+    assert (raw.metadata["duplicate_share_ppm"].value, raw.metadata["duplicate_threshold_ppm"].value) == \
+        (500_000, 500_000)
     url = meta(materializations(second, "transcript")[0], "transcript_url")
     store = open_store(url)
     index = orjson.loads(store.get("index.json"))

@@ -100,3 +100,16 @@ def test_close_schedule_across_midnight() -> None:
     policy = policy_from_manifest({"close_time_utc": "23:55:00", "close_grace_s": 900})
     assert close_cron(policy) == "10 0 * * *"
     assert window_for_tick(dt.datetime(2025, 9, 24, 0, 10, tzinfo=dt.UTC), policy) == "2025-09-23"
+
+
+def test_drop_already_materialized_starts_no_run(instance, seeded_home) -> None:
+    """After `make demo`, the daemon's first tick finds the demo's files already sealed: no second run."""
+    zone = str(seeded_home / "drop")
+    reqs, _ = _tick(zone, None, instance)
+    assert [r.partition_key for r in reqs] == ["2025-09-23"]
+    assert defs.resolve_job_def("settlement_window").execute_in_process(
+        partition_key="2025-09-23", instance=instance).success
+    assert _tick(zone, None, instance)[0] == []
+    (seeded_home / "drop" / "events" / "2025-09-23" / "more.jsonl").write_bytes(SEED.replace(b'"e1"', b'"e100"'))
+    reqs, _ = _tick(zone, None, instance)
+    assert [r.partition_key for r in reqs] == ["2025-09-23"]  # new bytes: a run

@@ -90,3 +90,9 @@ def checks(result) -> dict[str, bool]:
     """Asset check name → passed, for one execution result."""
     return {e.event_specific_data.check_name: e.event_specific_data.passed for e in result.all_events
             if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+
+
+def check_figures(result) -> dict[str, dict]:
+    """Asset check name → its metadata values, for one execution result."""
+    return {e.event_specific_data.check_name: {k: v.value for k, v in e.event_specific_data.metadata.items()}
+            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}

@@ -9,7 +9,7 @@ from dagster import DagsterInstance, Failure
 
 from connectors.psp.camt054 import camt054_for_batch
 from recon.service import load_window
-from tests.dagster_ext.conftest import WINDOW, as_of_config, checks, materialization, meta
+from tests.dagster_ext.conftest import WINDOW, as_of_config, check_figures, checks, materialization, meta
 from tests.recon.demo import debtor, demo_batch
 from vgos_assets.definitions import defs
 
@@ -91,7 +91,20 @@ def assert_disbursed(result, batch_id: str, home: Path) -> None:
     assert meta(ledger, "items_by_state") == {"AUTHORIZED": {"items": 1, "amount_minor": 275},
                                               "SETTLED": {"items": 2, "amount_minor": 836}}
     assert "balanced" in meta(ledger, "trial_balance")
-    assert checks(result) == {"netsuite_drift": True, "gl_journal_balanced": True, "ledger_balanced": True}
+    assert checks(result) == {"netsuite_drift": True, "gl_journal_balanced": True, "ledger_balanced": True,
+                              "recon_completeness": True}
+    # each check shows the figures it compared
+    figures = check_figures(result)
+    assert {k: figures["recon_completeness"][k] for k in ("expected", "matched", "matched_ppm", "pending",
+                                                          "open_discrepancies", "outcome_settled")} == {
+        "expected": 2, "matched": 2, "matched_ppm": 1_000_000, "pending": 0, "open_discrepancies": 0,
+        "outcome_settled": 2}
+    ledger_fig = figures["ledger_balanced"]
+    assert ledger_fig["debit_minor"] == ledger_fig["credit_minor"] > 0 and ledger_fig["difference_minor"] == 0
+    assert (ledger_fig["expense_minor"], ledger_fig["sealed_payout_minor"]) == (1111, 1111)
+    assert (figures["netsuite_drift"]["bills_written"], figures["netsuite_drift"]["checked"],
+            figures["netsuite_drift"]["drift"]) == (3, 3, 0)
+    assert figures["gl_journal_balanced"]["difference_minor"] == 0
 
 
 def test_full_graph_materializes_for_the_demo_partition(window_home: Path, netsuite_sandbox: str) -> None:

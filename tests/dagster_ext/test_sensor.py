@@ -32,9 +32,13 @@ def camt(**variant) -> bytes:
                              created_at=f"{batch.execution_date}T08:00:00Z", **variant)
 
 
-def tick(root: str, cursor: str | None) -> tuple[list[RunRequest], str | None]:
+_BATCHED: list = []  # the instance of the running `exercise`, whose payout_batch of WINDOW is materialized
+
+
+def tick(root: str, cursor: str | None, instance=None) -> tuple[list[RunRequest], str | None]:
     """One sensor evaluation in a fresh context (as after a restart), returning requests and the saved cursor."""
-    ctx = build_sensor_context(cursor=cursor, resources={"drop_zone": DropZoneResource(root=root)})
+    ctx = build_sensor_context(cursor=cursor, resources={"drop_zone": DropZoneResource(root=root)},
+                               instance=instance or _BATCHED[-1])
     out = provider_report_sensor(ctx)
     if isinstance(out, SkipReason):
         return [], ctx.cursor
@@ -42,6 +46,16 @@ def tick(root: str, cursor: str | None) -> tuple[list[RunRequest], str | None]:
 
 
 def exercise(root: str) -> None:
+    with instance_for_test() as instance:
+        instance.report_runless_asset_event(AssetMaterialization("payout_batch", partition=WINDOW))
+        _BATCHED.append(instance)
+        try:
+            _exercise(root)
+        finally:
+            _BATCHED.pop()
+
+
+def _exercise(root: str) -> None:
     store = open_store(root)
     a, b = camt(), camt(amount_overrides={demo_batch().items[0].end_to_end_id: 1})
     store.put("reports/camt054/a.xml", a)
@@ -86,3 +100,15 @@ def test_daily_recon_schedule_requests_recently_batched_windows() -> None:
         instance.report_runless_asset_event(AssetMaterialization("payout_batch", partition=WINDOW))
         requests = daily_recon_schedule(ctx)
     assert [(r.partition_key, r.run_key) for r in requests] == [(WINDOW, f"daily-recon:2025-09-25:{WINDOW}")]
+
+
+def test_report_for_a_window_without_payout_batch_starts_no_run(tmp_path, vgos_home) -> None:
+    """E.g. the demo's camt.054 when its batch was released outside Dagster: a run could only fail on the input."""
+    root = str(tmp_path / "drop")
+    open_store(root).put("reports/camt054/a.xml", camt())
+    with instance_for_test() as instance:
+        reqs, cursor = tick(root, None, instance)
+        assert reqs == []
+        instance.report_runless_asset_event(AssetMaterialization("payout_batch", partition=WINDOW))
+        assert tick(root, cursor, instance)[0] == []  # the report is seen; the daily recon ingests it
+        assert [r.partition_key for r in tick(root, None, instance)[0]] == [WINDOW]
