@@ -54,7 +54,9 @@ def _concerns(items: pl.DataFrame, rc: pl.DataFrame) -> pl.DataFrame:
         ach = items.select(pl.concat_str([pl.lit("VG"), c("end_to_end_id").str.slice(-13)]).alias("ach"), "_pos")
         parts.append(odd.join(ach, on="ach").select("_row", "_pos"))
     # money coming back with a payee account and an amount may be filed by payee + amount + date
-    back = rc.filter((c("reversal") | (c("direction") == "CRDT")) & c("payee_ref").is_not_null()
+    # (a detail line of a reversed batch booking is a reversal too: recon.evidence.effective)
+    reversed_ = c("reversal") | ((c("kind") == DETAIL) & c("p_reversal").fill_null(False))
+    back = rc.filter((reversed_ | (c("direction") == "CRDT")) & c("payee_ref").is_not_null()
                      & c("amount_minor").is_not_null())
     if back.height:
         back = back.select("_row", "currency", "amount_minor", "payee_ref").with_columns(
@@ -76,20 +78,21 @@ def split_clean(items: pl.DataFrame, receipts: pl.DataFrame) -> tuple[pl.DataFra
     c = pl.col
     items = items.with_row_index("_pos")
     rc = receipts.select(_USED).with_row_index("_row")  # only the columns the rules below read
+    # a DETAIL line is read as its batch booking makes it (recon.evidence.effective): its parent's state, once
+    parents = rc.filter((c("level") == "BATCH") & (c("kind") != DETAIL)).select(
+        "raw_sha256", parent_seq="seq", p_booking="booking", p_flagged="flagged", p_reversal="reversal")
+    if parents.height:
+        rc = rc.join(parents, on=["raw_sha256", "parent_seq"], how="left", maintain_order="left")
+    else:
+        rc = rc.with_columns(p_booking=pl.lit(None, pl.String), p_flagged=pl.lit(None, pl.String),
+                             p_reversal=pl.lit(None, pl.Boolean))
     pairs = _concerns(items, rc)
     once = pairs.group_by("_pos").agg(pl.len().alias("n"), c("_row").first()).filter(c("n") == 1)
     # ...and the receipt concerns that one payment only (so the rules file it there, however they key it:
     # EndToEndId, provider reference or NACHA stand-in id)
     once = once.join(pairs.group_by("_row").len().filter(c("len") == 1).select("_row"), on="_row")
-    parents = rc.filter((c("level") == "BATCH") & (c("kind") != DETAIL)).select(
-        "raw_sha256", parent_seq="seq", p_booking="booking", p_flagged="flagged", p_reversal="reversal")
     cand = rc.join(once.select("_row", "_pos"), on="_row").join(
         items.select("_pos", currency_item="currency", amount_item="amount_minor"), on="_pos")
-    if parents.height:
-        cand = cand.join(parents, on=["raw_sha256", "parent_seq"], how="left")
-    else:
-        cand = cand.with_columns(p_booking=pl.lit(None, pl.String), p_flagged=pl.lit(None, pl.String),
-                                 p_reversal=pl.lit(None, pl.Boolean))
     not_flagged = c("flagged").is_null() | (c("flagged") == "")
     # recon.evidence.effective leaves the receipt as it is (a DETAIL line inherits nothing from its batch booking)
     as_is = (c("kind") != DETAIL) | c("parent_seq").is_null() | c("p_booking").is_null() | (

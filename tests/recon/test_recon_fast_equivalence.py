@@ -188,6 +188,11 @@ CASES = {
     # one booking that names two payouts (EndToEndId of one, provider reference of the other): the rules file it
     # under its EndToEndId only, the other payout stays missing
     "names two payouts": [_r(1, E0, provider_ref=E1)],
+    # the detail line of a reversed batch booking names only a payee account: the rules read it as a return
+    # (it inherits the reversal) and file it under the payment with that payee and amount
+    "detail of a reversed batch booking": [
+        _r(1, None, level="BATCH", batch_ref="VGP9", amount_minor=100, reversal=True, n_txs=1),
+        _r(2, None, kind=DETAIL, parent_seq=1, batch_ref="VGP9", payee_ref="DE893704"), _r(3, E0), _r(4, E1)],
     "notice only": [_r(1, E0), _r(2, E0, kind=NOTICE, bank_ref="N"), _r(3, E1)],
 }
 
