@@ -7,7 +7,9 @@ of --rounds rounds, interleaved in one run, every contender runs in its own chil
 - `vgos fold`: `.venv/bin/vgos fold --events F --window-id D --out DIR`, the whole command (imports, intake, fold,
   seal, every output file, the signed transcript, the audit row), in an isolated VGOS_HOME;
 - `vgos verify`: `vgos verify DIR` on that fold's output (offline transcript verification, replay included);
-- `fold_files` (in-process timing, unless --no-inprocess): `vgos.fold.fold_files` alone, timed inside its process.
+- `fold_files` (in-process timing, unless --no-inprocess): `vgos.fold.fold_files` alone, timed inside its process;
+- with --baseline CMD: the same `fold` and `verify` by another vgos command (e.g. an older tree), in the same
+  rounds, whose output folder must be byte-identical to this one's (every file, transcript and checkpoint included).
 
 Wall time is measured around each child; peak RSS is the child's own `ru_maxrss` from `os.wait4`, so each figure
 belongs to one process. The table shows medians over the rounds and the ratios the issue sets goals for.
@@ -146,7 +148,8 @@ def bench_size(n: int, args: argparse.Namespace, vgos: str, work: Path) -> dict[
     seed = ROOT / "vgos" / "samples" / "seed_events.jsonl"
     _checked(run_child([vgos, "fold", "--events", str(seed), "--window-id", WINDOW, "--out",
                         str(work / "warmup")], env), "warm-up fold")
-    runs: dict[str, list[Run]] = {"duckdb": [], "fold": [], "verify": [], "inprocess": []}
+    runs: dict[str, list[Run]] = {"duckdb": [], "fold": [], "verify": [], "inprocess": [], "base_fold": [],
+                                  "base_verify": []}
     digests: set[str] = set()
     inprocess: list[float] = []
     for rnd in range(args.rounds):
@@ -160,6 +163,18 @@ def bench_size(n: int, args: argparse.Namespace, vgos: str, work: Path) -> dict[
         verify = _checked(run_child([vgos, "verify", str(out)], env), "vgos verify")
         runs["verify"].append(verify)
         line = f"round {rnd + 1}: duckdb {duck.seconds:.2f}s  fold {fold.seconds:.2f}s  verify {verify.seconds:.2f}s"
+        if args.baseline:
+            base_out = work / f"base-{n}-{rnd}"
+            bf = _checked(run_child([args.baseline, "fold", "--events", str(path), "--window-id", WINDOW, "--out",
+                                     str(base_out)], env), "baseline fold")
+            bv = _checked(run_child([args.baseline, "verify", str(base_out)], env), "baseline verify")
+            runs["base_fold"].append(bf)
+            runs["base_verify"].append(bv)
+            differ = _tree_differences(out, base_out)
+            if differ:
+                raise SystemExit(f"outputs differ from the baseline's: {differ[:5]}")
+            shutil.rmtree(base_out, ignore_errors=True)
+            line += f"  baseline fold {bf.seconds:.2f}s verify {bv.seconds:.2f}s (outputs byte-identical)"
         if not args.no_inprocess:
             ip = _checked(run_child([sys.executable, "-c", INPROCESS, str(path)]), "fold_files")
             runs["inprocess"].append(ip)
@@ -187,10 +202,24 @@ def bench_size(n: int, args: argparse.Namespace, vgos: str, work: Path) -> dict[
         ip_s, ip_m = statistics.median(inprocess), _median(runs["inprocess"], "rss_mib")
         print(f"{'fold_files (in-process timer, no outputs)':<44} {ip_s:>8.2f} {ip_m:>13.0f} {ip_s / duck_s:>9.2f}x")
         row.update(inprocess_s=ip_s, inprocess_mib=ip_m)
+    if runs["base_fold"]:
+        bf_s, bv_s = _median(runs["base_fold"], "seconds"), _median(runs["base_verify"], "seconds")
+        bf_m, bv_m = _median(runs["base_fold"], "rss_mib"), _median(runs["base_verify"], "rss_mib")
+        print(f"{'baseline fold (--baseline)':<44} {bf_s:>8.2f} {bf_m:>13.0f} {bf_s / duck_s:>9.2f}x")
+        print(f"{'baseline verify (--baseline)':<44} {bv_s:>8.2f} {bv_m:>13.0f} {bv_s / duck_s:>9.2f}x")
+        row.update(base_fold_s=bf_s, base_verify_s=bv_s, base_fold_mib=bf_m, base_verify_mib=bv_m)
     print(f"fold/duckdb {fold_s / duck_s:.2f}x (goal <= 1.5x at 5M); fold peak {fold_m / 1024:.2f} GiB; "
           f"verify/fold {ver_s / fold_s:.2f}x time, {ver_m / fold_m:.2f}x memory (goal <= 1x both)")
     print(f"output_digest {digests.pop()}")
     return row
+
+
+def _tree_differences(a: Path, b: Path) -> list[str]:
+    """Relative paths whose bytes differ between two folders (or that exist in one only)."""
+    files = {p.relative_to(a).as_posix() for p in a.rglob("*") if p.is_file()} | \
+        {p.relative_to(b).as_posix() for p in b.rglob("*") if p.is_file()}
+    return sorted(f for f in files
+                  if not ((a / f).is_file() and (b / f).is_file() and (a / f).read_bytes() == (b / f).read_bytes()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size; medians are shown")
     ap.add_argument("--principals", type=int, default=200_000)
     ap.add_argument("--vgos", help="the vgos command to time (default: the one installed beside this Python)")
+    ap.add_argument("--baseline", help="another vgos command to time in the same rounds (its outputs must be "
+                    "byte-identical), e.g. a wrapper running an older tree")
     ap.add_argument("--no-inprocess", action="store_true", help="skip the in-process fold_files column")
     ap.add_argument("--json", type=Path, help="also write the medians as JSON here")
     args = ap.parse_args(argv)

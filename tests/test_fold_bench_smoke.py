@@ -25,3 +25,14 @@ def test_fold_bench_smoke(tmp_path: Path) -> None:
     (row,) = json.loads(out.read_text())
     assert row["events"] == 2000
     assert all(row[k] > 0 for k in ("duckdb_s", "fold_s", "verify_s", "fold_mib", "verify_mib", "duckdb_mib"))
+
+
+def test_fold_bench_baseline_smoke(tmp_path: Path) -> None:
+    """--baseline times another vgos command in the same rounds and insists on byte-identical outputs."""
+    vgos = str(Path(sys.executable).with_name("vgos"))
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "fold_bench.py"), "--sizes", "2000", "--rounds", "1",
+         "--principals", "50", "--no-inprocess", "--baseline", vgos],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "outputs byte-identical" in proc.stdout and "baseline fold (--baseline)" in proc.stdout

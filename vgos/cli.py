@@ -74,8 +74,33 @@ def cmd_fold(args: argparse.Namespace) -> int:
     validate_tenant(args.tenant)
     validate_window_id(args.window_id)
     protected = protected_paths() + ([("the policy", args.policy.absolute())] if args.policy else [])
-    check_out_dir(args.out, inputs=args.events, protected=protected)
+    target = check_out_dir(args.out, inputs=args.events, protected=protected)
+    spool = _spool_dir(target)
+    try:
+        return _fold_into(args, protected, spool)
+    finally:
+        if spool is not None:
+            import shutil
 
+            shutil.rmtree(spool, ignore_errors=True)
+
+
+def _spool_dir(target: Path) -> Path | None:
+    """A temp folder beside --out where the fold writes the transcript's normalized input as it hashes it (same
+    file system, so the transcript links the files in); None when none can be made (the transcript then builds
+    those segments itself)."""
+    import tempfile
+
+    if not target.parent.is_dir():  # nothing is created before the fold succeeds
+        return None
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.spool-", dir=target.parent))
+    except OSError:
+        return None
+
+
+def _fold_into(args: argparse.Namespace, protected: list[tuple[str, str | Path]], spool: Path | None) -> int:
+    """The fold itself, its outputs and the audit row (`cmd_fold` after --out is checked)."""
     from vgos.fold import fold_files
     from vgos.outputs import write_fold_outputs
     from vgos.policy import load_policy
@@ -88,7 +113,7 @@ def cmd_fold(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     progress = _progress_printer()
     result = fold_files(args.events, args.window_id, policy, args.tenant, progress=progress,
-                        prior=prior_lookup(args.tenant, args.window_id))
+                        prior=prior_lookup(args.tenant, args.window_id), spool=spool)
     if progress:
         sys.stderr.write("\r\x1b[2K")
     if result.totals["events_kept"] == 0 and not args.allow_empty:

@@ -621,6 +621,23 @@ def _canonical_ts_to_us(col: pl.Series) -> pl.Series | None:
     """
     if col.len() == 0 or col.null_count():
         return None
+    if col.len() >= _TS_SPLIT:  # each polars parse/format call runs on one thread: two halves side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        half = col.len() // 2
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            parts = list(pool.map(_canonical_part, [col.slice(0, half), col.slice(half)]))
+        if parts[0] is None or parts[1] is None:
+            return None
+        return parts[0].append(parts[1]).alias("ts_us")
+    return _canonical_part(col)
+
+
+_TS_SPLIT = 200_000
+
+
+def _canonical_part(col: pl.Series) -> pl.Series | None:
+    """`_canonical_ts_to_us` of a slice without nulls (element-wise, so halves can be done apart)."""
     parsed = col.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%.fZ", strict=False)
     if parsed.null_count():
         return None

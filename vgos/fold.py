@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import heapq
+import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,16 +45,21 @@ from vgos.events import (
 )
 from vgos.policy import Policy, WindowBounds, window_bounds
 from vgos.seal import (
+    CARRY_ORDER,
+    FOLD_ORDER,
     MAX_SAFE,
     MICRO,
     Allocation,
     _columns_seal_bytes,
     _seal_from_columns,
+    _totals_from_sums,
     allocate,
     build_seal,
     output_digest,
     seal_bytes,
+    window_section,
 )
+from vgos.seal import SCHEMA as SEAL_SCHEMA
 
 Progress = Callable[[str], None]
 # SPEC §3 step 2. The matches of the tenant's idempotency index are an explicit input: event_id → the window whose
@@ -84,6 +90,10 @@ class FoldResult:
     input_digest: str
     input_files: list[tuple[str, str]] = field(default_factory=list)
     prior: dict[str, str] = field(default_factory=dict)  # DUPLICATE_PRIOR_WINDOW matches, sorted by event_id
+    # The transcript's normalized_input segments when the fold spooled them (`fold_intake(spool=...)`): (file,
+    # sha256, size) per segment, in order; empty when not spooled (the transcript then builds them from `kept`).
+    input_segments: list[tuple[Path, str, int]] = field(default_factory=list)
+    input_chunk_events: int = 0  # events per spooled segment (the last may hold fewer)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -263,11 +273,48 @@ def _row_buffers(rows: pl.Series) -> list[Any]:
             offs = np.frombuffer(offsets, dtype=np.int64)
             first, last = int(offs[large.offset]), int(offs[large.offset + len(large)])
             bufs = [memoryview(data)[first:last]] if last > first else []
-        out.extend(bufs)
+        out.extend(b for b in bufs if memoryview(b).nbytes)  # an empty last buffer would hide the trailing ','
     return out
 
 
-def _input_digest(kept: pl.DataFrame, progress: Progress) -> str:
+class _SegmentSpool:
+    """Writes each chunk's RFC 8785 array (a normalized_input segment) to a file in `folder` on a writer thread,
+    hashing it on the way, so the transcript takes the bytes the input digest was computed from instead of
+    serializing every event a second time, and no list holds them all."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._futures: list[Any] = []
+
+    def add(self, bufs: list[Any]) -> None:
+        """Queue one chunk: buffers whose concatenation is its rows, each followed by a ',' separator."""
+        self._futures.append(self._pool.submit(self._write, len(self._futures), bufs))
+
+    def _write(self, i: int, bufs: list[Any]) -> tuple[Path, str, int]:
+        path = self.folder / f"normalized_input-{i:05d}"
+        pieces = [b"[", *bufs[:-1], memoryview(bufs[-1])[:-1], b"]"] if bufs else [b"[]"]
+        h = hashlib.sha256()
+        size = 0
+        with open(path, "wb") as fh:
+            for piece in pieces:
+                h.update(piece)
+                fh.write(piece)
+                size += len(piece)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return path, h.hexdigest(), size
+
+    def finish(self) -> list[tuple[Path, str, int]]:
+        """(file, sha256, size) of every segment, in order, once all are written."""
+        try:
+            return [f.result() for f in self._futures]
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _input_digest(kept: pl.DataFrame, progress: Progress, spool: _SegmentSpool | None = None,
+                  step: int = HASH_CHUNK) -> str:
     """SHA-256 of the RFC 8785 array of kept canonical events in fold order, hashed chunk by chunk.
 
     Each row's canonical bytes (plus a separator) are built column-wise; the Arrow data buffers of a chunk then hold
@@ -276,7 +323,6 @@ def _input_digest(kept: pl.DataFrame, progress: Progress) -> str:
     """
     h = hashlib.sha256(b"[")
     n = kept.height
-    step = HASH_CHUNK
 
     def feed(bufs: list[Any], first: bool) -> None:
         if not first:
@@ -301,8 +347,11 @@ def _input_digest(kept: pl.DataFrame, progress: Progress) -> str:
                 break
         while pending:
             start, fut = pending.popleft()
-            feed(fut.result(), start == 0)
-            del fut
+            bufs = fut.result()
+            feed(bufs, start == 0)
+            if spool is not None:
+                spool.add(bufs)
+            del fut, bufs
             nxt = next(starts, None)
             if nxt is not None:
                 pending.append((nxt, pool.submit(_row_bytes, kept.slice(nxt, step), currency)))
@@ -484,6 +533,18 @@ def _accumulate(kept: pl.DataFrame) -> list[tuple[str, int, int]]:
 
 
 def _allocation_columns(kept: pl.DataFrame, bonus_ppm: int) -> dict[str, list[Any]] | None:
+    """`_allocation_frame` as Python lists, one per column (None when that frame is None)."""
+    g = _allocation_frame(kept, bonus_ppm)
+    if g is None:
+        return None
+    return {c: g[c].to_list() for c in _ALLOC_COLS}
+
+
+_ALLOC_COLS = ("principal_id", "events", "net_minor", "bonus_floor_minor", "remainder_micro", "carry_minor",
+               "payout_minor")
+
+
+def _allocation_frame(kept: pl.DataFrame, bonus_ppm: int) -> pl.DataFrame | None:
     """SPEC §4 accumulate, bonus and carry on columns, sorted by principal_id, with every sealed value checked.
 
     Returns None whenever plain Int64 arithmetic could not hold some intermediate exactly or some value leaves
@@ -519,8 +580,39 @@ def _allocation_columns(kept: pl.DataFrame, bonus_ppm: int) -> dict[str, list[An
     ).row(0)
     if not -MAX_SAFE <= lo <= hi <= MAX_SAFE:
         return None
-    return {c: g[c].to_list() for c in ("principal_id", "events", "net_minor", "bonus_floor_minor",
-                                        "remainder_micro", "carry_minor", "payout_minor")}
+    return g.select(_ALLOC_COLS)
+
+
+def _seal_bytes_from_frame(window: WindowBounds, policy: Policy, tenant_id: str, g: pl.DataFrame,
+                           events_kept: int, events_rejected: int, input_digest: str,
+                           policy_hash: str | None) -> tuple[dict[str, Any], bytes]:
+    """The seal (with an empty `allocations` list standing in) and the exact bytes `_seal_from_columns` +
+    `_columns_seal_bytes` give, with the allocation objects written column-wise: no per-principal Python objects.
+
+    Each allocation is its RFC 8785 object (member names in code-point order, integers in decimal, principal_id
+    as `json_string` gives it), joined by commas; the other members are `jcs_bytes` of the rest of the seal."""
+    sums = {c: sum(g[c].to_list()) for c in ("net_minor", "bonus_floor_minor", "payout_minor", "remainder_micro")}
+    t = _totals_from_sums(events_kept, events_rejected, g.height, sums["net_minor"], sums["bonus_floor_minor"],
+                          sums["payout_minor"], sums["remainder_micro"])
+    rest = {
+        "schema": SEAL_SCHEMA,
+        "totals": t,
+        "trailer": {"fold_order": FOLD_ORDER, "carry_order": CARRY_ORDER, "input_digest": input_digest},
+        "window": window_section(window, policy, tenant_id, policy.policy_hash if policy_hash is None else policy_hash),
+    }
+    rest_bytes = jcs_bytes(rest)
+    body = b""
+    if g.height:
+        num = {c: pl.col(c).cast(pl.String) for c in _ALLOC_COLS[1:]}
+        rows = g.select(pl.concat_str([
+            pl.lit('{"bonus_floor_minor":'), num["bonus_floor_minor"], pl.lit(',"carry_minor":'), num["carry_minor"],
+            pl.lit(',"events":'), num["events"], pl.lit(',"net_minor":'), num["net_minor"],
+            pl.lit(',"payout_minor":'), num["payout_minor"], pl.lit(',"principal_id":'),
+            _json_str_col(g, "principal_id"), pl.lit(',"remainder_micro":'), num["remainder_micro"], pl.lit("},"),
+        ]).alias("row"))["row"]
+        body = b"".join(bytes(b) for b in _row_buffers(rows))[:-1]
+    raw = b'{"allocations":[' + body + b"]," + rest_bytes[1:]
+    return {"allocations": [], **rest}, raw
 
 
 @dataclass
@@ -537,19 +629,42 @@ class Intake:
 
 def fold_intake(
     intake: Intake, tenant_id: str = "default", *, progress: Progress | None = None, policy_hash: str | None = None,
+    known_input: tuple[pl.DataFrame, str] | None = None, spool: Path | None = None, allocation_objects: bool = True,
+    extra_rejected: int = 0,
 ) -> FoldResult:
-    """Fold and seal a normalized log (SPEC §4–5): input digest, accumulation, carry, seal."""
+    """Fold and seal a normalized log (SPEC §4–5): input digest, accumulation, carry, seal.
+
+    `known_input` is (canonical events, the SHA-256 of their RFC 8785 array) already hashed by the caller (a
+    replay hashes the transcript's chunks as it reads them); when the kept events equal those rows exactly, the
+    digest is taken instead of serializing every event again. `spool`, an existing folder, receives the
+    transcript's normalized_input segments as they are hashed (`FoldResult.input_segments`; keep the folder until
+    the transcript is written).
+    `allocation_objects=False` (a replay, which needs only the seal bytes) may leave `FoldResult.allocations`
+    and the seal object's `allocations` empty, the bytes written column-wise (`_seal_bytes_from_frame`), with
+    `extra_rejected` records (rejected before this log) counted in the seal's `events_rejected`.
+    """
+    if allocation_objects and extra_rejected:
+        raise ValueError("extra_rejected is only counted with allocation_objects=False")
     progress = progress or _noop
     kept, policy = intake.kept, intake.policy
+    if known_input is not None and known_input[0].select(list(FIELDS)).equals(kept):
+        known_digest: str | None = known_input[1]
+    else:
+        known_digest = None
     n_rejects = len(intake.rejects)
 
     def allocations_and_seal(in_digest: str) -> tuple[list[Allocation], dict[str, Any], bool]:
+        if not allocation_objects:
+            g = _allocation_frame(kept, policy.bonus_ppm)
+            if g is not None:
+                return [], {"frame": g}, True
         with _no_gc():
             cols = _allocation_columns(kept, policy.bonus_ppm)
             if cols is None:
                 return allocate(_accumulate(kept), policy.bonus_ppm), {}, False
             allocations, seal = _seal_from_columns(intake.window, policy, tenant_id, cols, kept.height, n_rejects,
-                                                   in_digest, policy_hash)
+                                                   in_digest, policy_hash, allocation_objects)
+            del cols
         return allocations, seal, True
 
     # The per-principal work (polars, then Python objects) overlaps the input hashing, which mostly runs without
@@ -557,18 +672,38 @@ def fold_intake(
     with ThreadPoolExecutor(max_workers=1) as pool:
         staged = pool.submit(allocations_and_seal, "")
         progress(f"hashing {kept.height:,} kept events")
-        in_digest = _input_digest(kept, progress)
+        segments: list[tuple[Path, str, int]] = []
+        chunk_events = 0
+        if known_digest is not None:
+            in_digest = known_digest
+        elif spool is not None and kept.height:
+            from vgos.transcript import CHUNK_EVENTS
+
+            chunk_events = CHUNK_EVENTS
+            writer = _SegmentSpool(Path(spool))
+            try:
+                in_digest = _input_digest(kept, progress, writer, chunk_events)
+            finally:
+                segments = writer.finish()
+        else:
+            in_digest = _input_digest(kept, progress)
         progress("accumulating per principal")
         allocations, seal, columnar = staged.result()
-    if columnar:
+    if columnar and "frame" in seal:
+        seal, raw = _seal_bytes_from_frame(intake.window, policy, tenant_id, seal["frame"], kept.height,
+                                           n_rejects + extra_rejected, in_digest, policy_hash)
+    elif columnar:
         seal["trailer"]["input_digest"] = in_digest
         raw = _columns_seal_bytes(seal)
     else:
         seal = build_seal(intake.window, policy, tenant_id, allocations, kept.height, n_rejects, in_digest,
                           policy_hash)
+        if extra_rejected:  # as fold_canonical adds them to a finished seal
+            seal["totals"] = {**seal["totals"], "events_rejected": seal["totals"]["events_rejected"] + extra_rejected}
         raw = seal_bytes(seal)
     return FoldResult(intake.window, policy, tenant_id, kept, intake.rejects, allocations, seal, raw,
-                      sha256_hex(raw), in_digest, intake.input_files, dict(intake.prior))
+                      sha256_hex(raw), in_digest, intake.input_files, dict(intake.prior),
+                      segments, chunk_events)
 
 
 def _make_intake(
@@ -612,21 +747,25 @@ def intake_files(
 def fold_files(
     paths: Sequence[str | Path], window_id: str, policy: Policy, tenant_id: str = "default", *,
     progress: Progress | None = None, policy_hash: str | None = None, prior: Prior = None,
+    spool: Path | None = None,
 ) -> FoldResult:
-    """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))`."""
+    """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))` (`spool`: see there)."""
     intake = intake_files(paths, window_id, policy, progress=progress, prior=prior)
-    return fold_intake(intake, tenant_id, progress=progress, policy_hash=policy_hash)
+    return fold_intake(intake, tenant_id, progress=progress, policy_hash=policy_hash, spool=spool)
 
 
 def fold_canonical(
     events: pl.DataFrame | list[dict[str, Any]], window_id: str, policy: Policy, tenant_id: str = "default",
     events_rejected: int = 0, *, source: str = "<normalized>", policy_hash: str | None = None,
-    prior: Mapping[str, str] | None = None,
+    prior: Mapping[str, str] | None = None, input_digest: str | None = None, allocation_objects: bool = True,
 ) -> FoldResult:
     """Re-fold canonical events (replay from a transcript): the same intake rules, then the same seal.
 
-    `prior` is the transcript's recorded DUPLICATE_PRIOR_WINDOW matches, re-applied to the events.
+    `prior` is the transcript's recorded DUPLICATE_PRIOR_WINDOW matches, re-applied to the events;
+    `input_digest`, when given, is the caller's SHA-256 of the RFC 8785 array of `events` (a DataFrame), reused
+    when every event is kept in the given order (see `fold_intake`, also for `allocation_objects`).
     """
+    known = (events, input_digest) if input_digest is not None and isinstance(events, pl.DataFrame) else None
     df = events if isinstance(events, pl.DataFrame) else pl.DataFrame(
         {f: [e.get(f) for e in events] for f in FIELDS},
         schema={"event_id": pl.String, "ts_occurred": pl.String, "principal_id": pl.String,
@@ -636,12 +775,18 @@ def fold_canonical(
     window = window_bounds(window_id, policy)
     frame, rej = normalize_frame(df, source=source, mode="parquet", default_currency=policy.currency)
     intake = _make_intake([frame], [(0, line, r) for line, r in rej], [source], window, policy, _noop, [], prior)
-    result = fold_intake(intake, tenant_id, policy_hash=policy_hash)
+    del df, frame
+    if not allocation_objects:
+        return fold_intake(intake, tenant_id, policy_hash=policy_hash, known_input=known, allocation_objects=False,
+                           extra_rejected=events_rejected)
+    result = fold_intake(intake, tenant_id, policy_hash=policy_hash, known_input=known)
     if events_rejected:
         seal = dict(result.seal)
         seal["totals"] = {**seal["totals"], "events_rejected": seal["totals"]["events_rejected"] + events_rejected}
-        result.seal, result.seal_bytes = seal, seal_bytes(seal)
-        result.output_digest = output_digest(seal)
+        # The allocations are fold_intake's own (range-checked dicts with the ASCII constant keys), so only the
+        # rest of the seal needs the checked path: the bytes `seal_bytes(seal)` gives, serialized once.
+        raw = _columns_seal_bytes(seal)
+        result.seal, result.seal_bytes, result.output_digest = seal, raw, sha256_hex(raw)
     return result
 
 

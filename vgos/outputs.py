@@ -14,11 +14,13 @@ import csv
 import ctypes
 import errno
 import io
+import operator
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
@@ -31,8 +33,29 @@ MARKER = ".vgos-fold-output"
 ALLOCATION_COLUMNS = list(Allocation.__dataclass_fields__)
 
 
+_CSV_SPECIAL = (",", '"', "\r", "\n")
+_allocation_row = operator.attrgetter(*ALLOCATION_COLUMNS)
+
+
 def allocations_csv(result: FoldResult) -> bytes:
-    """allocations.csv: one row per principal in principal_id order, integer minor units."""
+    """allocations.csv: one row per principal in principal_id order, integer minor units.
+
+    When every amount is an int and no principal_id holds a character the csv module would quote (delimiter,
+    quote, CR, LF), each row is its values joined by commas, which is what `csv.writer` writes for them;
+    otherwise `csv.writer` itself writes the file."""
+    rows = list(map(_allocation_row, result.allocations))
+    pids = [r[0] for r in rows]
+    if all(type(p) is str and p for p in pids) and {type(v) for r in rows for v in r[1:]} <= {int}:
+        joined = "".join(pids)
+        if not any(c in joined for c in _CSV_SPECIAL):
+            head = ",".join(ALLOCATION_COLUMNS) + "\n"
+            body = "".join([f"{p},{e},{n},{b},{m},{c},{y}\n" for p, e, n, b, m, c, y in rows])
+            return (head + body).encode("utf-8")
+    return _allocations_csv_writer(result)
+
+
+def _allocations_csv_writer(result: FoldResult) -> bytes:
+    """allocations.csv through `csv.writer` (any principal_id, any value)."""
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(ALLOCATION_COLUMNS)
@@ -187,14 +210,18 @@ def write_fold_outputs(
     """
     inputs, protected = list(inputs), list(protected)
     target = check_out_dir(out, inputs=inputs, protected=protected)
-    with atomic_dir(target, check=lambda _: check_out_dir(out, inputs=inputs, protected=protected)) as tmp:
+    with atomic_dir(target, check=lambda _: check_out_dir(out, inputs=inputs, protected=protected)) as tmp, \
+            ThreadPoolExecutor(max_workers=1) as pool:
+        # The Parquet file is written by polars without the GIL while this thread builds the other files.
+        parquet = pool.submit(result.kept.write_parquet, tmp / "normalized.parquet", compression="zstd",
+                              statistics=False)
         (tmp / "seal.json").write_bytes(result.seal_bytes)
         (tmp / "output_digest").write_text(result.output_digest + "\n")
         (tmp / "rejects.jsonl").write_bytes(rejects_jsonl(result))
         (tmp / "allocations.csv").write_bytes(allocations_csv(result))
-        result.kept.write_parquet(tmp / "normalized.parquet", compression="zstd", statistics=False)
         if extra is not None:
             extra(tmp)
+        parquet.result()
         (tmp / MARKER).write_bytes(orjson.dumps({
             "schema": "vgos.fold-output/1", "window_id": result.window.window_id, "tenant_id": result.tenant_id,
             "output_digest": result.output_digest}) + b"\n")

@@ -153,6 +153,65 @@ def _prior_windows(segs: dict[str, list[tuple[dict, bytes]]], window_id: str) ->
     return prior
 
 
+class _InputStream:
+    """The normalized input chunks as they are read: hashed in order into the one array they split (`_array_digest`)
+    and parsed (`events_from_canonical_bytes`) by worker threads, so no chunk's bytes outlive its parse.
+
+    A chunk that does not parse is remembered and raised by `frames()`, at the point of verification where the
+    whole-list parse raised it before."""
+
+    _AHEAD = 3  # chunks read ahead of the parsers at most
+    _PARSERS = 2  # parser threads (polars parses one chunk on one thread, without the GIL)
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._h = hashlib.sha256(b"[")
+        self._first = True
+        self._pool = ThreadPoolExecutor(max_workers=self._PARSERS)
+        self._pending: list[Any] = []
+        self._done: list[tuple[Any, BaseException | None]] = []
+
+    def add(self, data: bytes) -> None:
+        """Hash one chunk into the array digest and queue its parse."""
+        from vgos.fold import events_from_canonical_bytes
+
+        inner = memoryview(data)[1:-1]
+        if len(inner):
+            if not self._first:
+                self._h.update(b",")
+            self._h.update(inner)
+            self._first = False
+        self._pending.append(self._pool.submit(events_from_canonical_bytes, data))
+        while len(self._pending) > self._AHEAD:
+            self._settle()
+
+    def _settle(self) -> None:
+        fut = self._pending.pop(0)
+        exc = fut.exception()
+        self._done.append((None if exc is not None else fut.result(), exc))
+
+    def digest(self) -> str:
+        """`_array_digest` of every chunk added."""
+        h = self._h.copy()
+        h.update(b"]")
+        return h.hexdigest()
+
+    def frames(self) -> list[Any]:
+        """Every chunk's frame in order; the first chunk's parse error is raised as the whole-list parse did."""
+        while self._pending:
+            self._settle()
+        for _frame, exc in self._done:
+            if exc is not None:
+                raise exc
+        return [f for f, _exc in self._done]
+
+    def close(self) -> None:
+        """Stop the parser thread (queued parses are dropped)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+
+
 def _array_digest(chunks: list[bytes]) -> str:
     """SHA-256 of the one array the canonical chunks split: `[` + their members joined by `,` + `]`."""
     h = hashlib.sha256(b"[")
@@ -167,32 +226,43 @@ def _array_digest(chunks: list[bytes]) -> str:
 
 
 def _replay_from(index: dict[str, Any], segs: dict[str, list[tuple[dict, bytes]]],
-                 frames: list[Any] | None = None) -> ReplayResult:
+                 frames: list[Any] | None = None, *, seal: dict[str, Any] | None = None,
+                 n_rejects: int | None = None, input_digest: str | None = None) -> tuple[ReplayResult, bytes]:
+    """The replay and the replayed seal bytes (b"" when it failed).
+
+    A caller that already parsed the seal or the rejects passes them (`seal`, `n_rejects`), and `input_digest`
+    when it hashed the chunks of `frames` itself, so nothing is parsed or serialized twice.
+    """
     import polars as pl
 
     from vgos.fold import fold_canonical
     from vgos.policy import policy_from_manifest
 
     seal_bytes = segs["seal"][0][1]
-    seal = orjson.loads(seal_bytes)
+    seal = orjson.loads(seal_bytes) if seal is None else seal
     sealed_digest = sha256_hex(seal_bytes)
     policy = policy_from_manifest(orjson.loads(segs["policy_manifest"][0][1]), "transcript:policy_manifest")
-    rejects = orjson.loads(segs["rejects"][0][1])
+    if n_rejects is None:
+        n_rejects = len(orjson.loads(segs["rejects"][0][1]))
     window = seal["window"]
     try:
         prior = _prior_windows(segs, window["window_id"])
         frames = _input_frames(segs) if frames is None else frames
-        events = pl.concat(frames) if frames else pl.DataFrame()
-        result = fold_canonical(events, window["window_id"], policy, window["tenant_id"], len(rejects),
-                                prior=prior or None)
+        events = (frames[0] if len(frames) == 1 else pl.concat(frames)) if frames else pl.DataFrame()
+        del frames
+        result = fold_canonical(events, window["window_id"], policy, window["tenant_id"], n_rejects,
+                                prior=prior or None, input_digest=input_digest, allocation_objects=False)
+        del events
     except Exception as exc:  # noqa: BLE001 - any failure to recompute is a mismatch, reported with its cause
         return ReplayResult(False, sealed_digest, "", [], window["window_id"], window["tenant_id"],
-                            f"REPLAY_FAILED: {type(exc).__name__}: {exc}")
-    replayed = orjson.loads(result.seal_bytes)
+                            f"REPLAY_FAILED: {type(exc).__name__}: {exc}"), b""
     ok = result.output_digest == sealed_digest
-    diff = [] if ok else diff_allocations(seal["allocations"], replayed["allocations"])
+    sealed_allocations = seal["allocations"] if "allocations" in seal else None
+    diff = [] if ok else diff_allocations(
+        orjson.loads(seal_bytes)["allocations"] if sealed_allocations is None else sealed_allocations,
+        orjson.loads(result.seal_bytes)["allocations"])
     return ReplayResult(ok, sealed_digest, result.output_digest, diff, window["window_id"],
-                        window["tenant_id"], None if ok else "DIGEST_MISMATCH")
+                        window["tenant_id"], None if ok else "DIGEST_MISMATCH"), bytes(result.seal_bytes)
 
 
 def replay_transcript(ref: TranscriptRef | str) -> ReplayResult:
@@ -200,7 +270,7 @@ def replay_transcript(ref: TranscriptRef | str) -> ReplayResult:
     url = ref.url if isinstance(ref, TranscriptRef) else ref
     store = open_store(url)
     index = orjson.loads(store.get(INDEX))
-    return _replay_from(index, _load_segments(store, index))
+    return _replay_from(index, _load_segments(store, index))[0]
 
 
 def replay_window(window_id: str, tenant_id: str = "default", db_url: str | None = None) -> ReplayResult:
@@ -383,7 +453,6 @@ def _trusted_signers(ck: Any, trusted: list[TrustedKey], shipped: bytes | None) 
 def _verify(store: BlobStore, trusted: list[TrustedKey], expect_digest: str | None = None,
             expect_window: str | None = None) -> VerifyReport:
     from vgos.signing import canonical_public_pem, key_id_for_public_key
-    from vgos.trust import parse_time
 
     ck_bytes = _get(store, CHECKPOINT, None)
     if ck_bytes is None:
@@ -439,6 +508,81 @@ def _verify(store: BlobStore, trusted: list[TrustedKey], expect_digest: str | No
     if singles:
         raise _Fail("INDEX_MALFORMED", INDEX, f"more than one {singles[0]} segment")
 
+    # First the fast pass (the seal's allocations never parsed: a replay that gives the sealed bytes proves them);
+    # whatever it cannot prove, or any failure, is decided by the exact pass, which reports as it always did.
+    for fast in (True, False):
+        inputs = _InputStream()
+        try:
+            return _verify_segments(store, index, ck, signers, signed_at, inputs, fast)
+        except Exception:
+            if not fast:
+                raise
+        finally:
+            inputs.close()
+    raise AssertionError("unreachable")
+
+
+class _NotFast(Exception):
+    """The fast pass cannot prove this transcript: the exact pass decides."""
+
+
+def _seal_without_allocations(seal_bytes: bytes) -> dict[str, Any]:
+    """The seal's other members, parsed from the bytes after its `allocations` array (an empty list stands in for
+    it); _NotFast when the bytes are not laid out as RFC 8785 puts a seal."""
+    from vgos.transcript import _ALLOC_HEAD
+
+    sliced = _alloc_slice(seal_bytes)
+    if sliced is None:
+        raise _NotFast
+    rest = orjson.loads(b"{" + seal_bytes[len(_ALLOC_HEAD) + len(sliced) + 1:])
+    if not isinstance(rest, dict) or "allocations" in rest:
+        raise _NotFast
+    return {"allocations": [], **rest}
+
+
+def _seal_canonical_check(seal: Any, seal_bytes: bytes) -> None:
+    if jcs_bytes(seal) != seal_bytes:
+        raise _Fail("SEAL_DIGEST_MISMATCH", "seal", "seal segment is not in RFC 8785 canonical form")
+
+
+def _allocations_check(seal: dict[str, Any], segment: bytes) -> None:
+    if jcs_bytes(seal["allocations"]) != segment:
+        raise _Fail("ALLOCATIONS_MISMATCH", "allocations", "allocations segment differs from the seal")
+
+
+def _sorted_dumps_equal(obj: Any, data: bytes) -> bool:
+    """True when sorted-key orjson output of `obj` is `data` (RFC 8785 unless a float, an unsafe integer or a
+    non-ASCII member name hides in `obj`: what the exact check, run later when still needed, rules out)."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) == data
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+
+
+def _alloc_slice(seal_bytes: bytes) -> bytes | None:
+    """The bytes of the seal's first member `allocations` when the seal is laid out as RFC 8785 puts it."""
+    from vgos.transcript import _ALLOC_HEAD, _ALLOC_TAIL
+
+    if seal_bytes.startswith(_ALLOC_HEAD + b"["):
+        end = seal_bytes.find(b"]" + _ALLOC_TAIL)
+        if end > 0:
+            return seal_bytes[len(_ALLOC_HEAD):end + 1]
+    return None
+
+
+def _verify_segments(store: BlobStore, index: dict[str, Any], ck: Any, signers: list[TrustedKey],
+                     signed_at: str | None, inputs: _InputStream, fast: bool = False) -> VerifyReport:
+    """Segments, root, seal, policy, input, rejects, prior windows and the replay, in the documented order.
+
+    Normalized input chunks are hashed and parsed as they are read and never kept as bytes. The two whole-seal
+    RFC 8785 walks (seal canonical form, allocations segment) are first tried as byte comparisons; when those hold,
+    the exact walk is left `deferred` and runs only if something later fails (before that failure is reported, so
+    the first failure in the documented order is still the one reported) or the replayed seal bytes differ from
+    the sealed ones; equal replayed bytes prove both (they are the RFC 8785 form of a fold's own seal).
+    `fast` skips both walks and the parse of the allocations, and raises _NotFast unless the replay gives the
+    sealed bytes exactly (the caller then runs the exact pass).
+    """
+    segments = index["segments"]
     by_kind: dict[str, list[tuple[dict, bytes]]] = {}
     for e in segments:
         key = f"segments/{e['sha256']}"
@@ -448,7 +592,11 @@ def _verify(store: BlobStore, trusted: list[TrustedKey], expect_digest: str | No
                         f"content hashes to {sha256_hex(data)}, index says {e['sha256']}")
         if len(data) != e["size"]:
             raise _Fail("SEGMENT_SIZE_MISMATCH", e["name"], f"{len(data)} bytes, index says {e['size']}")
+        if e["kind"] == "normalized_input":
+            inputs.add(data)
+            data = b""
         by_kind.setdefault(e["kind"], []).append((e, data))
+        del data
 
     if len(segments) != ck.size:
         raise _Fail("ROOT_MISMATCH", CHECKPOINT, f"tree size {ck.size} but {len(segments)} segments")
@@ -460,13 +608,37 @@ def _verify(store: BlobStore, trusted: list[TrustedKey], expect_digest: str | No
     seal_bytes = by_kind["seal"][0][1]
     if sha256_hex(seal_bytes) != index["output_digest"]:
         raise _Fail("SEAL_DIGEST_MISMATCH", "seal", "seal bytes do not hash to the index output_digest")
+    if fast:
+        return _verify_rest(index, ck, signers, signed_at, inputs, by_kind, root,
+                            _seal_without_allocations(seal_bytes), seal_bytes, [], fast=True)
     try:
         seal = orjson.loads(seal_bytes)
     except orjson.JSONDecodeError as exc:
         raise _Fail("SEAL_MALFORMED", "seal", f"not JSON: {exc}") from None
-    if jcs_bytes(seal) != seal_bytes:
-        raise _Fail("SEAL_DIGEST_MISMATCH", "seal", "seal segment is not in RFC 8785 canonical form")
+    deferred: list[Any] = []
+    if _sorted_dumps_equal(seal, seal_bytes):  # the exact check, when still needed, parses the bytes again
+        deferred.append(lambda: _seal_canonical_check(orjson.loads(seal_bytes), seal_bytes))
+    else:
+        _seal_canonical_check(seal, seal_bytes)
+    try:
+        return _verify_rest(index, ck, signers, signed_at, inputs, by_kind, root, seal, seal_bytes, deferred)
+    except Exception:
+        for check in deferred:  # the earlier exact checks first: their failure is the one to report
+            check()
+        raise
+
+
+def _verify_rest(index: dict[str, Any], ck: Any, signers: list[TrustedKey], signed_at: str | None,
+                 inputs: _InputStream, by_kind: dict[str, list[tuple[dict, bytes]]], root: bytes,
+                 seal: dict[str, Any], seal_bytes: bytes, deferred: list[Any], fast: bool = False) -> VerifyReport:
+    """Everything after the seal's canonical form, in the documented order (see `_verify_segments`)."""
+    from vgos.trust import parse_time
+
     _check_seal(seal)
+    # The allocations are read again only when a check needs them (orjson parses the same bytes to the same
+    # values), so the replay does not run beside 200k parsed allocation objects.
+    seal_allocations: list[Any] | None = seal["allocations"]
+    seal = {k: v for k, v in seal.items() if k != "allocations"}
     w = seal["window"]
     if (w["window_id"], w["tenant_id"]) != (index["window_id"], index["tenant_id"]):
         raise _Fail("ORIGIN_MISMATCH", "seal", "seal window/tenant differ from the index")
@@ -499,13 +671,23 @@ def _verify(store: BlobStore, trusted: list[TrustedKey], expect_digest: str | No
         policy_from_manifest(orjson.loads(by_kind["policy_manifest"][0][1]), "transcript:policy_manifest")
     except (InputError, ValueError, TypeError, KeyError) as exc:
         raise _Fail("POLICY_MALFORMED", "policy_manifest", _one_line(exc)) from None
-    if jcs_bytes(seal["allocations"]) != by_kind["allocations"][0][1]:
-        raise _Fail("ALLOCATIONS_MISMATCH", "allocations", "allocations segment differs from the seal")
+    alloc_segment = by_kind["allocations"][0][1]
+    if fast:
+        if _alloc_slice(seal_bytes) != alloc_segment:
+            raise _NotFast
+    elif _alloc_slice(seal_bytes) == alloc_segment:
+        deferred.append(lambda: _allocations_check(orjson.loads(seal_bytes), alloc_segment))
+    else:
+        _allocations_check({"allocations": seal_allocations}, alloc_segment)
+    del seal_allocations
+    if fast:
+        del alloc_segment
     try:
-        frames = _input_frames(by_kind)
+        frames = inputs.frames()
     except ValueError as exc:
         raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", str(exc)) from None
-    if _array_digest([d for _e, d in by_kind["normalized_input"]]) != seal["trailer"]["input_digest"]:
+    input_digest = inputs.digest()
+    if input_digest != seal["trailer"]["input_digest"]:
         raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", "normalized input does not hash to input_digest")
     if seal["trailer"]["input_digest"] != index["input_digest"]:
         raise _Fail("INPUT_DIGEST_MISMATCH", INDEX, "index input_digest differs from the seal's")
@@ -524,12 +706,24 @@ def _verify(store: BlobStore, trusted: list[TrustedKey], expect_digest: str | No
     except ValueError as exc:
         raise _Fail("PRIOR_WINDOWS_MISMATCH", "prior_windows", str(exc)) from None
     prior_rejected = {r.get("event_id") for r in reject_entries if r.get("reason") == DUPLICATE_PRIOR_WINDOW}
+    del reject_entries
     if prior_rejected != set(prior):
         raise _Fail("PRIOR_WINDOWS_MISMATCH", "prior_windows",
                     f"{len(prior)} recorded match(es) but {len(prior_rejected)} id(s) rejected "
                     f"{DUPLICATE_PRIOR_WINDOW}; they must be the same ids")
 
-    rep = _replay_from(index, by_kind, frames)
+    for kind in ("allocations", "rejects"):  # checked and counted: their bytes are not needed by the replay
+        by_kind[kind] = [(e, b"") for e, _data in by_kind[kind]]
+    rep, replayed = _replay_from(index, by_kind, frames, seal=seal, n_rejects=n_rejects, input_digest=input_digest)
+    del frames
+    if fast and (replayed != seal_bytes or not rep.ok):
+        raise _NotFast
+    if replayed == seal_bytes:
+        deferred.clear()  # the fold's own RFC 8785 bytes: the seal and its allocations slice are canonical
+    else:
+        checks, deferred[:] = list(deferred), []
+        for check in checks:
+            check()
     if not rep.ok:
         detail = rep.reason if rep.reason and rep.reason != "DIGEST_MISMATCH" else (
             f"replay digest {rep.replay_digest} != sealed {rep.sealed_digest}; {len(rep.diff)} allocation "

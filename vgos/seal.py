@@ -152,9 +152,12 @@ def _seal_from_columns(
     events_rejected: int,
     input_digest: str,
     policy_hash: str | None,
+    objects: bool = True,
 ) -> tuple[list[Allocation], dict[str, Any]]:
     """`allocate` + `build_seal` from allocation columns that are already sorted by principal_id and range-checked
-    (every value a Python int within ±(2^53−1), principal_id a str): the same allocations and seal object."""
+    (every value a Python int within ±(2^53−1), principal_id a str): the same allocations and seal object.
+
+    `objects=False` returns no Allocation objects (a replay needs only the seal, and not twice the memory)."""
     p, e, n, b, r, c, pay = (cols[k] for k in _ALLOC_KEYS)
     t = _totals_from_sums(events_kept, events_rejected, len(p), sum(n), sum(b), sum(pay), sum(r))
     rows = [
@@ -166,7 +169,7 @@ def _seal_from_columns(
     # (no __post_init__), without the frozen dataclass's one-attribute-at-a-time __init__.
     allocations: list[Allocation] = []
     append = allocations.append
-    for row in rows:
+    for row in rows if objects else ():
         a = _new_object(Allocation)
         _set_attr(a, "__dict__", row.copy())
         append(a)

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -205,6 +208,29 @@ def _reject_entry(r: Any) -> dict[str, Any]:
     return {"event_id": d.get("event_id"), "reason": d.get("reason"), "field": d.get("field"), "source": source}
 
 
+def _reject_entries(rejects: list[Any]) -> list[dict[str, Any]]:
+    """`[_reject_entry(r) for r in rejects]`, reading a Reject's fields directly and shortening each distinct file
+    name once (a window has few files and many rejects)."""
+    from vgos.events import Reject
+
+    short: dict[str, str] = {}
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for r in rejects:
+        src = r.source if type(r) is Reject else None
+        if type(src) is not str or not src:
+            append(_reject_entry(r))
+            continue
+        name, _, line = src.rpartition(":")
+        if name and line.isdigit():
+            base = short.get(name)
+            if base is None:
+                base = short[name] = name.replace(chr(92), "/").rsplit("/", 1)[-1]
+            src = f"{base}:{line}"
+        append({"event_id": r.event_id, "reason": r.reason, "field": r.field, "source": src})
+    return out
+
+
 def rejects_segment_bytes(entries: list[dict[str, Any]]) -> bytes:
     """The `rejects` segment: `jcs_bytes(entries)`, without its generic walk when every value is a string or null
     (member names are the four ASCII constants of `_reject_entry`, so sorted-key orjson output is RFC 8785)."""
@@ -235,14 +261,48 @@ def prior_windows_bytes(prior: dict[str, str]) -> bytes:
     return jcs_bytes([{"event_id": e, "window_id": prior[e]} for e in sorted(prior)])
 
 
-def build_segments(result: Any, chunk_events: int = CHUNK_EVENTS) -> list[tuple[str, str, bytes]]:
-    """(name, kind, bytes) of every segment in the fixed order of SEGMENT_ORDER (optional ones only when set)."""
+@dataclass(frozen=True)
+class _Spooled:
+    """A segment the fold already wrote to a file (`FoldResult.input_segments`), with its hash and size."""
+
+    path: Path
+    sha256: str
+    size: int
+
+    def read(self) -> bytes:
+        """The segment's bytes."""
+        return self.path.read_bytes()
+
+
+def _input_chunks(result: Any, chunk_events: int) -> Iterator[bytes | _Spooled]:
+    """The normalized_input segments: the fold's spooled files when it wrote them with this chunk size, else built
+    from `kept` one chunk at a time."""
     from vgos.fold import canonical_events_bytes
 
     kept = result.kept
-    chunks = [canonical_events_bytes(kept.slice(i, chunk_events)) for i in range(0, kept.height, chunk_events)] \
-        or [b"[]"]
-    segs: list[tuple[str, str, bytes]] = [
+    spooled = getattr(result, "input_segments", None) or []
+    if spooled and getattr(result, "input_chunk_events", 0) == chunk_events \
+            and len(spooled) == -(-kept.height // chunk_events):
+        for path, sha, size in spooled:
+            yield _Spooled(Path(path), sha, size)
+        return
+    if kept.height == 0:
+        yield b"[]"
+    for i in range(0, kept.height, chunk_events):
+        yield canonical_events_bytes(kept.slice(i, chunk_events))
+
+
+def build_segments(result: Any, chunk_events: int | None = None) -> list[tuple[str, str, bytes]]:
+    """(name, kind, bytes) of every segment in the fixed order of SEGMENT_ORDER (optional ones only when set);
+    normalized_input chunks of `chunk_events` events (default CHUNK_EVENTS, read when called)."""
+    return [(name, kind, data.read() if isinstance(data, _Spooled) else data)
+            for name, kind, data in _iter_segments(result, chunk_events)]
+
+
+def _iter_segments(result: Any, chunk_events: int | None = None) -> Iterator[tuple[str, str, bytes | _Spooled]]:
+    """`build_segments` lazily: normalized_input chunks one at a time (spooled ones as files, not bytes)."""
+    chunk_events = CHUNK_EVENTS if chunk_events is None else chunk_events
+    segs: list[tuple[str, str, bytes | _Spooled]] = [
         ("policy_manifest", "policy_manifest", jcs_bytes(result.policy.manifest())),
         ("input_files", "input_files",
          jcs_bytes([{"name": n, "sha256": h} for n, h in getattr(result, "input_files", [])])),
@@ -250,13 +310,42 @@ def build_segments(result: Any, chunk_events: int = CHUNK_EVENTS) -> list[tuple[
     prior = getattr(result, "prior", None)
     if prior:
         segs.append(("prior_windows", "prior_windows", prior_windows_bytes(prior)))
-    segs += [(f"normalized_input/{i:05d}", "normalized_input", c) for i, c in enumerate(chunks)]
-    segs += [
-        ("rejects", "rejects", rejects_segment_bytes([_reject_entry(r) for r in result.rejects])),
-        ("allocations", "allocations", allocations_segment_bytes(result.seal_bytes)),
-        ("seal", "seal", bytes(result.seal_bytes)),
-    ]
-    return segs
+    yield from segs
+    for i, chunk in enumerate(_input_chunks(result, chunk_events)):
+        yield f"normalized_input/{i:05d}", "normalized_input", chunk
+    yield "rejects", "rejects", rejects_segment_bytes(_reject_entries(result.rejects))
+    yield "allocations", "allocations", allocations_segment_bytes(result.seal_bytes)
+    yield "seal", "seal", bytes(result.seal_bytes)
+
+
+def _put_spooled(store: BlobStore, key: str, seg: _Spooled) -> None:
+    """Put a spooled segment: hard-linked into a local store (the file is already written and synced), else put
+    from its bytes; an existing object must hold the same bytes (write-once), as `put` requires."""
+    from vgos.storage import LocalBlobStore
+
+    if isinstance(store, LocalBlobStore):
+        path = store._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.chmod(seg.path, 0o444)
+            os.link(seg.path, path)
+            return
+        except FileExistsError:
+            if path.read_bytes() != seg.read():
+                raise WriteOnceViolation(f"{path} exists with different bytes") from None
+            return
+        except OSError:
+            pass  # another file system or no hard links: write a copy
+    store.put(key, seg.read())
+
+
+def _seal_window(result: Any) -> dict[str, Any]:
+    """The seal's `window` object: the one the result carries when its seal is a dict, else parsed from the bytes
+    (a FoldResult's `seal` is the object `seal_bytes` serializes, so both give the same values)."""
+    seal = getattr(result, "seal", None)
+    if isinstance(seal, dict) and isinstance(seal.get("window"), dict):
+        return seal["window"]
+    return orjson.loads(result.seal_bytes)["window"]
 
 
 def _join(prefix: str, key: str) -> str:
@@ -265,14 +354,18 @@ def _join(prefix: str, key: str) -> str:
 
 def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer) -> TranscriptRef:
     """Write segments, index, key and (last) the signed checkpoint; write-once, idempotent for equal content."""
-    window = orjson.loads(result.seal_bytes)["window"]
+    window = _seal_window(result)
     tenant_id, window_id = window["tenant_id"], window["window_id"]
-    segs = build_segments(result)
     entries = []
-    for name, kind, data in segs:
+    for name, kind, data in _iter_segments(result):
+        if isinstance(data, _Spooled):
+            _put_spooled(store, _join(prefix, f"segments/{data.sha256}"), data)
+            entries.append({"name": name, "kind": kind, "sha256": data.sha256, "size": data.size})
+            continue
         h = sha256_hex(data)
         store.put(_join(prefix, f"segments/{h}"), data)
         entries.append({"name": name, "kind": kind, "sha256": h, "size": len(data)})
+        del data
     root = merkle_root([bytes.fromhex(e["sha256"]) for e in entries])
     index = {
         "schema": SCHEMA,
@@ -390,7 +483,7 @@ def publish_transcript(result: Any, *, artifacts_root: str | None = None, db_url
 
     signer = signer or load_signer()
     store = open_store(artifacts_root or config.artifacts_root())
-    window = orjson.loads(result.seal_bytes)["window"]
+    window = _seal_window(result)
     prefix = f"transcripts/{window['tenant_id']}/{window['window_id']}/{result.output_digest}"
     ref = write_transcript(result, store, prefix, signer)
     with session(db_url) as s, s.begin():
