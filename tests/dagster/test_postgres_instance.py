@@ -34,6 +34,7 @@ def pg_dagster_home(pg_admin_url: str, tmp_path: Path, monkeypatch: pytest.Monke
     admin.dispose()
 
 
+@pytest.mark.slow  # several processes or a PostgreSQL Dagster instance: CI runs it (make test stays < 3 min)
 def test_chain_on_postgres_instance(seeded_home: Path, pg_dagster_home: Path, pg_url: str,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VGOS_DATABASE_URL", pg_url)

@@ -127,6 +127,7 @@ def test_full_graph_materializes_for_the_demo_partition(window_home: Path, netsu
     assert recon.success and meta(materialization(recon, "recon_results"), "fully_reconciled") is True
 
 
+@pytest.mark.slow  # several processes or a PostgreSQL Dagster instance: CI runs it (make test stays < 3 min)
 def test_full_graph_on_postgresql(window_home: Path, netsuite_sandbox: str, pg_url: str,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VGOS_DATABASE_URL", pg_url)

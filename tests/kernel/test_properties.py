@@ -8,6 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -106,6 +107,7 @@ print(fast, fold_reference(sys.argv[1:], "2025-09-23", p).output_digest)
 """
 
 
+@pytest.mark.slow  # several processes or a PostgreSQL Dagster instance: CI runs it (make test stays < 3 min)
 def test_same_digest_across_processes_with_different_hash_seeds(tmp_path: Path) -> None:
     rnd = random.Random(7)
     from tests.kernel.strategies import EVENT_IDS, PRINCIPALS

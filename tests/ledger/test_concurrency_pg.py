@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
+import pytest
+
 from tests.ledger.helpers import SEED_CLOSE, SEED_DIGEST, SEED_WINDOW, raw
 from vgos import ledger
 
@@ -33,6 +35,7 @@ def _worker(url: str, barrier, queue) -> None:  # noqa: ANN001
     queue.put((len(res.posted), len(res.existing), res.head_seq))
 
 
+@pytest.mark.slow  # several processes or a PostgreSQL Dagster instance: CI runs it (make test stays < 3 min)
 def test_concurrent_posting_yields_one_set_of_entries(postgres_url: str) -> None:
     ctx = mp.get_context("spawn")
     barrier, queue = ctx.Barrier(WORKERS), ctx.Queue()

@@ -54,6 +54,7 @@ def _authorized_window(vgos_home: Path, tmp_path: Path, now: dt.datetime) -> Non
                                     created_at=f"{batch.execution_date}T08:00:00Z"), "camt054.xml")
 
 
+@pytest.mark.slow  # several processes or a PostgreSQL Dagster instance: CI runs it (make test stays < 3 min)
 def test_concurrent_proof_ingest_and_recon_run(backend: tuple[str, str], vgos_home: Path, tmp_path: Path) -> None:
     from vgos.cli_acceptance import demo_proofs
     from vgos.transcript import current_transcript
