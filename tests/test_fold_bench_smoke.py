@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a separate process end to end: CI runs it (make test stays < 3 min)
 def test_fold_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
@@ -27,6 +30,7 @@ def test_fold_bench_smoke(tmp_path: Path) -> None:
     assert all(row[k] > 0 for k in ("duckdb_s", "fold_s", "verify_s", "fold_mib", "verify_mib", "duckdb_mib"))
 
 
+@pytest.mark.slow  # a separate process end to end: CI runs it (make test stays < 3 min)
 def test_fold_bench_baseline_smoke(tmp_path: Path) -> None:
     """--baseline times another vgos command in the same rounds and insists on byte-identical outputs."""
     vgos = str(Path(sys.executable).with_name("vgos"))

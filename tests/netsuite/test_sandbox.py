@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 from lxml import etree
 
@@ -120,6 +121,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # a separate process end to end: CI runs it (make test stays < 3 min)
 def test_module_entry_point_serves(tmp_path):
     port = _free_port()
     env = {**os.environ, "NETSUITE_ACCOUNT": CREDS.account, "NETSUITE_CONSUMER_KEY": CREDS.consumer_key,

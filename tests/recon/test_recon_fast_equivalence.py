@@ -108,7 +108,7 @@ def _with_items(batches, items):
     return [b | {"items": [i for i in items if i["provider_batch_id"] == b["provider_batch_id"]]} for b in batches]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(windows(), st.randoms(use_true_random=False))
 def test_columnar_reconcile_is_the_exact_rules(window, rnd):
     batches, items, receipts, tol = window

@@ -85,6 +85,7 @@ def _versions(url: str, table: str = "alembic_version") -> list[str]:
         eng.dispose()
 
 
+@pytest.mark.slow  # a separate process end to end: CI runs it (make test stays < 3 min)
 def test_concurrent_first_use(tmp_path: Path, pg_schemas: tuple[str, list[str]]) -> None:
     """Fresh SQLite files and fresh PostgreSQL schemas, each migrated by two processes at once."""
     admin, schemas = pg_schemas
