@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from connectors.psp.receipts import BOOKED, BOOKING, DETAIL, NOTICE
-from recon.frames import receipt_ids, receipts_of
+from recon.frames import money_back, receipt_ids, receipts_of
 from recon.match import BatchTotals, ExpectedItem, Presettled, ReconResult, _norm, reconcile_items
 
 ITEM_SCHEMA = {"provider_batch_id": pl.String, "end_to_end_id": pl.String, "principal_id": pl.String,
@@ -56,8 +56,7 @@ def _concerns(items: pl.DataFrame, rc: pl.DataFrame) -> pl.DataFrame:
     # money coming back with a payee account and an amount may be filed by payee + amount + date
     # (a detail line of a reversed batch booking is a reversal too: recon.evidence.effective)
     reversed_ = c("reversal") | ((c("kind") == DETAIL) & c("p_reversal").fill_null(False))
-    back = rc.filter((reversed_ | (c("direction") == "CRDT")) & c("payee_ref").is_not_null()
-                     & c("amount_minor").is_not_null())
+    back = rc.filter(money_back(reversed_) & c("amount_minor").is_not_null())
     if back.height:
         back = back.select("_row", "currency", "amount_minor", "payee_ref").with_columns(
             payee=pl.Series([_norm(p) for p in back["payee_ref"].to_list()], dtype=pl.String))

@@ -45,6 +45,13 @@ def receipt_ids() -> pl.Expr:
                           pl.col("seq").cast(pl.String)], separator=":")
 
 
+def money_back(reversal: pl.Expr | None = None) -> pl.Expr:
+    """Money coming back (a reversal or a credit) that names a payee account: what an ACH-style return looks like
+    when it does not carry our ids (recon.match files it by payee + amount + date)."""
+    rev = pl.col("reversal") if reversal is None else reversal
+    return (rev | (pl.col("direction") == "CRDT")) & pl.col("payee_ref").is_not_null()
+
+
 def match_frame(matches: Iterable[Match]) -> pl.DataFrame:
     """Match objects as columns."""
     ms = list(matches)

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.psp import ids
@@ -147,19 +147,14 @@ def segment_keys(frame: pl.DataFrame) -> list[tuple[str, str]]:
     out |= {("e2e", v) for v in e2e.str.extract(_VG_PREFIX, 1).drop_nulls().unique().to_list()}
     if (~e2e.str.contains(_VG_PREFIX)).any():
         out.add(("e2e", "*"))
-    back = frame.filter(_money_back() & pl.col("booking_date").is_not_null())
+    from recon.frames import money_back
+
+    back = frame.filter(money_back() & pl.col("booking_date").is_not_null())
     out |= {("back_day", v) for v in back["booking_date"].unique().to_list()}
     return sorted(out)
 
 
 _VG_PREFIX = r"^(VG[A-Za-z0-9]*-)"
-
-
-def _money_back() -> pl.Expr:
-    """Money coming back (a reversal or a credit) that names a payee account."""
-    import polars as pl
-
-    return (pl.col("reversal") | (pl.col("direction") == "CRDT")) & pl.col("payee_ref").is_not_null()
 
 
 def _store_segment(s: Any, tenant_id: str, raw_sha256: str, receipts: list[Receipt]) -> None:
@@ -239,7 +234,7 @@ def window_receipt_frame(window_id: str, refs: set[str], e2es: Any, *, tenant_id
     the same conditions on the columns; receipts of statements a person accepted are no longer flagged."""
     import polars as pl
 
-    from recon.frames import RECEIPT_SCHEMA, from_parquet
+    from recon.frames import RECEIPT_SCHEMA, from_parquet, money_back
 
     prefix = ids.end_to_end_prefix(window_id)
     e2e = pl.Series("e2e", list(e2es) if not isinstance(e2es, pl.Series) else e2es, dtype=pl.String)
@@ -256,8 +251,6 @@ def window_receipt_frame(window_id: str, refs: set[str], e2es: Any, *, tenant_id
              (k.key_type == "back_day") & (k.key >= start) & (k.key <= end)]
     if refs:
         picks.append((k.key_type == "batch") & k.key.in_(sorted(refs)))
-    from sqlalchemy import or_
-
     with session(db_url) as s:
         accepted = sorted(s.scalars(select(ReportFile.raw_sha256).where(ReportFile.tenant_id == tenant_id,
                                                                         ReportFile.status == "ACCEPTED")))
@@ -269,7 +262,7 @@ def window_receipt_frame(window_id: str, refs: set[str], e2es: Any, *, tenant_id
     frame = pl.concat(segments, how="vertical")
     c = pl.col
     keep = (c("window_ref") == window_id) | c("end_to_end_id").str.starts_with(prefix) \
-        | (_money_back() & (c("booking_date") >= start) & (c("booking_date") <= end))
+        | (money_back() & (c("booking_date") >= start) & (c("booking_date") <= end))
     if refs:
         keep = keep | c("batch_ref").is_in(sorted(refs))
     if foreign.len():

@@ -3,16 +3,14 @@ built once per module in its own VGOS_HOME, and the `vgos report` page of it."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.payouts.conftest import fold, sealed  # noqa: F401 (`sealed`: a fixture used by name)
+from tests.payouts.conftest import fold, sealed, vgos  # noqa: F401 (`sealed`: a fixture used by name)
 
 WINDOW = "2025-09-23"
 ISOLATED = ("VGOS_DATABASE_URL", "VGOS_ARTIFACTS", "VGOS_DROP_ZONE", "VGOS_SIGNING_KEY", "VGOS_KMS_KEY_ID",
@@ -31,15 +29,8 @@ class DemoWindow:
 
 def run_vgos(*args: object) -> tuple[int, str, str]:
     """The `vgos` entry point in this process: (exit code, stdout, stderr)."""
-    from vgos.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse usage errors
-            code = int(exc.code or 0)
-    return code, out.getvalue(), err.getvalue()
+    r = vgos(*args)
+    return r.returncode, r.stdout, r.stderr
 
 
 def build_demo_window(tmp: Path, mp: pytest.MonkeyPatch) -> DemoWindow:
