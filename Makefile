@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 
 # Bytecode is compiled at install (dependencies by uv, the project's own packages by compileall), so no command
 # recompiles modules on start-up, even with PYTHONDONTWRITEBYTECODE set. compileall only rewrites stale files.
-PACKAGES := vgos recon connectors gl_mappings vgos_assets
+PACKAGES := vgos vgos_app recon connectors gl_mappings vgos_assets
 BYTECODE := $(BIN)/python -m compileall -q $(PACKAGES)
 
 $(STAMP): pyproject.toml Makefile

@@ -42,7 +42,7 @@ def files(tmp_path: Path, vgos_home: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("case", CASES)
 def test_unusable_input_is_one_line_and_exit_2(case: str, files: dict[str, Path]) -> None:
-    from vgos.cli import main
+    from vgos_app.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from vgos.cli_acceptance import demo_acceptance
-from vgos.demo import SEED_WINDOW, seed_events_path
 from vgos.fold import fold_files
 from vgos.policy import load_policy
 from vgos.store.db import get_engine
+from vgos_app.cli_acceptance import demo_acceptance
+from vgos_app.demo import SEED_WINDOW, seed_events_path
 
 STATEMENTS = [
     "UPDATE gate_decisions SET decision = 'ALLOW'",

@@ -117,8 +117,8 @@ def test_replay_mismatch_holds_everyone_with_digest_mismatch(vgos_home, seed_res
     import orjson
 
     from vgos.canonical import jcs_bytes, sha256_hex
-    from vgos.cli import main
     from vgos.transcript import publish_transcript
+    from vgos_app.cli import main
 
     seal = orjson.loads(seed_result.seal_bytes)
     seal["allocations"][1]["payout_minor"] = 2750
@@ -200,7 +200,7 @@ def test_acceptance_matrix_markdown(published, proofs, db_url):
 
 
 def test_cli_authorize_and_acceptance_show(published, proofs, db_url, capsys):
-    from vgos.cli import main
+    from vgos_app.cli import main
 
     _submit(db_url, proofs.ack(), *_seed_ct(proofs))
     assert main(["authorize", SEED_WINDOW, "--as-of", "2025-09-23T22:00:00Z"]) == 0
@@ -216,7 +216,7 @@ def test_cli_authorize_and_acceptance_show(published, proofs, db_url, capsys):
 
 
 def test_demo_hook(vgos_home, seed_result, db_url):
-    from vgos.cli_acceptance import demo_acceptance
+    from vgos_app.cli_acceptance import demo_acceptance
 
     res = demo_acceptance(SEED_WINDOW, seed_result, as_of=T0)
     assert _table(res) == [("CRE-0001", 380, "ALLOW", None), ("CRE-0002", 275, "HOLD", "CT_HOLD"),

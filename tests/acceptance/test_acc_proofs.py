@@ -97,7 +97,7 @@ def test_drop_zone_ingest(published, proofs, db_url, vgos_home, monkeypatch):
 
 
 def test_cli_proof_submit(published, proofs, db_url, tmp_path, capsys):
-    from vgos.cli import main
+    from vgos_app.cli import main
 
     good = tmp_path / "ack.json"
     good.write_bytes(orjson.dumps(proofs.ack()))

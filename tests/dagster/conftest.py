@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from vgos.demo import seed_events_path
+from vgos_app.demo import seed_events_path
 
 WINDOW = "2025-09-23"
 

@@ -36,9 +36,9 @@ def test_failing_expectations_block_downstream(instance, monkeypatch: pytest.Mon
 
 
 def test_conservation_check_finds_inconsistent_totals() -> None:
-    from vgos.demo import seed_events_path
     from vgos.fold import fold_files
     from vgos.policy import load_policy
+    from vgos_app.demo import seed_events_path
 
     r = fold_files([seed_events_path()], WINDOW, load_policy())
     assert settlement.conservation_problems(r) == []
@@ -102,9 +102,9 @@ def test_thresholds_come_from_config_or_environment(monkeypatch: pytest.MonkeyPa
 
 def test_raw_suite_compares_shares_with_thresholds_exactly() -> None:
     """The seed window has 1 duplicate and 1 late record in 5 (200,000 ppm each): equal passes, one ppm less fails."""
-    from vgos.demo import seed_events_path
     from vgos.fold import intake_files
     from vgos.policy import load_policy
+    from vgos_app.demo import seed_events_path
     from vgos_assets.quality import IntakeThresholds, validate_raw_intake
 
     intake = intake_files([seed_events_path()], WINDOW, load_policy())

@@ -41,7 +41,7 @@ def test_chain_materializes_and_digest_equals_cli_fold(instance, seeded_home: Pa
     assert replay["digests_equal"] is True
     digest = meta(materializations(result, "transcript")[0], "output_digest")
     out = tmp_path / "out"
-    subprocess.run([sys.executable, "-m", "vgos.cli", "fold", "--events",
+    subprocess.run([sys.executable, "-m", "vgos_app.cli", "fold", "--events",
                     str(seeded_home / "drop" / "events" / WINDOW / "seed_events.jsonl"), "--window-id", WINDOW,
                     "--out", str(out)], check=True, capture_output=True)
     assert digest == (out / "output_digest").read_text().strip()

@@ -7,9 +7,9 @@ import pytest
 from dagster import DagsterInstance
 
 from tests.dagster.conftest import WINDOW, materializations, meta
-from vgos.demo import seed_events_path
 from vgos.replay import verify_transcript
 from vgos.storage import open_store
+from vgos_app.demo import seed_events_path
 from vgos_assets.definitions import defs
 
 

@@ -10,8 +10,8 @@ import orjson
 import pytest
 from dagster import DagsterInstance, build_schedule_context, build_sensor_context
 
-from vgos.demo import seed_events_path
 from vgos.policy import policy_from_manifest
+from vgos_app.demo import seed_events_path
 from vgos_assets.definitions import defs
 from vgos_assets.resources import DropZoneResource
 from vgos_assets.schedules import build_window_close_schedule, close_cron, window_for_tick

@@ -14,7 +14,7 @@ from connectors.netsuite.config import Credentials
 from connectors.netsuite.pipeline import DEMO_VENDOR_MAP
 from connectors.netsuite.sandbox import SandboxConfig, start_sandbox
 from gl_mappings import DEMO_FILE
-from vgos.demo import seed_events_path
+from vgos_app.demo import seed_events_path
 
 WINDOW = "2025-09-23"
 AS_OF = "2025-09-24T09:00:00Z"
@@ -30,9 +30,9 @@ def drop_proofs(home: Path, window_id: str = WINDOW, issued: dt.datetime | None 
     """Fold the seed window, sign an ACK and the seed CT table for its digest into <drop>/proofs/.
 
     Issued a minute ago at the real clock: money is released only on evidence fresh at the time it moves."""
-    from vgos.cli_acceptance import demo_proofs
     from vgos.fold import fold_files
     from vgos.policy import load_policy
+    from vgos_app.cli_acceptance import demo_proofs
 
     digest = fold_files([seed_events_path()], window_id, load_policy()).output_digest
     issued = issued or dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=60)

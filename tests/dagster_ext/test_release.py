@@ -63,7 +63,7 @@ def test_a_backdated_evaluation_time_in_run_config_releases_nothing(vgos_home: P
     import shutil
 
     from tests.dagster_ext.conftest import drop_proofs
-    from vgos.demo import seed_events_path
+    from vgos_app.demo import seed_events_path
 
     folder = vgos_home / "drop" / "events" / WINDOW
     folder.mkdir(parents=True)
@@ -86,9 +86,9 @@ def test_a_backdated_evaluation_time_in_run_config_releases_nothing(vgos_home: P
 @pytest.mark.slow
 def test_a_late_event_reseals_and_the_next_batch_pays_only_the_delta(window_home: Path) -> None:
     from vgos.acceptance import demo_issuers, fmt_ts, sign_proof
-    from vgos.demo import seed_events_path
     from vgos.fold import fold_files
     from vgos.policy import load_policy
+    from vgos_app.demo import seed_events_path
 
     with DagsterInstance.ephemeral() as instance:
         assert _run(instance, "settlement_window").success

@@ -34,12 +34,12 @@ def run_vgos(*args: object) -> tuple[int, str, str]:
 
 
 def build_demo_window(tmp: Path, mp: pytest.MonkeyPatch) -> DemoWindow:
-    """Step 1-3 of `vgos demo` through the same functions, without the Dagster runs (see vgos.demo)."""
+    """Step 1-3 of `vgos demo` through the same functions, without the Dagster runs (see vgos_app.demo)."""
     from vgos.acceptance import demo_issuers, submit_proof
-    from vgos.cli_acceptance import demo_proofs
-    from vgos.demo import disburse_and_book, netsuite_sandbox
     from vgos.gate import authorize
     from vgos.transcript import current_seal, publish_transcript
+    from vgos_app.cli_acceptance import demo_proofs
+    from vgos_app.demo import disburse_and_book, netsuite_sandbox
 
     home = tmp / "vgos_home"
     home.mkdir()

@@ -53,7 +53,7 @@ def test_total_payout_beyond_range_fails(tmp_path: Path) -> None:
 def test_cli_exit_2_and_no_output_on_range_error(tmp_path: Path, vgos_home: Path) -> None:
     path = write(tmp_path / "big", "jsonl", _events(2, MAX))
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "vgos.cli", "fold", "--events", str(path), "--window-id",
+    proc = subprocess.run([sys.executable, "-m", "vgos_app.cli", "fold", "--events", str(path), "--window-id",
                            "2025-09-23", "--out", str(out)], capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "exact range" in proc.stderr

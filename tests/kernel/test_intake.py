@@ -145,7 +145,7 @@ def test_missing_column_and_unreadable_files_are_unusable_input(tmp_path: Path) 
 def test_cli_unusable_input_exits_2_and_leaves_existing_output_intact(tmp_path: Path, vgos_home: Path) -> None:
     good = write(tmp_path / "good", "jsonl", [GOOD])
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "vgos.cli", "fold", "--window-id", W, "--out", str(out), "--events"]
+    cmd = [sys.executable, "-m", "vgos_app.cli", "fold", "--window-id", W, "--out", str(out), "--events"]
     assert subprocess.run(cmd + [str(good)], capture_output=True, check=False).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     bad = tmp_path / "bad.csv"

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from tests.kernel.strategies import EVENT_IDS, WINDOW, window_records
 from tests.kernel.writers import write, write_jsonl
-from vgos.demo import seed_events_path
 from vgos.events import DUPLICATE_PRIOR_WINDOW, REASONS
 from vgos.fold import FoldResult, fold_canonical, fold_files, fold_reference
 from vgos.policy import load_policy
+from vgos_app.demo import seed_events_path
 
 POLICY = load_policy()
 ZERO = "0" * 64

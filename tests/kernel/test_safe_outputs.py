@@ -1,6 +1,6 @@
 """`vgos fold --out` never destroys anything but an earlier fold output; empty windows; one line for every error.
 
-In-process through `vgos.cli.main` (cheap); the subprocess matrix is in test_bad_input_cli.py.
+In-process through `vgos_app.cli.main` (cheap); the subprocess matrix is in test_bad_input_cli.py.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-import vgos.cli
 import vgos.outputs
-from vgos.cli import main
-from vgos.demo import seed_events_path
+import vgos_app.cli
 from vgos.errors import InputError
 from vgos.fold import fold_files
 from vgos.outputs import MARKER, write_fold_outputs
 from vgos.policy import load_policy
+from vgos_app.cli import main
+from vgos_app.demo import seed_events_path
 
 W = "2025-09-23"
 
@@ -230,7 +230,7 @@ def test_unexpected_exception_is_one_line_with_a_private_log(vgos_home: Path, ca
     def crash(args: object) -> int:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(vgos.cli, "cmd_fold", crash)
+    monkeypatch.setattr(vgos_app.cli, "cmd_fold", crash)
     code = main(["fold", "--events", "x.jsonl", "--window-id", W, "--out", "o"])
     err = capsys.readouterr().err
     assert code == 3 and err.count("\n") == 1
@@ -247,7 +247,7 @@ def test_os_errors_are_one_line_naming_the_path(vgos_home: Path, capsys: pytest.
     def gone(args: object) -> int:
         raise IsADirectoryError(21, "Is a directory", "/some/where")
 
-    monkeypatch.setattr(vgos.cli, "cmd_fold", gone)
+    monkeypatch.setattr(vgos_app.cli, "cmd_fold", gone)
     assert main(["fold", "--events", "x.jsonl", "--window-id", W, "--out", "o"]) == 2
     assert capsys.readouterr().err == "vgos: error: /some/where: Is a directory\n"
 

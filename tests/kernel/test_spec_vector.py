@@ -10,9 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from vgos.demo import seed_events_path
 from vgos.fold import fold_files, fold_reference
 from vgos.policy import load_policy
+from vgos_app.demo import seed_events_path
 
 ZERO = "0" * 64
 INPUT_DIGEST = "375daa701e4b0f416b72304e72c2323eda4783deec70cb7fc11b94953367e59c"
@@ -53,7 +53,7 @@ def test_real_policy_hash_is_the_manifest_hash() -> None:
 def test_cli_fold_writes_every_output(tmp_path: Path, vgos_home: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "vgos.cli", "fold", "--events", str(seed_events_path()), "--window-id",
+        [sys.executable, "-m", "vgos_app.cli", "fold", "--events", str(seed_events_path()), "--window-id",
          "2025-09-23", "--out", str(out)], capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stderr

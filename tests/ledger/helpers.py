@@ -64,8 +64,8 @@ def drop_append_only_triggers(url: str, tables: tuple[str, ...] = ("ledger_entri
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
-    """Run a `vgos ledger`/`vgos audit` command as `vgos.cli.main` does: exit code, stdout, stderr."""
-    from vgos.cli_ledger import register
+    """Run a `vgos ledger`/`vgos audit` command as `vgos_app.cli.main` does: exit code, stdout, stderr."""
+    from vgos_app.cli_ledger import register
 
     parser = argparse.ArgumentParser(prog="vgos")
     register(parser.add_subparsers(dest="command", required=True))

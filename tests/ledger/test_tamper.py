@@ -248,7 +248,7 @@ def test_a_package_with_its_first_entries_dropped_is_incomplete(sqlite_url: str,
 
 def test_a_key_retired_before_the_entries_it_signed_is_refused(sqlite_url: str, tmp_path: Path) -> None:
     _books(sqlite_url)  # signed by the local key, effective 2025-09-23..25
-    from vgos.cli import main
+    from vgos_app.cli import main
 
     assert main(["keys", "rotate", "--not-after-old", "2025-09-01T00:00:00Z"]) == 0
     out = _export(tmp_path)

@@ -12,11 +12,11 @@ from connectors.netsuite.pipeline import DEMO_VENDOR_MAP
 from gl_mappings import DEMO_FILE
 from recon.service import create_window_batch
 from tests.netsuite.conftest import CREDS
-from vgos.cli import main
-from vgos.cli_acceptance import demo_acceptance
-from vgos.demo import SEED_WINDOW, seed_events_path
 from vgos.fold import fold_files
 from vgos.policy import load_policy
+from vgos_app.cli import main
+from vgos_app.cli_acceptance import demo_acceptance
+from vgos_app.demo import SEED_WINDOW, seed_events_path
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from connectors.netsuite.vendor_map import load_vendor_map
 from gl_mappings import load_gl_mapping
 from gl_mappings.mapping import DEMO_FILE
 from tests.netsuite.conftest import CREDS
-from vgos.cli import main
+from vgos_app.cli import main
 
 ARGS = ["netsuite", "doctor", "--vendor-map", str(DEMO_VENDOR_MAP), "--gl-mapping", str(DEMO_FILE)]
 

@@ -31,9 +31,9 @@ from connectors.netsuite.soap_client import SOAP_ENV
 from gl_mappings import DEMO_FILE, build_journal, load_gl_mapping
 from tests.netsuite.conftest import ALLOCATIONS, DIGEST, NO_SLEEP, config_for, decisions, window
 from tests.netsuite.test_cli_window import authorized_window  # noqa: F401 - fixture
-from vgos.cli import main
-from vgos.demo import SEED_WINDOW
 from vgos.errors import InputError
+from vgos_app.cli import main
+from vgos_app.demo import SEED_WINDOW
 
 RESEALED = "e" * 64
 POSTING_DAY = "2025-10-06"

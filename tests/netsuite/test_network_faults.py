@@ -19,9 +19,9 @@ from connectors.netsuite.transport import parse_retry_after
 from tests.netsuite.conftest import CREDS, window
 from tests.netsuite.faultproxy import start_proxy
 from tests.netsuite.test_cli_window import authorized_window  # noqa: F401 - fixture reused by the CLI tests
-from vgos.cli import main
-from vgos.demo import SEED_WINDOW
 from vgos.errors import InputError
+from vgos_app.cli import main
+from vgos_app.demo import SEED_WINDOW
 
 PAGE = 1000  # NetSuiteConfig.page_size: search results per page
 STORM = dict(drop_every=3, error_every=4)  # the schedule: every 3rd answer lost after processing, 5xx on 4th

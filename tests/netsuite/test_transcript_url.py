@@ -13,9 +13,9 @@ from connectors.netsuite.pipeline import DEMO_VENDOR_MAP
 from connectors.netsuite.transcript_link import BASE_URL_ENV, transcript_link
 from tests.netsuite.conftest import CREDS
 from tests.netsuite.test_cli_window import authorized_window  # noqa: F401 - fixture
-from vgos.cli import main
-from vgos.demo import SEED_WINDOW
 from vgos.errors import InputError
+from vgos_app.cli import main
+from vgos_app.demo import SEED_WINDOW
 
 LOCAL = "/srv/vgos/artifacts/transcripts/default/2025-09-23/" + "ab" * 32
 REAL = NetSuiteConfig(credentials=CREDS)  # no NETSUITE_BASE_URL: a real account

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vgos.demo import seed_events_path
+from vgos_app.demo import seed_events_path
 
 WINDOW = "2025-09-23"
 VGOS = str(Path(sys.executable).parent / "vgos")
@@ -33,7 +33,7 @@ def vgos(*args: object) -> subprocess.CompletedProcess:
     import contextlib
     import io
 
-    from vgos.cli import main
+    from vgos_app.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -112,7 +112,7 @@ def sealed(vgos_home: Path, tmp_path: Path):
 def window(sealed):
     """The sealed seed window with a fresh ACK and the seed CT table (CRE-0002 HOLD) at the real clock."""
     from vgos.acceptance import submit_proof
-    from vgos.cli_acceptance import demo_proofs
+    from vgos_app.cli_acceptance import demo_proofs
 
     for p in demo_proofs(WINDOW, "default", sealed.output_digest, issued=now() - dt.timedelta(seconds=60)):
         assert submit_proof(p).accepted

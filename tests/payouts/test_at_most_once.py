@@ -152,11 +152,11 @@ def test_tenants_are_paid_independently(window, tmp_path: Path) -> None:
 
     from tests.payouts.conftest import now
     from vgos.acceptance import submit_proof
-    from vgos.cli_acceptance import demo_proofs
-    from vgos.demo import seed_events_path
     from vgos.fold import fold_files
     from vgos.policy import load_policy
     from vgos.transcript import publish_transcript
+    from vgos_app.cli_acceptance import demo_proofs
+    from vgos_app.demo import seed_events_path
 
     acme = fold_files([seed_events_path()], WINDOW, load_policy(None), "acme")
     publish_transcript(acme)

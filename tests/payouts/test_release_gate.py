@@ -102,10 +102,10 @@ def test_quorum_counts_keys_even_where_the_hmac_secrets_are_not_set(vgos_home: P
 
     from tests.payouts.conftest import proof
     from vgos.acceptance import HMAC, register_issuer, sign_proof, submit_proof
-    from vgos.demo import seed_events_path
     from vgos.fold import fold_files
     from vgos.policy import load_policy
     from vgos.transcript import publish_transcript
+    from vgos_app.demo import seed_events_path
 
     pol = tmp_path / "policy.json"
     pol.write_bytes(orjson.dumps({"acceptance": {"ACK": {"quorum": 2}, "CT": {"required": False}}}))

@@ -10,7 +10,7 @@ import pytest
 from connectors.psp.pain001 import read_pain001
 from connectors.psp.reports import detect_format, parse_bytes, parse_report
 from tests.conftest import FIXTURES
-from vgos.cli import main
+from vgos_app.cli import main
 
 ISO = sorted((FIXTURES / "iso20022").glob("*.xml"))
 PSP = sorted((FIXTURES / "psp").glob("*.csv"))

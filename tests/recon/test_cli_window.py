@@ -11,11 +11,11 @@ from connectors.psp.camt054 import camt054_for_batch
 from connectors.psp.pain001 import read_pain001
 from recon.persist import load_batches
 from recon.service import read_debtor
-from vgos.cli import main
-from vgos.cli_acceptance import demo_acceptance
-from vgos.demo import SEED_WINDOW, seed_events_path
 from vgos.fold import fold_files
 from vgos.policy import load_policy
+from vgos_app.cli import main
+from vgos_app.cli_acceptance import demo_acceptance
+from vgos_app.demo import SEED_WINDOW, seed_events_path
 
 
 def test_batch_ingest_recon_from_the_cli(vgos_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

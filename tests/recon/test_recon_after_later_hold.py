@@ -7,11 +7,11 @@ from pathlib import Path
 
 from connectors.psp.camt054 import camt054_for_batch
 from recon.service import create_window_batch, ingest_report, load_window, read_debtor, run_window_recon
-from vgos.cli_acceptance import demo_acceptance
-from vgos.demo import SEED_WINDOW, seed_events_path
 from vgos.fold import fold_files
 from vgos.gate import authorize
 from vgos.policy import load_policy
+from vgos_app.cli_acceptance import demo_acceptance
+from vgos_app.demo import SEED_WINDOW, seed_events_path
 
 
 def test_later_hold_does_not_turn_a_paid_batch_into_a_discrepancy(vgos_home: Path, tmp_path: Path) -> None:

@@ -27,10 +27,10 @@ def db_url(request, vgos_home):
 @pytest.fixture
 def authorized(db_url, vgos_home) -> str:
     """The seed window sealed, with a fresh ACK and the seed CT table, authorized on this store; its digest."""
-    from vgos.cli_acceptance import demo_acceptance
-    from vgos.demo import seed_events_path
     from vgos.fold import fold_files
     from vgos.policy import load_policy
+    from vgos_app.cli_acceptance import demo_acceptance
+    from vgos_app.demo import seed_events_path
 
     result = fold_files([seed_events_path()], WINDOW, load_policy())
     demo_acceptance(WINDOW, result, as_of=AS_OF, db_url=db_url)
@@ -126,10 +126,10 @@ def test_a_recorded_batch_is_never_released_or_rewritten_again(db_url, authorize
 
 def test_demo_hook(vgos_home, tmp_path):
     from vgos.acceptance import demo_issuers
-    from vgos.cli_acceptance import demo_acceptance
-    from vgos.demo import seed_events_path
     from vgos.fold import fold_files
     from vgos.policy import load_policy
+    from vgos_app.cli_acceptance import demo_acceptance
+    from vgos_app.demo import seed_events_path
 
     demo_acceptance(WINDOW, fold_files([seed_events_path()], WINDOW, load_policy()), as_of=AS_OF)
     out = service.run_demo_recon(WINDOW, out_dir=tmp_path, as_of=AS_OF, issuer_key=demo_issuers(vgos_home)["recon"])

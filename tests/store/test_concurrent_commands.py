@@ -40,11 +40,11 @@ def _authorized_window(vgos_home: Path, tmp_path: Path, now: dt.datetime) -> Non
     from connectors.psp.camt054 import camt054_for_batch
     from recon.service import ingest_report, load_window, read_debtor
     from tests.recon.demo import demo_batch
-    from vgos.cli import main
-    from vgos.cli_acceptance import demo_acceptance
-    from vgos.demo import seed_events_path
     from vgos.fold import fold_files
     from vgos.policy import load_policy
+    from vgos_app.cli import main
+    from vgos_app.cli_acceptance import demo_acceptance
+    from vgos_app.demo import seed_events_path
 
     demo_acceptance(WINDOW, fold_files([seed_events_path()], WINDOW, load_policy()), as_of=now)
     assert main(["batch", "create", WINDOW, "--rail", "pain001", "--out", str(tmp_path / "batch.xml")]) == 0
@@ -56,8 +56,8 @@ def _authorized_window(vgos_home: Path, tmp_path: Path, now: dt.datetime) -> Non
 
 @pytest.mark.slow  # several processes or a PostgreSQL Dagster instance: CI runs it (make test stays < 3 min)
 def test_concurrent_proof_ingest_and_recon_run(backend: tuple[str, str], vgos_home: Path, tmp_path: Path) -> None:
-    from vgos.cli_acceptance import demo_proofs
     from vgos.transcript import current_transcript
+    from vgos_app.cli_acceptance import demo_proofs
 
     name, url = backend
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)

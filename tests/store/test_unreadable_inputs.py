@@ -16,9 +16,9 @@ WINDOW = "2025-09-23"
 
 @pytest.fixture(scope="module")
 def seed_fold():
-    from vgos.demo import seed_events_path
     from vgos.fold import fold_files
     from vgos.policy import load_policy
+    from vgos_app.demo import seed_events_path
 
     return fold_files([seed_events_path()], WINDOW, load_policy())
 
@@ -27,8 +27,8 @@ def seed_fold():
 def transcript(vgos_home: Path, seed_fold) -> Path:
     """The seed window published with fresh evidence; returns its transcript folder."""
     from vgos.acceptance import submit_proof
-    from vgos.cli_acceptance import demo_proofs
     from vgos.transcript import publish_transcript
+    from vgos_app.cli_acceptance import demo_proofs
 
     ref = publish_transcript(seed_fold)
     issued = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=60)
@@ -48,7 +48,7 @@ def _remove(path: Path) -> None:
 
 
 def _authorize(capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
-    from vgos.cli import main
+    from vgos_app.cli import main
 
     capsys.readouterr()
     code = main(["authorize", WINDOW])
@@ -150,7 +150,7 @@ def test_s3_store_with_an_unreachable_endpoint_is_one_input_error(no_aws: pytest
 
 def test_cli_with_an_s3_drop_zone_and_no_credentials(vgos_home: Path, no_aws: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture) -> None:
-    from vgos.cli import main
+    from vgos_app.cli import main
 
     no_aws.setenv("VGOS_DROP_ZONE", "s3://vgos-bucket/drop")
     assert main(["proof", "ingest"]) == 2

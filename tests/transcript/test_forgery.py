@@ -16,13 +16,13 @@ import pytest
 
 from tests.transcript.conftest import SEED_EVENTS, SEED_WINDOW
 from vgos.canonical import jcs_bytes, sha256_hex
-from vgos.cli import main
 from vgos.fold import fold_files
 from vgos.policy import load_policy
 from vgos.replay import verify_transcript
 from vgos.signing import Ed25519FileSigner, load_signer
 from vgos.storage import open_store
 from vgos.transcript import merkle_root, sign_note, write_transcript
+from vgos_app.cli import main
 
 VGOS = str(Path(sys.executable).parent / "vgos")
 WINDOW_B = "2025-09-24"

@@ -74,7 +74,7 @@ def test_flipping_any_byte_of_any_file_fails_verify_and_names_it(vgos_home, tmp_
 
 
 def test_cli_verify_prints_first_failure_and_exit_code(vgos_home, tmp_path, seed_result, capsys):
-    from vgos.cli import main
+    from vgos_app.cli import main
 
     ref = _write(seed_result, tmp_path / "out")
     assert main(["verify", str(tmp_path / "out")]) == 0
@@ -193,7 +193,7 @@ def test_checkpoint_signed_with_kms(vgos_home, moto_server, tmp_path, seed_resul
 
 def test_fold_out_writes_a_verifiable_transcript(vgos_home, tmp_path, capsys):
     from tests.transcript.conftest import SEED_EVENTS
-    from vgos.cli import main
+    from vgos_app.cli import main
 
     out = tmp_path / "w"
     assert main(["fold", "--events", str(SEED_EVENTS), "--window-id", "2025-09-23", "--out", str(out)]) == 0

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.transcript.conftest import SEED_EVENTS, SEED_WINDOW
-from vgos.cli import main
 from vgos.errors import InputError
 from vgos.fold import fold_files
 from vgos.policy import load_policy
@@ -18,6 +17,7 @@ from vgos.signing import Ed25519FileSigner, key_id_for_public_key, load_signer
 from vgos.storage import open_store
 from vgos.transcript import write_transcript
 from vgos.trust import TrustedKey, find_trusted, read_trust_file, trust_file_path, trusted_keys
+from vgos_app.cli import main
 
 
 @pytest.fixture(autouse=True)

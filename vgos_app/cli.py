@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
 # Modules that add subcommands through `register(subparsers)`.
 REGISTRARS = (
-    "vgos.cli_acceptance",
-    "vgos.cli_ledger",
-    "vgos.cli_payouts",
-    "vgos.cli_keys",
+    "vgos_app.cli_acceptance",
+    "vgos_app.cli_ledger",
+    "vgos_app.cli_payouts",
+    "vgos_app.cli_keys",
     "connectors.netsuite.cli",
     "connectors.psp.cli",
     "evidence_pack.cli",
@@ -37,7 +37,9 @@ def _progress_printer() -> object:
     if not sys.stderr.isatty():
         return None
 
-    def show(msg: str) -> None:
+    def show(msg: str, done: int | None = None, total: int | None = None, unit: str = "events") -> None:
+        if done is not None:
+            msg = f"{msg} {done:,}" + (f"/{total:,}" if total is not None else "") + f" {unit}"
         sys.stderr.write(f"\r\x1b[2K… {msg}")
         sys.stderr.flush()
 
@@ -135,7 +137,7 @@ def _fold_into(args: argparse.Namespace, protected: list[tuple[str, str | Path]]
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """vgos demo: the seed window end to end on the embedded defaults."""
-    from vgos.demo import run_demo
+    from vgos_app.demo import run_demo
 
     return run_demo(args)
 

@@ -107,11 +107,11 @@ def run_demo(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from vgos import config
-    from vgos.cli_acceptance import demo_proofs
     from vgos.gate import latest_decisions
     from vgos.replay import verify_transcript
     from vgos.storage import open_store
     from vgos.transcript import current_seal, current_transcript
+    from vgos_app.cli_acceptance import demo_proofs
 
     home = config.vgos_home()
     dagster_home = _dagster_home()
