@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
                               description="Write the window's evidence pack: seal, signer, how to re-verify, "
                                           "rejects, allocations, acceptance, gate, payouts, reconciliation, ledger, "
                                           "NetSuite and runs, as one static HTML page with inline charts.")
-    p.add_argument("window_id", metavar="D", help="the window's id (its close date, YYYY-MM-DD)")
+    p.add_argument("window_id")
     p.add_argument("--tenant", default="default", help="tenant id (default: default)")
     p.add_argument("--out", required=True, type=Path, metavar="FILE.html",
                    help="the HTML file to write (replaced atomically)")

@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,20 +31,6 @@ REGISTRARS = (
     "connectors.psp.cli",
     "evidence_pack.cli",
 )
-
-
-def _progress_printer() -> object:
-    """Progress lines on stderr when it is a terminal; silent otherwise (logs, CI)."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(msg: str, done: int | None = None, total: int | None = None, unit: str = "events") -> None:
-        if done is not None:
-            msg = f"{msg} {done:,}" + (f"/{total:,}" if total is not None else "") + f" {unit}"
-        sys.stderr.write(f"\r\x1b[2K… {msg}")
-        sys.stderr.flush()
-
-    return show
 
 
 def _empty_window_line(result: FoldResult, out: Path) -> str:
@@ -106,18 +93,16 @@ def _fold_into(args: argparse.Namespace, protected: list[tuple[str, str | Path]]
     from vgos.fold import fold_files
     from vgos.outputs import write_fold_outputs
     from vgos.policy import load_policy
-    from vgos.report import fold_summary
     from vgos.signing import load_signer
     from vgos.storage import open_store
     from vgos.store.lite import prior_lookup
     from vgos.transcript import write_transcript
+    from vgos_app.render import progress_bar
 
     policy = load_policy(args.policy)
-    progress = _progress_printer()
-    result = fold_files(args.events, args.window_id, policy, args.tenant, progress=progress,
-                        prior=prior_lookup(args.tenant, args.window_id), spool=spool)
-    if progress:
-        sys.stderr.write("\r\x1b[2K")
+    with progress_bar(f"folding window {args.window_id}") as progress:
+        result = fold_files(args.events, args.window_id, policy, args.tenant, progress=progress,
+                            prior=prior_lookup(args.tenant, args.window_id), spool=spool)
     if result.totals["events_kept"] == 0 and not args.allow_empty:
         print(f"vgos: {_one_line(_empty_window_line(result, args.out))}", file=sys.stderr)
         return 1
@@ -129,10 +114,22 @@ def _fold_into(args: argparse.Namespace, protected: list[tuple[str, str | Path]]
 
     note("fold", f"window/{args.tenant}/{args.window_id}",
          {"output_digest": result.output_digest, "out": str(out), **result.totals}, window_id=args.window_id)
-    print(fold_summary(result))
+    _print_fold_summary(result)
     print(f"wrote {out}/ (seal.json, output_digest, rejects.jsonl, allocations.csv, normalized.parquet, "
           "transcript/)")
     return 0
+
+
+def _print_fold_summary(result: FoldResult) -> None:
+    """The fold's counts, rejects, largest allocations (one table) and digests, through the one renderer."""
+    from vgos.report import fold_summary_parts
+    from vgos_app.render import print_lines, print_table
+
+    head, headers, rows, tail = fold_summary_parts(result)
+    print_lines(head)
+    if rows:
+        print_table(headers, rows)
+    print_lines(tail)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -142,18 +139,56 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+WINDOW_HELP = "the window's id: its close date, YYYY-MM-DD"
+TENANT_HELP = "tenant id, 1..64 of A-Z a-z 0-9 . _ - (default: default)"
+
+
+class VgosParser(argparse.ArgumentParser):
+    """argparse with the command's error contract: a usage error is one line on stderr and exit 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser of the tree: the root, each command and each action of a command group."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += _subcommands(sub)
+    return found
+
+
+def _uniform_ids(parser: argparse.ArgumentParser) -> None:
+    """One name and one help text for the window and tenant arguments of every command (registered ones too):
+    the positional or `--window-id` option is WINDOW_ID, `--tenant` is TENANT; `_validate_ids` checks both."""
+    for sub in _subcommands(parser):
+        for action in sub._actions:
+            if action.dest == "window_id":
+                action.metavar = "WINDOW_ID"
+                action.help = action.help or WINDOW_HELP
+                if action.nargs == "?":
+                    action.help = action.help if "omit" in action.help else f"{action.help}; omit for every window"
+            elif action.dest == "tenant":
+                action.metavar = "TENANT"
+                action.help = action.help or TENANT_HELP
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every registered subcommand."""
-    parser = argparse.ArgumentParser(prog="vgos", description="Verifiable payout overlay")
+    parser = VgosParser(prog="vgos", description="Verifiable payout overlay. Exit codes: 0 success, 1 a "
+                        "verification or check failed, 2 unusable input or configuration, 3 internal error.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("fold", help="intake, fold and seal a window (SPEC.md)")
     p.add_argument("--events", action="append", required=True, type=Path, metavar="PATH",
                    help="event file (.jsonl, .json, .csv, .parquet); repeat for several files")
-    p.add_argument("--window-id", required=True, help="the window's close date, YYYY-MM-DD")
-    p.add_argument("--policy", type=Path, help="policy manifest (YAML or JSON); default: the seed v1.0")
-    p.add_argument("--tenant", default="default", help="tenant id (default: default)")
-    p.add_argument("--out", required=True, type=Path,
+    p.add_argument("--window-id", required=True, help=WINDOW_HELP)
+    p.add_argument("--policy", type=Path, metavar="FILE",
+                   help="policy manifest (YAML or JSON); default: the seed v1.0")
+    p.add_argument("--tenant", default="default", help=TENANT_HELP)
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
                    help="output folder, replaced atomically; must be absent, empty or an earlier fold output")
     p.add_argument("--allow-empty", action="store_true",
                    help="seal a window that keeps no event (no records, or all rejected); default: exit 1")
@@ -165,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in REGISTRARS:
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).register(sub)
+    _uniform_ids(parser)
     return parser
 
 

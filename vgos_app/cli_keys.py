@@ -33,19 +33,26 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 def cmd_keys_list(args: argparse.Namespace) -> int:
     """vgos keys list: the keys `vgos verify` trusts, with algorithm, validity period and source."""
     from vgos.trust import trust_file_path, trusted_keys
+    from vgos_app.render import print_json, print_table
 
     keys = trusted_keys()
+    if args.json:
+        print_json({"trust_file": str(trust_file_path()),
+                    "keys": [{"key_id": k.key_id, "algorithm": k.algorithm, "not_before": k.not_before,
+                              "not_after": k.not_after, "source": k.source} for k in keys]})
+        return 0
     if not keys:
         print(f"no trusted keys (no trust file at {trust_file_path()}, no local signing key)")
         return 0
-    print(f"{'KEY_ID':<16}  {'ALGORITHM':<17}  {'NOT_BEFORE':<20}  {'NOT_AFTER':<20}  SOURCE")
-    for k in keys:
-        print(f"{k.key_id:<16}  {k.algorithm:<17}  {k.not_before or '-':<20}  {k.not_after or '-':<20}  {k.source}")
+    print_table(["KEY_ID", "ALGORITHM", "NOT_BEFORE", "NOT_AFTER", "SOURCE"],
+                [[k.key_id, k.algorithm, k.not_before or "-", k.not_after or "-", k.source] for k in keys])
     return 0
 
 
 def register(subparsers: Any) -> None:
     """Add `keys rotate` and `keys list` to the `vgos` command."""
+    from vgos_app.render import add_json_flag
+
     p = subparsers.add_parser("keys", help="signing key rotation and the trusted keys")
     ps = p.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     q = ps.add_parser("rotate", help="make a new Ed25519 signing key; keep the old public key trusted for its period")
@@ -53,4 +60,5 @@ def register(subparsers: Any) -> None:
                    help="end of the old key's validity, RFC 3339 (default: now); windows closing until then verify")
     q.set_defaults(func=cmd_keys_rotate)
     q = ps.add_parser("list", help="the trusted keys: key id, algorithm, validity, source")
+    add_json_flag(q)
     q.set_defaults(func=cmd_keys_list)

@@ -12,7 +12,9 @@ from vgos.errors import InputError, VerificationError
 def register(subparsers: Any) -> None:
     """Add the `netsuite` command group to the vgos argparse subparsers."""
     ns = subparsers.add_parser("netsuite", help="stamp vendor bills in NetSuite and read them back")
-    sub = ns.add_subparsers(dest="netsuite_command", required=True)
+    from vgos_app.render import add_json_flag
+
+    sub = ns.add_subparsers(dest="netsuite_command", required=True, metavar="ACTION")
     for name, func, help_ in (("sync", _sync, "upsert the window's vendor bills"),
                               ("verify", _verify, "read the window's bills back and report drift")):
         p = sub.add_parser(name, help=help_)
@@ -20,10 +22,13 @@ def register(subparsers: Any) -> None:
         p.add_argument("--vendor-map", default=os.environ.get("VGOS_NETSUITE_VENDOR_MAP"),
                        help="principal -> vendor mapping (YAML or CSV); default $VGOS_NETSUITE_VENDOR_MAP")
         p.add_argument("--gl-mapping", default=None, help="GL mapping override file (default per tenant)")
-        p.add_argument("--transport", choices=["soap", "rest"], default=None)
+        p.add_argument("--transport", choices=["soap", "rest"], default=None,
+                       help="SuiteTalk SOAP or REST (default: $NETSUITE_TRANSPORT, else soap)")
         p.add_argument("--tenant", default="default", help="tenant id (default: default)")
         if name == "sync":
-            p.add_argument("--dry-run", action="store_true")
+            p.add_argument("--dry-run", action="store_true",
+                           help="compute and validate the bills, write nothing to NetSuite")
+        add_json_flag(p)
         p.set_defaults(func=func)
     d = sub.add_parser("doctor", help="check the account's setup for VGOS (login, fields, vendors, GL) and say "
                                       "what to fix; exit 0 all good, 1 problems, 2 configuration error")
@@ -31,8 +36,9 @@ def register(subparsers: Any) -> None:
                    help="principal -> vendor mapping to check (default $VGOS_NETSUITE_VENDOR_MAP; none = skip)")
     d.add_argument("--gl-mapping", default=None, help="GL mapping override file (default per tenant)")
     d.add_argument("--tenant", default="default", help="tenant whose GL mapping is checked (default: default)")
-    d.add_argument("--currency", action="append", default=None,
+    d.add_argument("--currency", action="append", default=None, metavar="CCY",
                    help="ISO code bills are made in (repeatable; default: the policy's currency)")
+    add_json_flag(d)
     d.set_defaults(func=_doctor)
 
 
@@ -79,7 +85,26 @@ def _config(args: argparse.Namespace):  # -> NetSuiteConfig
     return config
 
 
+def _drift_json(drift: Any) -> dict[str, Any] | None:
+    if drift is None:
+        return None
+    return {"ok": drift.ok, "checked": drift.checked, "counts": drift.counts(), "manual_holds": drift.manual_holds,
+            "items": [{"kind": i.kind, "principal_id": i.principal_id, "external_id": i.external_id,
+                       "expected": i.expected, "actual": i.actual} for i in drift.items]}
+
+
+def _print_drift(drift: Any) -> None:
+    from vgos_app.render import print_table
+
+    if drift.items:
+        print_table(["kind", "principal_id", "external_id", "expected", "actual"],
+                    [[i.kind, i.principal_id, i.external_id, i.expected, i.actual] for i in drift.items],
+                    title="drift")
+
+
 def _sync(args: argparse.Namespace) -> int:
+    from vgos_app.render import call_with_progress, print_json, progress_bar
+
     from .dates import zone_label
     from .pipeline import sync_and_verify
     from .retry import NetSuiteError
@@ -87,9 +112,20 @@ def _sync(args: argparse.Namespace) -> int:
     config = _config(args)
     window = _load_window(args, config)
     try:
-        report, drift = sync_and_verify(config, window, dry_run=args.dry_run)
+        with progress_bar(f"stamping the bills of window {args.window_id}") as progress:
+            report, drift = call_with_progress(sync_and_verify, config, window, dry_run=args.dry_run,
+                                               progress=progress)
     except NetSuiteError as exc:
         raise VerificationError(exc.code, str(exc)) from exc
+    code = 0 if report.ok and (drift is None or drift.ok) else 1
+    if args.json:
+        print_json({"window_id": args.window_id, "tenant_id": args.tenant, "dry_run": args.dry_run, "ok": code == 0,
+                    "bill_date": window["tran_date"], "counts": report.counts(), "journal": report.journal or None,
+                    "missing_vendor": report.missing_vendor,
+                    "failed": [{"external_id": f.external_id, "code": f.code, "message": f.message}
+                               for f in report.failed],
+                    "read_back": _drift_json(drift)})
+        return code
     counts = " ".join(f"{k}={v}" for k, v in report.counts().items() if not k.startswith("journal_"))
     print(f"netsuite sync {args.window_id}{' (dry run)' if args.dry_run else ''}: {counts}")
     print(f"  bill date {window['tran_date']}, {zone_label(config)}")
@@ -104,10 +140,13 @@ def _sync(args: argparse.Namespace) -> int:
         print(f"  FAILED {f.external_id} {f.code}: {f.message}")
     if drift is not None:
         print(f"  read-back: checked={drift.checked} drift={len(drift.items)}")
-    return 0 if report.ok and (drift is None or drift.ok) else 1
+        _print_drift(drift)
+    return code
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from vgos_app.render import call_with_progress, print_json, progress_bar
+
     from .rest_client import make_client
     from .retry import NetSuiteError
     from .stamping import verify_window
@@ -115,12 +154,15 @@ def _verify(args: argparse.Namespace) -> int:
     config = _config(args)
     window = _load_window(args, config)
     try:
-        drift = verify_window(make_client(config), **window)
+        with progress_bar(f"reading back the bills of window {args.window_id}") as progress:
+            drift = call_with_progress(verify_window, make_client(config), **window, progress=progress)
     except NetSuiteError as exc:
         raise VerificationError(exc.code, str(exc)) from exc
+    if args.json:
+        print_json({"window_id": args.window_id, "tenant_id": args.tenant, **(_drift_json(drift) or {})})
+        return 0 if drift.ok else 1
     print(f"netsuite verify {args.window_id}: checked={drift.checked} drift={len(drift.items)}")
-    for item in drift.items:
-        print(f"  {item.kind} {item.principal_id} {item.external_id}: expected {item.expected}, got {item.actual}")
+    _print_drift(drift)
     return 0 if drift.ok else 1
 
 
@@ -130,6 +172,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
     from gl_mappings import load_gl_mapping
     from vgos.policy import load_policy
+    from vgos_app.render import print_json
 
     from .doctor import Doctor
     from .retry import NetSuiteError, RetryPolicy
@@ -146,13 +189,26 @@ def _doctor(args: argparse.Namespace) -> int:
     gl_mapping = load_gl_mapping(args.tenant, args.gl_mapping)
     vendor_map = load_vendor_map(args.vendor_map) if args.vendor_map else None
     currencies = args.currency or [load_policy().currency]
-    print(f"netsuite doctor: account {config.credentials.account} at {config.root_url} (tenant {args.tenant})")
+    head = f"netsuite doctor: account {config.credentials.account} at {config.root_url} (tenant {args.tenant})"
+    if not args.json:
+        print(head)
     try:
         report = Doctor(client).run(vendor_map=vendor_map, gl_mapping=gl_mapping, currencies=currencies)
     except NetSuiteError as exc:
-        print(f"  PROBLEM NetSuite refused a setup read: {exc.code}: {exc}. Fix: give the VGOS role the View "
-              "permissions listed in docs/netsuite.md (Setting up an account)")
+        problem = (f"NetSuite refused a setup read: {exc.code}: {exc}", "give the VGOS role the View permissions "
+                   "listed in docs/netsuite.md (Setting up an account)")
+        if args.json:
+            print_json({"ok": False, "account": config.credentials.account, "tenant_id": args.tenant,
+                        "passed": [], "problems": [{"subject": "setup read", "issue": problem[0], "fix": problem[1]}]})
+        else:
+            print(f"  PROBLEM {problem[0]}. Fix: {problem[1]}")
         return 1
+    if args.json:
+        print_json({"ok": report.ok, "account": config.credentials.account, "root_url": config.root_url,
+                    "tenant_id": args.tenant, "transcript_links": links, "vendors_checked": vendor_map is not None,
+                    "passed": report.passed,
+                    "problems": [{"subject": p.subject, "issue": p.issue, "fix": p.fix} for p in report.problems]})
+        return 0 if report.ok else 1
     for line in report.passed:
         print(f"  ok {line}")
     print(f"  ok transcript links: {links}")

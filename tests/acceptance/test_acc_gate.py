@@ -205,12 +205,13 @@ def test_cli_authorize_and_acceptance_show(published, proofs, db_url, capsys):
     _submit(db_url, proofs.ack(), *_seed_ct(proofs))
     assert main(["authorize", SEED_WINDOW, "--as-of", "2025-09-23T22:00:00Z"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["principal_id", "payout_minor", "decision", "reason_code"]
-    assert out[1].split() == ["CRE-0001", "380", "ALLOW"]
-    assert out[2].split() == ["CRE-0002", "275", "HOLD", "CT_HOLD"]
-    assert out[3].split() == ["CRE-0003", "456", "ALLOW"]
+    assert out[0].split() == ["principal_id", "payout", "decision", "reason_code"]  # amounts as `3.80 USD`
+    assert out[2].split() == ["CRE-0001", "3.80", "USD", "ALLOW"]
+    assert out[3].split() == ["CRE-0002", "2.75", "USD", "HOLD", "CT_HOLD"]
+    assert out[4].split() == ["CRE-0003", "4.56", "USD", "ALLOW"]
     assert main(["acceptance", "show", SEED_WINDOW, "--as-of", "2025-09-23T23:00:00+01:00"]) == 0
-    assert "| ACK | 2025-09-23 | yes | 1 | 1 |" in capsys.readouterr().out
+    assert ["ACK", "2025-09-23", "yes", "1", "1", "2025-09-23T22:25:00Z", "OK"] in [
+        line.split() for line in capsys.readouterr().out.splitlines()]
     assert main(["authorize", SEED_WINDOW, "--as-of", "2025-09-23 22:00"]) == 2
     assert main(["replay", SEED_WINDOW]) == 0
 

@@ -61,7 +61,7 @@ def test_a_ct_hold_that_arrives_after_authorize_keeps_the_payee_out(window, tmp_
     ct("CRE-0001", "HOLD", window.output_digest, issued=hold_at, reason="SANCTIONS")
     # a what-if ten seconds before the hold: the hold is already in force (a veto counts from its acceptance)
     before = vgos("authorize", WINDOW, "--as-of", _ts(hold_at - dt.timedelta(seconds=10)))
-    assert re.search(r"CRE-0001\s+380\s+HOLD\s+CT_HOLD", before.stdout)
+    assert re.search(r"CRE-0001\s+3\.80 USD\s+HOLD\s+CT_HOLD", before.stdout)
     r = vgos("batch", "create", WINDOW, "--rail", "csv", "--out", tmp_path / "b.csv")
     assert r.returncode == 0, r.stderr
     assert "1 payouts, total 4.56 USD" in r.stdout and "not paid: CRE-0001 CT_HOLD" in r.stdout
