@@ -31,23 +31,28 @@ def load_dagster(window_id: str) -> dict[str, Any] | None:
     try:
         import warnings
 
-        from dagster import AssetRecordsFilter, DagsterInstance
+        from dagster import DagsterInstance
 
-        base = ui_base()
-        rows = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with DagsterInstance.get() as instance:
-                for key in sorted(instance.get_asset_keys(), key=lambda k: k.to_user_string()):
-                    recs = instance.fetch_materializations(
-                        AssetRecordsFilter(asset_key=key, asset_partitions=[window_id]), limit=1, ascending=False)
-                    for rec in recs.records:
-                        name = key.to_user_string()
-                        path = "/".join(quote(p, safe="") for p in key.path)
-                        rows.append({"asset": name, "run_id": rec.run_id, "at": rec.timestamp,
-                                     "asset_url": f"{base}/assets/{path}?view=partitions&partition="
-                                                  f"{quote(window_id)}",
-                                     "run_url": f"{base}/runs/{quote(rec.run_id)}"})
-        return {"assets": rows, "base": base} if rows else None
+                return dagster_section(instance, window_id)
     except Exception:  # noqa: BLE001 - the orchestrator is optional: omit the section
         return None
+
+
+def dagster_section(instance: Any, window_id: str) -> dict[str, Any] | None:
+    """The same section read from an open instance (the `evidence_pack` asset passes its run's instance)."""
+    from dagster import AssetRecordsFilter
+
+    base = ui_base()
+    rows = []
+    for key in sorted(instance.get_asset_keys(), key=lambda k: k.to_user_string()):
+        recs = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, asset_partitions=[window_id]), limit=1, ascending=False)
+        for rec in recs.records:
+            path = "/".join(quote(p, safe="") for p in key.path)
+            rows.append({"asset": key.to_user_string(), "run_id": rec.run_id, "at": rec.timestamp,
+                         "asset_url": f"{base}/assets/{path}?view=partitions&partition={quote(window_id)}",
+                         "run_url": f"{base}/runs/{quote(rec.run_id)}"})
+    return {"assets": rows, "base": base} if rows else None

@@ -24,13 +24,20 @@ def test_demo_runs_end_to_end_leaves_an_audit_trail_and_pays_once(tmp_path: Path
     assert "vgos verify: VERIFIED" in out
     assert re.search(r"CRE-0001\s+380\s+ALLOW", out) and re.search(r"CRE-0002\s+275\s+HOLD\s+CT_HOLD", out)
     assert re.search(r"CRE-0003\s+456\s+ALLOW", out)
-    assert "2 transactions, CtrlSum 836 minor" in out
-    assert "'created': 3" in out and "read-back drift: none" in out
+    # every step went through Dagster: sensors evaluated on the drops, the runs they requested
+    for line in ("event_drop_sensor → run ", "proof_drop_sensor → run ", "provider_report_sensor → run "):
+        assert line in out, line
+    assert "2 transactions, CtrlSum 8.36 USD" in out
+    assert "NetSuite vendor bills: created 3, updated 0, unchanged 0, failed 0; read-back drift: none" in out
+    assert "settlement_evidence: 1 batch(es) CONFIRMED, 0 MISMATCH; SPV proofs accepted: 1" in out
     assert "2/2 matched" in out and "fully reconciled: True" in out
     assert re.search(r"CRE-0001\s+PAYOUT\s+380\s+SETTLED", out) and re.search(r"CRE-0003\s+PAYOUT\s+456\s+SETTLED", out)
     assert re.search(r"CRE-0002\s+PAYOUT\s+275\s+AUTHORIZED", out)  # held by compliance: accrued, not paid
     assert re.search(r"asset:bank\s+USD\s+0\.00\s+8\.36", out) and re.search(r"total\s+USD.*balanced", out)
     assert "ledger against the registry: OK" in out
+    assert "Dagster: 17/17 assets materialized for 2025-09-23, 8/8 checks passed" in out
+    pack = Path(re.search(r"evidence pack: (\S+\.html)", out).group(1))
+    assert pack.is_file() and "2025-09-23" in pack.read_text()
     assert (tmp_path / "dh" / "dagster.yaml").exists()
     digest = re.search(r"output_digest ([0-9a-f]{64})", out).group(1)
     assert (tmp_path / "vh" / "artifacts" / "transcripts" / "default" / "2025-09-23" / digest / "checkpoint").exists()
@@ -48,3 +55,5 @@ def test_demo_runs_end_to_end_leaves_an_audit_trail_and_pays_once(tmp_path: Path
     assert "no new batch (the window was paid before)" in again.stdout
     assert "ALREADY_PAID in batch VGB20250923-" in again.stdout
     assert "ledger against the registry: OK" in again.stdout
+    assert "event_drop_sensor: no run" in again.stdout  # the same bytes are already the window's raw_events
+    assert "8/8 checks passed" in again.stdout

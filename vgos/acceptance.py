@@ -436,6 +436,25 @@ def ingest_proof_drops(store: Any = None, *, db_url: str | None = None, as_of: d
     return out
 
 
+def proof_window(raw: bytes, db_url: str | None = None) -> tuple[str | None, bool]:
+    """(window_id the proof names or None, whether the store already holds it): read-only, for drop-zone sensors.
+
+    A file that does not parse or validate names no window and is not recorded; submitting it quarantines it."""
+    from sqlalchemy import select
+
+    from vgos.store.acceptance import ProofRecord
+    from vgos.store.db import session
+
+    try:
+        proof = validate_proof(orjson.loads(raw), load_issuers())
+    except (orjson.JSONDecodeError, ProofRefused, InputError):
+        return None, False
+    digest = sha256_hex(jcs_bytes(proof))
+    with session(db_url) as s:
+        known = s.scalars(select(ProofRecord.id).where(ProofRecord.proof_sha256 == digest)).first() is not None
+    return proof["window_id"], known
+
+
 def quarantine_list(db_url: str | None = None) -> list[dict[str, Any]]:
     """Refused proofs with their reason codes, oldest first."""
     from sqlalchemy import select

@@ -2,6 +2,7 @@
 
 
 import datetime as dt
+from typing import Any
 
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 
@@ -33,18 +34,32 @@ def acceptance_bundle(
     settings: VgosSettingsResource,
 ) -> Output[dict]:
     """Proofs from `<drop zone>/proofs/` ingested, then the ACK/CT/SPV matrix against the current digest."""
-    from vgos.acceptance import acceptance_matrix, ingest_proof_drops
+    from vgos.acceptance import ingest_proof_drops
 
     as_of = evaluation_time(context, config)
     db_url = settings.db_url()
     submitted = ingest_proof_drops(drop_zone.store(), db_url=db_url, as_of=as_of)
     refused = [s for s in submitted if not s.accepted]
-    matrix = acceptance_matrix(context.partition_key, transcript["output_digest"], as_of, settings.policy(),
-                               tenant_id=settings.tenant_id, db_url=db_url)
-    return Output(matrix.to_dict(), metadata={
-        "as_of": as_of.isoformat(), "output_digest": transcript["output_digest"],
-        "proofs_ingested": len(submitted) - len(refused), "proofs_quarantined": len(refused),
-        "acceptance_matrix": MetadataValue.md(matrix.to_markdown()),
+    return matrix_output(context, transcript["output_digest"], as_of, settings,
+                         {"proofs_ingested": len(submitted) - len(refused), "proofs_quarantined": len(refused)})
+
+
+def matrix_output(context: AssetExecutionContext, digest: str, as_of: dt.datetime, settings: VgosSettingsResource,
+                  extra: dict[str, Any] | None = None) -> Output[dict]:
+    """The ACK/CT/SPV matrix of the partition against `digest` from the proof store, with its figures as metadata."""
+    from vgos.acceptance import acceptance_matrix
+
+    matrix = acceptance_matrix(context.partition_key, digest, as_of, settings.policy(),
+                               tenant_id=settings.tenant_id, db_url=settings.db_url())
+    value = matrix.to_dict()
+    by_kind: dict[str, dict[str, int]] = {}
+    for row in value["rows"]:
+        statuses = by_kind.setdefault(row["kind"], {})
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    return Output(value, metadata={
+        "as_of": as_of.isoformat(), "output_digest": digest, "rows_by_kind": MetadataValue.json(by_kind),
+        "spv_rows": len([r for r in value["rows"] if r["kind"] == "SPV"]),
+        "acceptance_matrix": MetadataValue.md(matrix.to_markdown()), **(extra or {}),
     })
 
 
@@ -58,6 +73,11 @@ def authorization(
     as_of = evaluation_time(context, config)
     res = authorize(context.partition_key, as_of=as_of, tenant_id=settings.tenant_id, db_url=settings.db_url(),
                     purpose="what-if" if config.as_of else "evaluate")
+    return gate_output(res)
+
+
+def gate_output(res: Any) -> Output[dict]:
+    """A gate run (vgos.gate.authorize) as the asset value, with ALLOW/HOLD counts and the decisions table."""
     allow = [d for d in res.decisions if d["decision"] == "ALLOW"]
     md = "\n".join(["| principal_id | payout_minor | decision | reason_code |", "|---|---:|---|---|"]
                    + [f"| {d['principal_id']} | {d['payout_minor']} | {d['decision']} | {d['reason_code'] or ''} |"

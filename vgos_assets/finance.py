@@ -86,7 +86,7 @@ def bound_digest(allocations: FoldResult, authorization: dict) -> str:
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP,
-       check_specs=[AssetCheckSpec("netsuite_drift", asset="netsuite_bills",
+       check_specs=[AssetCheckSpec("netsuite_drift", asset="netsuite_bills", partitions_def=window_partitions,
                                    description="the read-back of the window's bills shows no drift")])
 def netsuite_bills(
     context: AssetExecutionContext, allocations: FoldResult, transcript: dict, authorization: dict,
@@ -138,7 +138,7 @@ def drift_figures(report: Any, drift: Any) -> dict[str, int | bool]:
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP,
-       check_specs=[AssetCheckSpec("gl_journal_balanced", asset="gl_journal",
+       check_specs=[AssetCheckSpec("gl_journal_balanced", asset="gl_journal", partitions_def=window_partitions,
                                    description="Σ debits == Σ credits in minor units")])
 def gl_journal(
     context: AssetExecutionContext, allocations: FoldResult, authorization: dict, netsuite: NetSuiteResource,

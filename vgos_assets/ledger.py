@@ -19,7 +19,7 @@ GROUP = "ledger"
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP,
-       check_specs=[AssetCheckSpec("ledger_balanced", asset="ledger_postings",
+       check_specs=[AssetCheckSpec("ledger_balanced", asset="ledger_postings", partitions_def=window_partitions,
                                    description="debits equal credits; expense = Σ sealed payouts; payables, "
                                                "receivables and clearing match the payout registry")])
 def ledger_postings(

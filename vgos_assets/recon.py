@@ -175,7 +175,7 @@ def provider_receipts(
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP, deps=["provider_receipts"],
-       check_specs=[AssetCheckSpec("recon_completeness", asset="recon_results",
+       check_specs=[AssetCheckSpec("recon_completeness", asset="recon_results", partitions_def=window_partitions,
                                    description="every expected payment matched and no open discrepancy (WARN while "
                                                "provider evidence is pending, ERROR on an open discrepancy)")])
 def recon_results(
@@ -193,15 +193,7 @@ def recon_results(
     meta["batches"] = MetadataValue.json(meta["batches"])
     meta["preview_markdown"] = MetadataValue.md(meta["preview_markdown"])
     meta.update({"recon_run_id": run_id, "changed": changed, "as_of": as_of.isoformat()})
-    from recon.spv import submit_spv
-
-    submitted = submit_spv(result, as_of=as_of, tenant_id=settings.tenant_id, db_url=settings.db_url())
-    if submitted is None:
-        context.log.warning("no recon issuer key (VGOS_RECON_ISSUER_KEY): SPV proofs were not submitted")
-        meta["spv_submitted"] = "no recon issuer key: set VGOS_RECON_ISSUER_KEY"
-    else:
-        meta["spv_submitted"] = MetadataValue.json(
-            [{"accepted": r.accepted, "reason": r.reason, "duplicate": r.duplicate} for r in submitted])
+    # the SPV proofs derived from this result are the downstream asset `settlement_evidence` (lineage)
     value = result.to_dict() | {"result_digest": result.result_digest, "recon_run_id": run_id,
                                 "as_of": as_of.isoformat()}
     yield Output(value, metadata=meta)

@@ -14,9 +14,10 @@ from dagster import (
 )
 
 from vgos.dropzone import scan_event_drops
-from vgos_assets.jobs import settlement_job
+from vgos.storage import BlobStore
+from vgos_assets.jobs import acceptance_job, settlement_job
 from vgos_assets.partitions import window_partitions
-from vgos_assets.resources import DropZoneResource
+from vgos_assets.resources import DropZoneResource, VgosSettingsResource
 
 
 def already_materialized(instance: DagsterInstance, window_id: str, files: tuple[tuple[str, str], ...]) -> bool:
@@ -39,7 +40,7 @@ def event_drop_sensor(context: SensorEvaluationContext, drop_zone: DropZoneResou
     cursor = orjson.loads(context.cursor) if context.cursor else {}
     drops, new_cursor = scan_event_drops(drop_zone.store(), cursor)
     keys = set(window_partitions.get_partition_keys())
-    requests = []
+    requests, current = [], []
     for d in drops:
         if d.window_id not in keys:
             context.log.warning(f"ignoring {len(d.files)} file(s) for {d.window_id}: outside the window partitions "
@@ -47,10 +48,69 @@ def event_drop_sensor(context: SensorEvaluationContext, drop_zone: DropZoneResou
             continue
         if already_materialized(context.instance, d.window_id, d.files):
             context.log.info(f"{d.window_id}: these bytes are already the window's latest raw_events, no run")
+            current.append(d.window_id)
             continue
         requests.append(RunRequest(
             run_key=d.run_key, partition_key=d.window_id,
             tags={"vgos/trigger": "event_drop", "vgos/files": ",".join(k.rsplit("/", 1)[-1] for k, _ in d.files)[:200]},
         ))
     context.update_cursor(orjson.dumps(new_cursor).decode())
+    if current and not requests:
+        return SkipReason(f"already the latest raw_events of {', '.join(current)}: no new event files")
     return requests or SkipReason("no new event files")
+
+
+def scan_proof_drops(zone: BlobStore, cursor: dict[str, list[str]]
+                     ) -> tuple[list[tuple[str, str, bytes]], dict[str, list[str]]]:
+    """`*.json` under `proofs/` new or rewritten with other bytes since the cursor (key → [fingerprint, sha256])."""
+    import hashlib
+
+    new_cursor, found = dict(cursor), []
+    for key in zone.list("proofs"):
+        if not key.endswith(".json"):
+            continue
+        fp, seen = zone.fingerprint(key), cursor.get(key)
+        if seen and seen[0] == fp:
+            continue
+        data = zone.get(key)
+        sha = hashlib.sha256(data).hexdigest()
+        new_cursor[key] = [fp, sha]
+        if not (seen and seen[1] == sha):
+            found.append((key, sha, data))
+    return found, dict(sorted(new_cursor.items()))
+
+
+@sensor(job=acceptance_job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
+        description="ACK/CT/SPV proofs under <drop zone>/proofs/ re-run acceptance and the gate of their window")
+def proof_drop_sensor(context: SensorEvaluationContext, drop_zone: DropZoneResource, settings: VgosSettingsResource):
+    """One run per window with proofs the store does not hold yet; run keys from file keys and sha256."""
+    import hashlib
+
+    from vgos.acceptance import proof_window
+
+    cursor = orjson.loads(context.cursor) if context.cursor else {}
+    found, new_cursor = scan_proof_drops(drop_zone.store(), cursor)
+    keys = set(window_partitions.get_partition_keys())
+    sealed = context.instance.get_materialized_partitions(AssetKey("transcript")) if found else set()
+    by_window: dict[str, list[tuple[str, str]]] = {}
+    for key, sha, data in found:
+        window_id, recorded = proof_window(data, settings.db_url())
+        if recorded:
+            continue  # e.g. the demo's proofs, already ingested when `make ui` first ticks
+        if window_id is None:
+            context.log.warning(f"{key}: not a valid proof; the next acceptance run quarantines it with its reason")
+        elif window_id not in keys:
+            context.log.warning(f"{key}: window {window_id} is outside the window partitions")
+        elif window_id not in sealed:
+            context.log.info(f"{key}: window {window_id} is not sealed yet; its settlement run ingests the proof")
+        else:
+            by_window.setdefault(window_id, []).append((key, sha))
+    requests = []
+    for window_id, files in sorted(by_window.items()):
+        joined = "\n".join(f"{k}@{h}" for k, h in sorted(files))
+        requests.append(RunRequest(
+            run_key=f"proofs/{window_id}:{hashlib.sha256(joined.encode()).hexdigest()}", partition_key=window_id,
+            tags={"vgos/trigger": "proof_drop",
+                  "vgos/files": ",".join(k.rsplit("/", 1)[-1] for k, _ in sorted(files))[:200]}))
+    context.update_cursor(orjson.dumps(new_cursor).decode())
+    return requests or SkipReason("no new proofs")

@@ -70,11 +70,13 @@ def raw_events(
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP,
-       check_specs=[AssetCheckSpec("raw_intake_quality", asset="normalized_log", blocking=True,
+       check_specs=[AssetCheckSpec("raw_intake_quality", asset="normalized_log",
+                                   partitions_def=window_partitions, blocking=True,
                                    description="Great Expectations suite on every record read, before cleaning: "
                                                "schema-invalid, duplicate and late shares within the thresholds "
                                                "(VGOS_QUALITY_*), and at least one kept record"),
-                    AssetCheckSpec("normalized_log_expectations", asset="normalized_log", blocking=True,
+                    AssetCheckSpec("normalized_log_expectations", asset="normalized_log",
+                                   partitions_def=window_partitions, blocking=True,
                                    description="Great Expectations suite on the kept rows: types, non-null, integer "
                                                "amounts, unique event_id, timestamps inside the window")])
 def normalized_log(
@@ -156,7 +158,8 @@ def conservation_figures(result: FoldResult) -> dict[str, int]:
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP,
-       check_specs=[AssetCheckSpec("allocations_conservation", asset="allocations", blocking=True,
+       check_specs=[AssetCheckSpec("allocations_conservation", asset="allocations",
+                                   partitions_def=window_partitions, blocking=True,
                                    description="totals equal the sums of the rows")])
 def allocations(context: AssetExecutionContext, normalized_log: Intake, settings: VgosSettingsResource):
     """The fold: per-principal net, bonus floor, carry and payout, sealed (SPEC §4–5)."""
@@ -174,7 +177,8 @@ def allocations(context: AssetExecutionContext, normalized_log: Intake, settings
 
 
 @asset(partitions_def=window_partitions, group_name=GROUP,
-       check_specs=[AssetCheckSpec("transcript_replay", asset="transcript", blocking=True,
+       check_specs=[AssetCheckSpec("transcript_replay", asset="transcript",
+                                   partitions_def=window_partitions, blocking=True,
                                    description="replay from the stored transcript reproduces the sealed digest")])
 def transcript(
     context: AssetExecutionContext, normalized_log: Intake, allocations: FoldResult,

@@ -67,7 +67,21 @@ def test_all_rejected_window_fails_the_raw_check_and_never_seals(vgos_home: Path
     with DagsterInstance.ephemeral() as inst:
         res = defs.resolve_job_def("settlement_window").execute_in_process(
             partition_key=WINDOW, instance=inst, raise_on_error=False)
+        # the instance records the window's failed check, and the blocking check stopped the run there
+        from dagster import AssetCheckKey, AssetKey
+        from dagster._core.event_api import PartitionKeyFilter
+
+        key = AssetCheckKey(AssetKey("normalized_log"), "raw_intake_quality")
+        latest = inst.event_log_storage.get_latest_asset_check_execution_by_key(
+            [key], partition_filter=PartitionKeyFilter(key=WINDOW))[key]
+        assert latest.status.value == "FAILED" and latest.partition == WINDOW
+        assert inst.get_materialized_partitions(AssetKey("allocations")) == set()
+        assert inst.get_materialized_partitions(AssetKey("normalized_log")) == {WINDOW}  # materialized, then checked
     assert not res.success
+    failed_steps = {e.step_key for e in res.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert failed_steps == {"normalized_log"}  # a blocking check fails the step that produced the asset
+    ran = {e.step_key for e in res.all_events if e.event_type_value == "STEP_START"}
+    assert not ran & {"allocations", "transcript", "acceptance_bundle", "authorization"}
     raw = _check(res, "raw_intake_quality")
     assert raw.passed is False and raw.severity == AssetCheckSeverity.ERROR
     figures = {k: v.value for k, v in raw.metadata.items() if k != "failures"}

@@ -38,7 +38,9 @@ def test_sensors_and_schedules_default_to_running() -> None:
     sensors = {s.name: s.default_status for s in defs.sensors}
     schedules = {s.name: s.default_status for s in defs.schedules}
     assert sensors == {"event_drop_sensor": DefaultSensorStatus.RUNNING,
-                       "provider_report_sensor": DefaultSensorStatus.RUNNING}
+                       "proof_drop_sensor": DefaultSensorStatus.RUNNING,
+                       "provider_report_sensor": DefaultSensorStatus.RUNNING,
+                       "evidence_automation": DefaultSensorStatus.RUNNING}
     assert schedules == {"window_close_schedule": DefaultScheduleStatus.RUNNING,
                          "daily_recon_schedule": DefaultScheduleStatus.RUNNING}
 

@@ -7,54 +7,77 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, Failure
 
-from connectors.psp.camt054 import camt054_for_batch
-from recon.service import load_window
 from tests.dagster_ext.conftest import WINDOW, as_of_config, check_figures, checks, materialization, meta
-from tests.recon.demo import debtor, demo_batch
 from vgos_assets.definitions import defs
 
 NEW_ASSETS = ["netsuite_bills", "gl_journal", "payout_items", "payout_batch", "provider_receipts", "recon_results",
-              "ledger_postings"]
-SETTLEMENT_CONFIG: dict = {}  # evaluated at the run's time: the evidence was issued a minute ago
-DISBURSEMENT_CONFIG = as_of_config("provider_receipts", "recon_results")
+              "ledger_postings", "settlement_evidence", "settlement_acceptance", "settlement_gate", "evidence_pack"]
+DISBURSEMENT = {"payout_items", "payout_batch", "netsuite_bills", "gl_journal"}
+RECON = {"provider_receipts", "recon_results", "settlement_evidence", "settlement_acceptance", "settlement_gate",
+         "ledger_postings", "evidence_pack"}
 
 
 def test_definitions_load_with_every_asset_job_sensor_and_schedule() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert set(NEW_ASSETS) <= keys and "authorization" in keys
-    job = defs.resolve_job_def("disbursement_window")
-    assert {n.name for n in job.graph.node_defs} == set(NEW_ASSETS)
+    nodes = {j: {n.name for n in defs.resolve_job_def(j).graph.node_defs}
+             for j in ("disbursement_window", "window_recon", "acceptance_window")}
+    assert nodes == {"disbursement_window": DISBURSEMENT, "window_recon": RECON,
+                     "acceptance_window": {"acceptance_bundle", "authorization"}}
     assert defs.resolve_job_def("settlement_window") is not None
     assert defs.resolve_sensor_def("provider_report_sensor").job_name == "window_recon"
+    assert defs.resolve_sensor_def("proof_drop_sensor").job_name == "acceptance_window"
     assert defs.resolve_schedule_def("daily_recon_schedule").job_name == "window_recon"
     check_keys = {k.name for k in graph.asset_check_keys}
-    assert {"netsuite_drift", "gl_journal_balanced", "ledger_balanced"} <= check_keys
+    assert {"netsuite_drift", "gl_journal_balanced", "ledger_balanced", "recon_completeness"} <= check_keys
 
 
-def drop_camt054_for_the_batch(home: Path) -> str:
-    """A camt.054 the debtor's bank would send for the window's pain.001 batch, in <drop>/reports/camt054/."""
-    state = load_window(WINDOW)
-    batch = demo_batch(decisions=state.decisions, digest=state.output_digest)
-    camt = camt054_for_batch(batch, debtor_iban=debtor()["iban"], booked_on=batch.execution_date,
-                             created_at=f"{batch.execution_date}T08:00:00Z")
-    path = home / "drop" / "reports" / "camt054" / f"{WINDOW}-{batch.provider_batch_id}.xml"
-    path.parent.mkdir(parents=True)
-    path.write_bytes(camt)
-    return batch.provider_batch_id
+def test_the_spv_loop_is_lineage_without_a_cycle() -> None:
+    """recon → SPV evidence → acceptance seen with it → gate again → evidence pack; acceptance stays upstream."""
+    from dagster import AssetKey
+
+    graph = defs.resolve_asset_graph()
+    parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+               for k in graph.get_all_asset_keys()}
+    assert parents["settlement_evidence"] == {"recon_results"}
+    assert parents["settlement_acceptance"] == {"settlement_evidence", "transcript"}
+    assert parents["settlement_gate"] == {"settlement_acceptance"}
+    assert {"settlement_gate", "ledger_postings", "netsuite_bills"} <= parents["evidence_pack"]
+    # toposort raises on a cycle; acceptance_bundle comes before the money and the SPV loop after it
+    order = [k.to_user_string() for level in graph.toposorted_asset_keys_by_level for k in level]
+    assert order.index("acceptance_bundle") < order.index("payout_batch") < order.index("settlement_evidence") \
+        < order.index("settlement_acceptance") < order.index("settlement_gate") < order.index("evidence_pack")
+    for name in ("settlement_evidence", "settlement_acceptance", "settlement_gate", "evidence_pack"):
+        cond = graph.get(AssetKey(name)).automation_condition
+        assert cond is not None and "latest_time_window" not in str(cond.get_label() or "")
+    sensor = defs.resolve_sensor_def("evidence_automation")
+    assert sensor.default_status.value == "RUNNING"
+
+
+class Runs:
+    """The events of several execution results, read like one result by the conftest helpers."""
+
+    def __init__(self, *results) -> None:
+        self.all_events = [e for r in results for e in r.all_events]
 
 
 def run_graph(instance: DagsterInstance, home: Path):
-    """settlement_window, the bank's report for the batch, then disbursement_window; returns the second result."""
-    first = defs.resolve_job_def("settlement_window").execute_in_process(
-        partition_key=WINDOW, instance=instance, run_config=SETTLEMENT_CONFIG)
+    """settlement_window, disbursement_window, the bank's camt.054 dropped, provider_report_sensor → window_recon."""
+    from vgos.storage import open_store
+    from vgos_app.demo import demo_bank_report, tick_sensor
+
+    first = defs.resolve_job_def("settlement_window").execute_in_process(partition_key=WINDOW, instance=instance)
     assert first.success
     assert meta(materialization(first, "authorization"), "allow") == 2
-    batch_id = drop_camt054_for_the_batch(home)
-    result = defs.resolve_job_def("disbursement_window").execute_in_process(
-        partition_key=WINDOW, instance=instance, run_config=DISBURSEMENT_CONFIG)
-    assert result.success
-    return result, batch_id
+    paid = defs.resolve_job_def("disbursement_window").execute_in_process(partition_key=WINDOW, instance=instance)
+    assert paid.success
+    batch = paid.output_for_node("payout_batch")
+    demo_bank_report(batch, open_store(str(home / "drop")))
+    recon, cursor, _ = tick_sensor(instance, "provider_report_sensor")
+    assert len(recon) == 1 and recon[0].success and recon[0].job_def.name == "window_recon"
+    assert tick_sensor(instance, "provider_report_sensor", cursor)[0] == []  # the cursor: nothing twice
+    return Runs(paid, recon[0]), batch["provider_batch_id"]
 
 
 def assert_disbursed(result, batch_id: str, home: Path) -> None:
@@ -76,8 +99,17 @@ def assert_disbursed(result, batch_id: str, home: Path) -> None:
     recon = materialization(result, "recon_results")
     assert meta(recon, "fully_reconciled") is True and meta(recon, "matched_share") == "100.0000%"
     assert not any(meta(recon, "discrepancies_by_type").values())
-    # matched receipts become a signed SPV proof in the acceptance bundle, bound to the digest
-    assert meta(recon, "spv_submitted") == [{"accepted": True, "reason": None, "duplicate": False}]
+    # matched receipts become a signed SPV proof (settlement_evidence), bound to the digest, which the acceptance
+    # matrix downstream of it sees and the gate is re-evaluated on
+    evidence = materialization(result, "settlement_evidence")
+    assert (meta(evidence, "confirmed"), meta(evidence, "mismatch"), meta(evidence, "accepted")) == (1, 0, 1)
+    assert meta(materialization(result, "settlement_acceptance"), "rows_by_kind")["SPV"] == {"OK": 2}
+    gate = materialization(result, "settlement_gate")
+    assert (meta(gate, "allow"), meta(gate, "hold")) == (2, 1)
+    pack = materialization(result, "evidence_pack")
+    assert Path(meta(pack, "location")).is_file() and meta(pack, "transcript_verified") is True
+    assert meta(pack, "fully_reconciled") is True and meta(pack, "netsuite_stamped") is True
+    assert batch_id in Path(meta(pack, "location")).read_text()
     from vgos.acceptance import load_proofs
 
     spv = [p for p in load_proofs(WINDOW, "default") if p["kind"] == "SPV"]
@@ -113,18 +145,18 @@ def test_full_graph_materializes_for_the_demo_partition(window_home: Path, netsu
         assert_disbursed(result, batch_id, window_home)
         # a rerun pays nothing again: no new batch, bills unchanged, the same books
         again = defs.resolve_job_def("disbursement_window").execute_in_process(
-            partition_key=WINDOW, instance=instance, run_config=DISBURSEMENT_CONFIG)
+            partition_key=WINDOW, instance=instance)
         assert again.success
         rerun = materialization(again, "payout_batch")
         assert meta(rerun, "new_batch") is False and meta(rerun, "provider_batch_id") == batch_id
         assert "ALREADY_PAID" in meta(rerun, "refused")
         assert meta(materialization(again, "netsuite_bills"), "unchanged") == 3
-        assert meta(materialization(again, "provider_receipts"), "already_seen") == 1
-        assert meta(materialization(again, "ledger_postings"), "expense_minor") == 1111
-        assert meta(materialization(again, "recon_results"), "changed") is False
-        recon = defs.resolve_job_def("window_recon").execute_in_process(  # what the sensor and schedule run
-            partition_key=WINDOW, instance=instance, run_config=DISBURSEMENT_CONFIG)
+        recon = defs.resolve_job_def("window_recon").execute_in_process(  # what the daily schedule runs
+            partition_key=WINDOW, instance=instance, run_config=as_of_config("provider_receipts", "recon_results"))
     assert recon.success and meta(materialization(recon, "recon_results"), "fully_reconciled") is True
+    assert meta(materialization(recon, "provider_receipts"), "already_seen") == 1
+    assert meta(materialization(recon, "ledger_postings"), "expense_minor") == 1111
+    assert meta(materialization(recon, "recon_results"), "changed") is False
 
 
 @pytest.mark.slow  # several processes or a PostgreSQL Dagster instance: CI runs it (make test stays < 3 min)

@@ -103,7 +103,7 @@ def test_daily_recon_schedule_requests_recently_batched_windows() -> None:
 
 
 def test_report_for_a_window_without_payout_batch_starts_no_run(tmp_path, vgos_home) -> None:
-    """E.g. the demo's camt.054 when its batch was released outside Dagster: a run could only fail on the input."""
+    """E.g. a report dropped before the release: a run could only fail on the missing payout_batch input."""
     root = str(tmp_path / "drop")
     open_store(root).put("reports/camt054/a.xml", camt())
     with instance_for_test() as instance:
