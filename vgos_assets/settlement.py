@@ -104,6 +104,7 @@ def normalized_log(
         "events_kept": intake.kept.height, "events_rejected": len(intake.rejects),
         "rejects_by_reason": MetadataValue.json(dict(sorted(by_reason.items()))),
         "prior_window_matches": len(intake.prior),
+        "rejected_events": MetadataValue.md(rejects_markdown(intake.rejects)),
         "window": MetadataValue.json({"open_cutoff_exclusive": str(intake.window.open_cutoff_ts),
                                       "cutoff_inclusive": str(intake.window.cutoff_ts)}),
     })
@@ -113,6 +114,37 @@ def normalized_log(
     outcome = validate_normalized_log(intake)
     yield AssetCheckResult(check_name="normalized_log_expectations", passed=outcome.success,
                            severity=AssetCheckSeverity.ERROR, metadata=check_metadata(outcome))
+
+
+REJECTS_SHOWN = 200
+
+
+def rejects_markdown(rejects: list) -> str:
+    """The rejected records an operator looks for in the UI: id, reason, field and file:line (no values: no PII)."""
+    if not rejects:
+        return "no record was rejected"
+    esc = str.maketrans({"|": "\\|", "\n": " ", "\r": " ", "`": "'"})
+
+    def cell(v: object) -> str:
+        return "" if v is None else str(v).translate(esc)
+
+    lines = ["| event_id | reason | field | source |", "|---|---|---|---|"]
+    lines += [f"| {cell(r.event_id)} | {cell(r.reason)} | {cell(r.field)} | {cell(r.source)} |"
+              for r in rejects[:REJECTS_SHOWN]]
+    if len(rejects) > REJECTS_SHOWN:
+        lines.append(f"\n{len(rejects) - REJECTS_SHOWN:,} more: every reject is in the transcript's `rejects` segment "
+                     "and in `vgos report WINDOW_ID`")
+    return "\n".join(lines)
+
+
+def transcript_link(url: str) -> str:
+    """A link an operator can open: the public base when configured, a presigned URL on S3, else a file:// URL."""
+    from connectors.netsuite.transcript_link import transcript_link as public_link
+
+    try:
+        return public_link(url)
+    except Exception:  # noqa: BLE001 - a link is a convenience: the seal never fails for it
+        return url if "://" in url else Path(url).absolute().as_uri()
 
 
 def check_metadata(outcome: SuiteOutcome) -> dict[str, object]:
@@ -193,7 +225,8 @@ def transcript(
     previous = current_transcript(window_id, settings.tenant_id, db_url)
     ref = publish_transcript(allocations, artifacts_root=artifacts.resolved_root(), db_url=db_url)
     resealed = previous is not None and previous.output_digest != ref.output_digest
-    meta = {"output_digest": ref.output_digest, "transcript_url": ref.url, "transcript_root": ref.transcript_root,
+    meta = {"output_digest": ref.output_digest, "transcript_url": ref.url,
+            "transcript_link": MetadataValue.url(transcript_link(ref.url)), "transcript_root": ref.transcript_root,
             "signing_key_id": ref.key_id, "payout_minor": allocations.totals["payout_minor"],
             "resealed": resealed}
     if resealed:

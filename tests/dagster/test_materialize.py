@@ -47,6 +47,12 @@ def test_chain_materializes_and_digest_equals_cli_fold(instance, seeded_home: Pa
     assert digest == (out / "output_digest").read_text().strip()
     norm = materializations(result, "normalized_log")[0]
     assert meta(norm, "rejects_by_reason") == {"AFTER_CUTOFF": 1, "DUPLICATE_EVENT": 1}
+    # the UI lists the rejected records themselves (id, reason, field, file:line), not only their counts
+    listed = meta(norm, "rejected_events")
+    assert "| DUPLICATE_EVENT |" in listed and "| AFTER_CUTOFF |" in listed and "seed_events.jsonl:" in listed
+    # the transcript's location is a link an operator can open (file:// on the embedded defaults)
+    link = meta(materializations(result, "transcript")[0], "transcript_link")
+    assert link.startswith("file://") and link.endswith(digest)
     alloc = materializations(result, "allocations")[0]
     assert (meta(alloc, "payout_minor"), meta(alloc, "carry_minor")) == (1111, 1)
     assert "CRE-0003 | 1 | 415 | 41 | 0 | 456" in meta(alloc, "largest_allocations")
