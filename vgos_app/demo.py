@@ -76,7 +76,8 @@ def netsuite_sandbox() -> Iterator[str]:
     from connectors.netsuite.sandbox.server import SandboxConfig, start_sandbox
     from gl_mappings import DEMO_FILE
 
-    saved = {k: os.environ.get(k) for k in (*NETSUITE_VARS, "NETSUITE_BASE_URL", *DEMO_MAPS)}
+    saved = {k: os.environ.get(k) for k in (*NETSUITE_VARS, "NETSUITE_BASE_URL", "NETSUITE_TIMEZONE", *DEMO_MAPS)}
+    os.environ.setdefault("NETSUITE_TIMEZONE", "America/Los_Angeles")  # the sandbox's zone, as in NetSuite
     if not all(os.environ.get(k) for k in NETSUITE_VARS):
         os.environ.update({"NETSUITE_ACCOUNT": "1234567_SB1", **{k: secrets.token_hex(16) for k in NETSUITE_VARS[1:]}})
     for var, path in zip(DEMO_MAPS, (DEMO_VENDOR_MAP, DEMO_FILE), strict=True):
@@ -191,20 +192,52 @@ def _runs(results: list, sensor: str, skip: str | None) -> str:
 
 
 def _money(minor: int, currency: str = "USD") -> str:
-    from vgos.money import minor_to_decimal
+    from vgos_app.render import money
 
-    return f"{minor_to_decimal(minor, currency)} {currency}"
+    return money(minor, currency)
+
+
+def _counts(counts: dict, empty: str = "none") -> str:
+    """`{"A": 1, "B": 0}` → `A 1` (non-zero counts, sorted), for one line of terminal output."""
+    parts = [f"{k} {v:,}" for k, v in sorted(counts.items()) if v]
+    return ", ".join(parts) or empty
+
+
+def _print_allocations(seal: dict) -> None:
+    """The sealed allocations as one table, largest payout first, money as `3.80 USD`."""
+    from vgos_app.render import print_table
+
+    ccy = seal["window"]["currency"]
+    rows = sorted(seal["allocations"], key=lambda a: (-a["payout_minor"], a["principal_id"]))
+    print_table(["principal_id", "events", "net", "bonus floor", "carry", "payout"],
+                [[a["principal_id"], a["events"], _money(a["net_minor"], ccy), _money(a["bonus_floor_minor"], ccy),
+                  _money(a["carry_minor"], ccy), _money(a["payout_minor"], ccy)] for a in rows])
+
+
+def _print_acceptance(window_id: str) -> None:
+    """The acceptance matrix now, as `vgos acceptance show` prints it."""
+    from vgos.acceptance import acceptance_matrix
+    from vgos_app.render import print_table
+
+    m = acceptance_matrix(window_id, as_of=dt.datetime.now(dt.UTC).replace(microsecond=0))
+    print(f"acceptance of {m.output_digest[:16]}… as of {m.as_of}:")
+    print_table(["kind", "subject", "required", "quorum", "fresh", "expires", "status"],
+                [[r.kind, r.subject, "yes" if r.required else "no", r.quorum, r.fresh, r.expires or "—", r.status]
+                 for r in m.rows])
 
 
 def run_demo(args: argparse.Namespace) -> int:
     """Drive the window through Dagster as production does: drops, sensors, runs; each step prints its result."""
     from dagster import DagsterInstance
 
-    from vgos import config, ledger, payouts
+    from vgos import config, payouts
     from vgos.gate import latest_decisions
     from vgos.replay import verify_transcript
     from vgos.storage import open_store
-    from vgos_app.cli_acceptance import demo_proofs
+    from vgos.transcript import current_seal
+    from vgos_app.cli_acceptance import demo_proofs, print_decisions
+    from vgos_app.cli_ledger import print_trial_balance
+    from vgos_app.cli_payouts import print_items
 
     home = config.vgos_home()
     dagster_home = _dagster_home()
@@ -218,10 +251,13 @@ def run_demo(args: argparse.Namespace) -> int:
         print(_runs(runs, "event_drop_sensor", skip))
         norm, alloc = latest_metadata(instance, "normalized_log"), latest_metadata(instance, "allocations")
         tr = latest_metadata(instance, "transcript")
-        print(f"kept {norm['events_kept']}, rejected {norm['events_rejected']} {norm['rejects_by_reason']}")
-        print(alloc["largest_allocations"])
-        print(f"totals: net {alloc['net_minor']}, bonus {alloc['bonus_floor_minor']}, carry {alloc['carry_minor']}, "
-              f"payout {alloc['payout_minor']} (minor units; payout {_money(alloc['payout_minor'])})")
+        print(f"kept {norm['events_kept']}, rejected {norm['events_rejected']} "
+              f"({_counts(norm['rejects_by_reason'])})")
+        seal = current_seal(SEED_WINDOW)
+        ccy = seal["window"]["currency"]
+        _print_allocations(seal)
+        print(f"totals: net {_money(alloc['net_minor'], ccy)}, bonus {_money(alloc['bonus_floor_minor'], ccy)}, "
+              f"carry {_money(alloc['carry_minor'], ccy)}, payout {_money(alloc['payout_minor'], ccy)}")
         digest, url = tr["output_digest"], tr["transcript_url"]
         print(f"output_digest {digest}\ntranscript    {url}")
         print(f"vgos verify: {verify_transcript(url).line()}")
@@ -236,8 +272,8 @@ def run_demo(args: argparse.Namespace) -> int:
                      write_once=False)
         runs, _, skip = tick_sensor(instance, "proof_drop_sensor")
         print(_runs(runs, "proof_drop_sensor", skip))
-        print(latest_metadata(instance, "acceptance_bundle")["acceptance_matrix"])
-        print(_decisions_table(latest_decisions(SEED_WINDOW)))
+        _print_acceptance(SEED_WINDOW)
+        print_decisions(latest_decisions(SEED_WINDOW), ccy)
 
         step("3. release: disbursement_window: payout_items → payout_batch (pain.001, gate evaluated now) → "
              "netsuite_bills (stamped, read back) and gl_journal")
@@ -271,22 +307,20 @@ def run_demo(args: argparse.Namespace) -> int:
         if not runs:  # e.g. no report concerns the window: reconcile what is on file, as the daily schedule does
             run_job(instance, "window_recon", SEED_WINDOW, {"vgos/trigger": "demo"})
         r = latest_metadata(instance, "recon_results")
-        found = {k: v for k, v in r["discrepancies_by_type"].items() if v}
         print(f"reconciliation: {r['matched']}/{r['expected']} matched ({r['matched_share']}), fully reconciled: "
-              f"{r['fully_reconciled']}, discrepancies: {found or 'none'}")
+              f"{r['fully_reconciled']}, discrepancies: {_counts(r['discrepancies_by_type'])}")
         ev = latest_metadata(instance, "settlement_evidence")
         print(f"settlement_evidence: {ev['confirmed']} batch(es) CONFIRMED, {ev['mismatch']} MISMATCH; SPV proofs "
               f"accepted: {ev['accepted']}")
         acc = latest_metadata(instance, "settlement_acceptance")
         gate = latest_metadata(instance, "settlement_gate")
-        print(f"settlement_acceptance: {acc['rows_by_kind']}; settlement_gate: ALLOW {gate['allow']}, "
-              f"HOLD {gate['hold']}")
+        rows = "; ".join(f"{kind} {_counts(by)}" for kind, by in sorted(acc["rows_by_kind"].items()))
+        print(f"settlement_acceptance: {rows}; settlement_gate: ALLOW {gate['allow']}, HOLD {gate['hold']}")
         items = [i for i in payouts.items(SEED_WINDOW, "default") if i.live]
         print("payout items (`vgos payouts show` has the details):")
-        print(_table(["principal_id", "kind", "amount_minor", "state", "batch"],
-                     [[i.principal_id, i.kind, i.amount_minor, i.state, i.provider_batch_id or ""] for i in items]))
+        print_items(items)
         check = payouts.ledger_check(SEED_WINDOW, "default")
-        print(ledger.format_trial_balance(check["trial_balance"], f"trial balance, window {SEED_WINDOW}"))
+        print_trial_balance(check["trial_balance"], f"trial balance, window {SEED_WINDOW}")
         print(f"ledger against the registry: {'OK' if check['passed'] else check['mismatches']}")
         pack = latest_metadata(instance, "evidence_pack")
         print(f"evidence pack: {pack['location']} ({pack['bytes']:,} bytes)")
@@ -302,18 +336,15 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0 if not (missing or failed) else 1
 
 
-def _decisions_table(decisions: list[dict]) -> str:
-    return _table(["principal_id", "payout_minor", "decision", "reason_code"],
-                  [[d["principal_id"], d["payout_minor"], d["decision"], d["reason_code"] or ""] for d in decisions])
-
-
 def disburse_and_book(seal: dict, digest: str, transcript_url: str, decisions: list[dict], *,
                       out_dir: Path) -> None:
     """Stamp NetSuite bills, release the pain.001 batch, reconcile a camt.054 for it, record SPV, print the books."""
     from connectors.netsuite.pipeline import demo_sync
     from recon.service import run_demo_recon
-    from vgos import ledger, payouts
+    from vgos import payouts
     from vgos.acceptance import demo_issuers, submit_proof
+    from vgos_app.cli_ledger import print_trial_balance
+    from vgos_app.cli_payouts import print_items
 
     w = seal["window"]
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -323,31 +354,24 @@ def disburse_and_book(seal: dict, digest: str, transcript_url: str, decisions: l
         print(f"no new batch (the window was paid before): {recon['refused']}")
     else:
         print(f"pain.001 {recon['batch_path']}: {len(batch['items'])} transactions, CtrlSum "
-              f"{batch['ctrl_sum_minor']} minor, provider_batch_id {batch['provider_batch_id']} (gate evaluated "
-              f"at release; not paid: {', '.join(f'{p} {r}' for p, r in recon['excluded']) or 'none'})")
+              f"{_money(batch['ctrl_sum_minor'], w['currency'])}, provider_batch_id {batch['provider_batch_id']} "
+              f"(gate evaluated at release; not paid: {', '.join(f'{p} {r}' for p, r in recon['excluded']) or 'none'})")
     sync, drift = demo_sync(os.environ["NETSUITE_BASE_URL"], tenant_id=w["tenant_id"], window_id=w["window_id"],
                             currency=w["currency"], output_digest=digest, transcript_url=transcript_url,
                             allocations=seal["allocations"], decisions=decisions,
                             provider_batch_id=batch["provider_batch_id"])
-    print(f"NetSuite vendor bills: {sync.counts()}; read-back drift: {'none' if drift and drift.ok else drift}")
+    drifted = "none" if drift and drift.ok else drift
+    print(f"NetSuite vendor bills: {_counts(sync.counts())}; read-back drift: {drifted}")
     r = recon["recon"]
-    found = {k: v for k, v in r["discrepancies_by_type"].items() if v}
     print(f"camt.054 {recon['report_url'] or '(already ingested)'} → reconciliation: {r['matched']}/{r['expected']} "
           f"matched ({r['matched_share']}), fully reconciled: {r['fully_reconciled']}, discrepancies: "
-          f"{found or 'none'}")
+          f"{_counts(r['discrepancies_by_type'])}")
     for p in recon["spv_proofs"]:
         res = submit_proof(p, as_of=now, source="demo-recon")
         print(f"SPV proof for batch {p['subject_id']}: {p['status']} ({'accepted' if res.accepted else res.reason})")
     items = [i for i in payouts.items(w["window_id"], w["tenant_id"]) if i.live]
     print("payout items (`vgos payouts show` has the details):")
-    print(_table(["principal_id", "kind", "amount_minor", "state", "batch"],
-                 [[i.principal_id, i.kind, i.amount_minor, i.state, i.provider_batch_id or ""] for i in items]))
+    print_items(items)
     check = payouts.ledger_check(w["window_id"], w["tenant_id"])
-    print(ledger.format_trial_balance(check["trial_balance"], f"trial balance, window {w['window_id']}"))
+    print_trial_balance(check["trial_balance"], f"trial balance, window {w['window_id']}")
     print(f"ledger against the registry: {'OK' if check['passed'] else check['mismatches']}")
-
-
-def _table(headers: list[str], rows: list[list]) -> str:
-    from vgos.report import table
-
-    return table(headers, rows)
