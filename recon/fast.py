@@ -19,6 +19,7 @@ import polars as pl
 from connectors.psp.receipts import BOOKED, BOOKING, DETAIL, NOTICE
 from recon.frames import money_back, receipt_ids, receipts_of
 from recon.match import BatchTotals, ExpectedItem, Presettled, ReconResult, _norm, reconcile_items
+from vgos.progress import Progress, silent
 
 ITEM_SCHEMA = {"provider_batch_id": pl.String, "end_to_end_id": pl.String, "principal_id": pl.String,
                "amount_minor": pl.Int64, "currency": pl.String, "payee_ref": pl.String}
@@ -117,9 +118,13 @@ def _without(frame: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
 def reconcile_frames(window_id: str, output_digest: str, batches: list[dict[str, Any]], items: pl.DataFrame,
                      receipts: pl.DataFrame, *, tenant_id: str = "default", amount_tolerance_minor: int = 0,
                      expected_fee_minor: int | None = None, date_window_days: int = 7,
-                     resolved: Iterable[str] = ()) -> ReconResult:
-    """recon.match.reconcile on columns: batches (rows without items), their items and the window's receipts."""
+                     resolved: Iterable[str] = (), progress: Progress = silent) -> ReconResult:
+    """recon.match.reconcile on columns: batches (rows without items), their items and the window's receipts.
+
+    `progress` hears `reconciling N payments` with the payments judged so far: 0, those the join settled, N."""
     items = items.select(list(ITEM_SCHEMA)).cast(ITEM_SCHEMA)
+    stage, n = f"reconciling {items.height:,} payments", items.height
+    progress(stage, done=0, total=n, unit="payments")
     kw: dict[str, Any] = dict(tenant_id=tenant_id, amount_tolerance_minor=amount_tolerance_minor,
                               expected_fee_minor=expected_fee_minor, date_window_days=date_window_days,
                               resolved=resolved)
@@ -127,10 +132,15 @@ def reconcile_frames(window_id: str, output_digest: str, batches: list[dict[str,
     if expected_fee_minor is not None or items["end_to_end_id"].n_unique() != items.height \
             or items["end_to_end_id"].null_count():
         # every payment is checked for its fee, or ids repeat: the exact rules judge everything
-        return reconcile_items(window_id, output_digest, None, _items(items), totals, receipts_of(receipts), **kw)
+        result = reconcile_items(window_id, output_digest, None, _items(items), totals, receipts_of(receipts), **kw)
+        progress(stage, done=n, total=n, unit="payments")
+        return result
     matches, used, settled = split_clean(items, receipts)
+    progress(stage, done=matches.height, total=n, unit="payments")
     rest_items, rest = _without(items, settled), _without(receipts, used)
     per_batch = dict(matches.group_by("provider_batch_id").len().iter_rows())
     pre = Presettled(matches, per_batch, used.len())
-    return reconcile_items(window_id, output_digest, None, _items(rest_items), totals, receipts_of(rest),
-                           presettled=pre, **kw)
+    result = reconcile_items(window_id, output_digest, None, _items(rest_items), totals, receipts_of(rest),
+                             presettled=pre, **kw)
+    progress(stage, done=n, total=n, unit="payments")
+    return result

@@ -13,6 +13,7 @@ from connectors.psp.payees import Payee, demo_payees
 from connectors.psp.reports import detect_format, parse_bytes
 from recon.match import DISCREPANCY_TYPES, ReconResult
 from vgos.errors import InputError
+from vgos.progress import Progress, silent
 
 if TYPE_CHECKING:
     import polars as pl
@@ -180,36 +181,47 @@ def ingest_report(data: bytes, name: str, fmt: str | None = None, *, tenant_id: 
 
 
 def ingest_report_drops(root: str | None = None, keys: list[str] | None = None, *, tenant_id: str = "default",
-                        db_url: str | None = None, now: dt.datetime | None = None) -> list[Any]:
-    """Ingest drop-zone reports (all under reports/, or the given keys); already-seen files are skipped."""
+                        db_url: str | None = None, now: dt.datetime | None = None,
+                        progress: Progress = silent) -> list[Any]:
+    """Ingest drop-zone reports (all under reports/, or the given keys); already-seen files are skipped.
+    `progress` hears `ingesting report files` with the files done of the total, once per file."""
     from recon.drops import PREFIX, format_hint
     from vgos import config
     from vgos.storage import open_store
 
     store = open_store(root or config.drop_zone_root())
-    out = []
-    for key in keys if keys is not None else store.list(PREFIX):
+    out: list[Any] = []
+    todo = list(keys if keys is not None else store.list(PREFIX))
+    progress("ingesting report files", done=0, total=len(todo), unit="files")
+    for key in todo:
         data = store.get(key)
         out.append(ingest_report(data, store.url(key), format_hint(key, data), tenant_id=tenant_id,
                                  db_url=db_url, now=now))
+        progress("ingesting report files", done=len(out), total=len(todo), unit="files")
     return out
 
 
 def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | None = None,
-                     amount_tolerance_minor: int = 0, actor: Any = None) -> tuple[ReconResult, int, bool]:
+                     amount_tolerance_minor: int = 0, actor: Any = None,
+                     progress: Progress = silent) -> tuple[ReconResult, int, bool]:
     """Reconcile every batch of the window (all seals) against stored receipts, persist the result (idempotent),
     and move the payout items by the evidence: SETTLED on a booking, RETURNED on a return, FAILED on a reject.
 
     Batches, items and receipts are read as columns and the clean payments settled by a join (recon.fast); the
-    rest are judged one by one by the exact rules, with the same result."""
+    rest are judged one by one by the exact rules, with the same result. `progress` hears the stages with counts:
+    loading batches, selecting receipts, reconciling N payments, storing (result, payout items, fees)."""
     from recon.fast import reconcile_frames
     from recon.persist import load_batch_frame, resolved_cases, save_result, window_receipt_frame
     from vgos import payouts
 
+    progress("loading batches", unit="batches")
     batches, items = load_batch_frame(state.window_id, None, tenant_id=state.tenant_id, db_url=db_url)
+    progress("loading batches", done=len(batches), total=len(batches), unit="batches")
     refs = {b["provider_batch_id"] for b in batches} | {b["payment_info_id"] for b in batches}
+    progress("selecting receipts", unit="receipts")
     receipts = window_receipt_frame(state.window_id, refs, items["end_to_end_id"], tenant_id=state.tenant_id,
                                     db_url=db_url)
+    progress("selecting receipts", done=receipts.height, total=receipts.height, unit="receipts")
     # batch lines come from the registry, which paid each item once under a release-time ALLOW; lines it voided
     # (cancelled, rejected) are expected to stay unbooked
     voided = payouts.voided_lines(state.window_id, state.tenant_id, db_url)
@@ -217,14 +229,18 @@ def run_window_recon(state: WindowState, *, as_of: dt.datetime, db_url: str | No
     resolved = resolved_cases(state.window_id, tenant_id=state.tenant_id, db_url=db_url)
     result = reconcile_frames(state.window_id, state.output_digest, live_batches, live, receipts,
                               tenant_id=state.tenant_id, amount_tolerance_minor=amount_tolerance_minor,
-                              resolved=resolved)
+                              resolved=resolved, progress=progress)
     _flag_paid_after_void(result, dead)
     digest = result.result_digest
+    progress("storing", done=0, total=3, unit="steps")
     run_id, changed = save_result(result, as_of=_iso(as_of), db_url=db_url, result_digest=digest)
+    progress("storing", done=1, total=3, unit="steps")
     actor = actor or payouts.Actor.now()  # the real clock, read at this boundary
     moved = payouts.apply_evidence(state.window_id, state.tenant_id, payout_evidence(result, items),
                                    actor=actor, db_url=db_url)
+    progress("storing", done=2, total=3, unit="steps")
     fees = post_fees(result, batches, actor=actor, db_url=db_url)
+    progress("storing", done=3, total=3, unit="steps")
     from vgos.audit import note
 
     note("recon.run", f"window/{state.tenant_id}/{state.window_id}",
@@ -400,3 +416,26 @@ def batch_file_name(window_id: str, rail: str, n: int = 1) -> str:
     """Conventional batch file name per rail (`-2`, `-3` … for later batches of the window)."""
     ext = {"pain001": "xml", "csv": "csv", "stripe": "json", "paypal": "json"}[rail]
     return f"payout-{window_id}-{rail}{'' if n == 1 else f'-{n}'}.{ext}"
+
+
+def submit_recon_spv(recon: dict[str, Any], *, as_of: dt.datetime, tenant_id: str = "default",
+                     db_url: str | None = None) -> tuple[list[dict[str, Any]], list[Any] | None]:
+    """SPV proofs of a stored reconciliation (`ReconResult.to_dict()`), signed by the recon issuer key and submitted.
+
+    Returns (proof bodies, submit results); results are None when no recon issuer key is configured. Only what
+    `recon.spv.spv_proofs` reads is rebuilt (batches, discrepancies, resolved cases), so the proofs equal those of
+    the live result: one reconciliation, one set of proofs, whichever process derives them."""
+    from recon.match import Discrepancy
+    from recon.spv import recon_issuer_key, sign_spv_proofs, spv_proofs
+    from vgos.acceptance import submit_proof
+
+    result = ReconResult(tenant_id=recon["tenant_id"], window_id=recon["window_id"],
+                         output_digest=recon["output_digest"], n_expected=recon["n_expected"],
+                         discrepancies=[Discrepancy(**d) for d in recon["discrepancies"]],
+                         batches=dict(recon["batches"]), resolved=frozenset(recon["resolved"]))
+    bodies = spv_proofs(result, issued_at=as_of, tenant_id=tenant_id)
+    key = recon_issuer_key()
+    if key is None:
+        return bodies, None
+    signed = sign_spv_proofs(bodies, key)
+    return signed, [submit_proof(p, as_of=as_of, source="recon", db_url=db_url) for p in signed]

@@ -27,9 +27,9 @@ REGISTRARS = (
     "vgos_app.cli_ledger",
     "vgos_app.cli_payouts",
     "vgos_app.cli_keys",
-    "connectors.netsuite.cli",
-    "connectors.psp.cli",
-    "evidence_pack.cli",
+    "vgos_app.cli_netsuite",
+    "vgos_app.cli_rails",
+    "vgos_app.cli_report",
 )
 
 
@@ -148,6 +148,26 @@ class VgosParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(2, f"{self.prog}: error: {_one_line(message)} (see `{self.prog} --help`)\n")
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        """As argparse, but an unrecognized argument is refused by the command it was given to
+        (`vgos recon run: error: unrecognized arguments: x (see `vgos recon run --help`)`), not by `vgos`."""
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            _chosen(self, ns).error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns
+
+
+def _chosen(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost command parser the parsed arguments selected (`vgos recon run` for ns.command='recon' and
+    ns.recon_command='run')."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sub = action.choices.get(getattr(ns, action.dest, None) or "")
+            if sub is not None:
+                return _chosen(sub, ns)
+    return parser
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:

@@ -135,6 +135,10 @@ def cmd_proof_ingest(args: argparse.Namespace) -> int:
     from vgos.acceptance import ingest_proof_drops
 
     results = ingest_proof_drops()
+    if not results:
+        from vgos.config import drop_zone_root
+
+        print(f"no proof files in {str(drop_zone_root()).rstrip('/')}/proofs/")
     for r in results:
         state = "ACCEPTED" if r.accepted else f"QUARANTINED {r.reason}: {r.message}"
         print(f"{state} {r.source}")

@@ -56,6 +56,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"window_id": args.window_id, "tenant_id": args.tenant, "transitions": rows})
         return 0
+    if not rows:
+        print(f"window {args.window_id} (tenant {args.tenant}): no payout transitions")
+        return 0
     print_table(["at", "principal_id", "from", "to", "reason", "batch", "actor", "evidence"],
                 [[r["at"], r["principal_id"], r["from_state"] or "", r["to_state"], r["reason"],
                   r["provider_batch_id"] or "", r["actor_id"], (r["evidence"] or "")[:60]] for r in rows])

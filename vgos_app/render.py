@@ -139,8 +139,10 @@ class _Bar:
 
     def __call__(self, stage: str, done: int | None = None, total: int | None = None, unit: str = "events") -> None:
         if stage != self._stage:
+            # a fresh task: rich's reset keeps the old total, so a label-only stage would show the last one's counts
             self._stage = stage
-            self._bar.reset(self._task, total=total, completed=done or 0, description=stage, unit=unit)
+            self._bar.remove_task(self._task)
+            self._task = self._bar.add_task(stage, total=total, completed=done or 0, unit=unit)
             return
         self._bar.update(self._task, completed=done, total=total, unit=unit)
 

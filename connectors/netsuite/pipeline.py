@@ -8,6 +8,7 @@ from typing import Any
 from gl_mappings import load_gl_mapping
 from gl_mappings.journal import Journal
 from gl_mappings.mapping import DEMO_FILE
+from vgos.progress import Progress, silent
 
 from .config import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, NetSuiteConfig
 from .model import DriftReport, SyncReport
@@ -31,25 +32,29 @@ def window_kwargs(*, tenant_id: str, window_id: str, currency: str, output_diges
 
 def sync_and_verify(config: NetSuiteConfig, window: dict[str, Any], *, dry_run: bool = False,
                     retry: RetryPolicy | None = None, post_journal: bool = True,
-                    posting_day: str | None = None) -> tuple[SyncReport, DriftReport | None]:
+                    posting_day: str | None = None, progress: Progress = silent
+                    ) -> tuple[SyncReport, DriftReport | None]:
     """Stamp the window's bills, post its accrual journal once they are all in, then read both back.
 
     The journal (docs/netsuite.md "GL model") is posted only after every bill was written, so the clearing
     and held-payout accounts net to zero as soon as it lands; its failures join report.failed (exit 1) and
     its drift joins the read-back. Dry runs write and read nothing.
+    `progress` hears the stages: reading the window's bills, stamping bills (written of total, per upsertList
+    batch), posting the journal, reading back bills.
     """
     client = make_client(config, retry=retry)
     concurrency = 1 if dry_run else effective_concurrency(config, client)[0]
     report = sync_window(client, **window, dry_run=dry_run, concurrency=concurrency,
-                         batch_size=config.batch_size)
+                         batch_size=config.batch_size, progress=progress)
     journal_drift: list = []
     if not dry_run and post_journal and report.ok:
         from .journal import sync_journal
 
+        progress("posting the journal", unit="entries")
         posted, journal_drift = sync_journal(client, window, posting_day=posting_day)
         report.journal = posted.counts()
         report.failed.extend(posted.failed)
-    drift = None if dry_run else verify_window(client, **window)
+    drift = None if dry_run else verify_window(client, **window, progress=progress)
     if drift is not None:
         drift.items.extend(journal_drift)
     if not dry_run:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from gl_mappings.mapping import COMPONENT_FIELDS, GLMapping
 from vgos.errors import InputError, VerificationError
+from vgos.progress import Progress, silent
 
 from .dates import parse_day
 from .model import (
@@ -156,13 +157,16 @@ def default_concurrency(client: BillClient) -> int:
 def sync_window(client: BillClient, *, tenant_id: str, window_id: str, currency: str, output_digest: str,
                 transcript_url: str, provider_batch_id: str | None, allocations: list[dict],
                 decisions: list[dict], vendor_map: dict[str, str], gl_mapping: GLMapping, tran_date: str,
-                dry_run: bool = False, concurrency: int | None = None, batch_size: int = 100) -> SyncReport:
+                dry_run: bool = False, concurrency: int | None = None, batch_size: int = 100,
+                progress: Progress = silent) -> SyncReport:
     """Upsert the window's bills so NetSuite matches the seal and the gate; idempotent and crash-safe.
 
     Only the tenant's own records are read and written. Holds follow hold_plan (a person's hold is never
     cleared); bills and credits of payees the seal dropped are zeroed. The client retries whole requests
     (its RetryPolicy); only a record-level error inside a good response is retried alone, once.
     concurrency None: the client's configured value (pipeline.sync_and_verify passes the account's limit).
+    `progress` hears `reading the window's bills`, then `stamping bills` with the records written of those to
+    write, once per upsertList batch.
     """
     report = SyncReport(window_id, dry_run=dry_run)
     lock = threading.Lock()
@@ -173,6 +177,7 @@ def sync_window(client: BillClient, *, tenant_id: str, window_id: str, currency:
         tenant_id=tenant_id, window_id=window_id, currency=currency, output_digest=output_digest,
         transcript_url=transcript_url, provider_batch_id=provider_batch_id, allocations=allocations,
         decisions=decisions, vendor_map=vendor_map, gl_mapping=gl_mapping, tran_date=tran_date, report=report)
+    progress("reading the window's bills", unit="bills")
     existing = tenant_records(client, tenant_id, window_id, currency)
     category: dict[str, str] = {}
     to_write: list[BillSpec] = []
@@ -198,6 +203,8 @@ def sync_window(client: BillClient, *, tenant_id: str, window_id: str, currency:
         for spec in to_write:
             getattr(report, category[spec.external_id]).append(spec.external_id)
         return report
+    written = [0]
+    progress("stamping bills", done=0, total=len(to_write), unit="bills")
 
     def record(result: WriteResult) -> None:
         with lock:
@@ -206,7 +213,7 @@ def sync_window(client: BillClient, *, tenant_id: str, window_id: str, currency:
             else:
                 report.failed.append(result)
 
-    def write_chunk(chunk: list[BillSpec]) -> None:
+    def send_chunk(chunk: list[BillSpec]) -> None:
         try:
             results = client.upsert_bills(chunk)
         except NetSuiteError as exc:  # the request failed as a whole: sending its records one by one cannot help
@@ -221,6 +228,14 @@ def sync_window(client: BillClient, *, tenant_id: str, window_id: str, currency:
                 record(client.upsert_bill(spec))
             except NetSuiteError as exc:
                 record(WriteResult(spec.external_id, False, None, exc.code, str(exc), request_failed=True))
+
+    def write_chunk(chunk: list[BillSpec]) -> None:
+        try:
+            send_chunk(chunk)
+        finally:
+            with lock:  # one call per batch, under the lock: the counts only grow
+                written[0] += len(chunk)
+                progress("stamping bills", done=written[0], total=len(to_write), unit="bills")
 
     chunks = [to_write[i: i + batch_size] for i in range(0, len(to_write), batch_size)]
     if concurrency <= 1 or len(chunks) <= 1:
@@ -277,13 +292,15 @@ def hold_ok(eligible: bool, remote: RemoteBill) -> bool:
 def verify_window(client: BillClient, *, tenant_id: str, window_id: str, currency: str, output_digest: str,
                   transcript_url: str, provider_batch_id: str | None, allocations: list[dict],
                   decisions: list[dict], vendor_map: dict[str, str], gl_mapping: GLMapping,
-                  tran_date: str) -> DriftReport:
-    """Read the window's bills back and list every drift from what the seal and the gate require."""
+                  tran_date: str, progress: Progress = silent) -> DriftReport:
+    """Read the window's bills back and list every drift from what the seal and the gate require.
+    `progress` hears `reading back bills`: 0 of the window's bills, then all of them once compared."""
     scratch = SyncReport(window_id)
     specs = build_bill_specs(
         tenant_id=tenant_id, window_id=window_id, currency=currency, output_digest=output_digest,
         transcript_url=transcript_url, provider_batch_id=provider_batch_id, allocations=allocations,
         decisions=decisions, vendor_map=vendor_map, gl_mapping=gl_mapping, tran_date=tran_date, report=scratch)
+    progress("reading back bills", done=0, total=len(specs), unit="bills")
     remote = tenant_records(client, tenant_id, window_id, currency)
     report = DriftReport(window_id, checked=len(specs))
     for spec in specs:
@@ -302,5 +319,6 @@ def verify_window(client: BillClient, *, tenant_id: str, window_id: str, currenc
                                           f"eligible={bill.eligible_to_pay} hold={bill.payment_hold}"))
         if bill.total_minor != 0:  # a payee the seal no longer owes must owe (or be owed) nothing
             report.items.append(DriftItem("", ext, "DROPPED_PAYEE_NOT_ZEROED", "0", str(bill.total_minor)))
+    progress("reading back bills", done=len(specs), total=len(specs), unit="bills")
     return report
 

@@ -131,3 +131,28 @@ def test_usage_errors_are_one_line_too(vgos_home: Path) -> None:
         r = run(*argv)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
         assert r.stderr.startswith("vgos") and "see `vgos" in r.stderr
+
+
+def test_an_unrecognized_argument_is_refused_by_the_command_it_was_given_to(vgos_home: Path) -> None:
+    for argv, prog in ((["recon", "run", "2025-09-23", "extra"], "vgos recon run"),
+                       (["netsuite", "sync", "2025-09-23", "--bogus"], "vgos netsuite sync"),
+                       (["demo", "x"], "vgos demo")):
+        r = run(*argv)
+        assert r.returncode == 2 and r.stdout == "", r.stderr
+        assert r.stderr == f"{prog}: error: unrecognized arguments: {argv[-1]} (see `{prog} --help`)\n"
+
+
+@pytest.mark.parametrize("words", TENANT_COMMANDS)
+def test_the_tenant_option_reads_the_same_everywhere(words: str) -> None:
+    [tenant] = [a for a in COMMANDS[words]._actions if a.dest == "tenant"]
+    assert tenant.metavar == "TENANT"
+    assert "1..64 of A-Z a-z 0-9 . _ -" in tenant.help or words == "netsuite doctor", (words, tenant.help)
+
+
+def test_empty_answers_say_so_in_one_line(vgos_home: Path) -> None:
+    r = run("proof", "ingest")
+    assert r.returncode == 0 and r.stdout == f"no proof files in {vgos_home / 'drop'}/proofs/\n", r.stdout
+    r = run("payouts", "history", "2025-09-23")
+    assert r.returncode == 0 and r.stdout == "window 2025-09-23 (tenant default): no payout transitions\n"
+    r = run("payouts", "history", "2025-09-23", "--json")
+    assert r.returncode == 0 and '"transitions": []' in r.stdout

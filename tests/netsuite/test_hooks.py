@@ -6,10 +6,10 @@ import argparse
 
 import pytest
 
-from connectors.netsuite.cli import register
 from connectors.netsuite.config import NetSuiteConfig
 from connectors.netsuite.pipeline import demo_sync, netsuite_bills_metadata
 from tests.netsuite.conftest import ALLOCATIONS, CREDS, DIGEST, decisions
+from vgos_app.cli_netsuite import register
 
 
 def test_demo_sync_into_the_sandbox(sandbox, monkeypatch):

@@ -1,4 +1,5 @@
-"""`vgos batch create` and `vgos recon parse|ingest|run`: payout rails and reconciliation commands."""
+"""`vgos batch create|sent|cancel` and `vgos recon parse|ingest|run|files|accept-file|cases|case`: payout rails
+and reconciliation commands (over `connectors.psp` and `recon`)."""
 
 from __future__ import annotations
 
@@ -160,19 +161,19 @@ def cmd_recon_run(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from recon.service import ingest_report_drops, load_window, recon_metadata, run_window_recon
-    from vgos_app.render import call_with_progress, money, money_json, print_json, print_table, progress_bar
+    from vgos_app.render import money, money_json, print_json, print_table, progress_bar
 
     if args.tolerance_minor < 0:
         raise InputError(f"--tolerance-minor {args.tolerance_minor}: must be 0 or more minor units")
     now = dt.datetime.now(dt.UTC)
     with progress_bar(f"reconciling window {args.window_id}") as progress:
-        if args.ingest_drops:
-            progress("ingesting <drop zone>/reports/")
-            call_with_progress(ingest_report_drops, tenant_id=args.tenant, now=now, progress=progress)
-        progress(f"reconciling window {args.window_id}")
+        if args.ingest_drops:  # files done of those in <drop zone>/reports/
+            ingest_report_drops(tenant_id=args.tenant, now=now, progress=progress)
+        progress(f"reading window {args.window_id}")
         state = load_window(args.window_id, tenant_id=args.tenant)
-        result, run_id, changed = call_with_progress(run_window_recon, state, as_of=now,
-                                                     amount_tolerance_minor=args.tolerance_minor, progress=progress)
+        # stages with counts: batches loaded, receipts selected, payments reconciled, result stored
+        result, run_id, changed = run_window_recon(state, as_of=now, amount_tolerance_minor=args.tolerance_minor,
+                                                   progress=progress)
     meta = recon_metadata(result)
     ccy = state.currency
 

@@ -1,4 +1,5 @@
-"""`vgos netsuite sync D [--dry-run]`, `vgos netsuite verify D` and `vgos netsuite doctor`."""
+"""`vgos netsuite sync WINDOW_ID [--dry-run]`, `vgos netsuite verify WINDOW_ID` and `vgos netsuite doctor`
+(the commands over `connectors.netsuite`)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ def register(subparsers: Any) -> None:
                               ("verify", _verify, "read the window's bills back and report drift")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("window_id")
-        p.add_argument("--vendor-map", default=os.environ.get("VGOS_NETSUITE_VENDOR_MAP"),
+        p.add_argument("--vendor-map", default=os.environ.get("VGOS_NETSUITE_VENDOR_MAP"), metavar="FILE",
                        help="principal -> vendor mapping (YAML or CSV); default $VGOS_NETSUITE_VENDOR_MAP")
-        p.add_argument("--gl-mapping", default=None, help="GL mapping override file (default per tenant)")
+        p.add_argument("--gl-mapping", default=None, metavar="FILE",
+                       help="GL mapping override file (default per tenant)")
         p.add_argument("--transport", choices=["soap", "rest"], default=None,
                        help="SuiteTalk SOAP or REST (default: $NETSUITE_TRANSPORT, else soap)")
-        p.add_argument("--tenant", default="default", help="tenant id (default: default)")
+        p.add_argument("--tenant", default="default")
         if name == "sync":
             p.add_argument("--dry-run", action="store_true",
                            help="compute and validate the bills, write nothing to NetSuite")
@@ -32,9 +34,9 @@ def register(subparsers: Any) -> None:
         p.set_defaults(func=func)
     d = sub.add_parser("doctor", help="check the account's setup for VGOS (login, fields, vendors, GL) and say "
                                       "what to fix; exit 0 all good, 1 problems, 2 configuration error")
-    d.add_argument("--vendor-map", default=os.environ.get("VGOS_NETSUITE_VENDOR_MAP"),
+    d.add_argument("--vendor-map", default=os.environ.get("VGOS_NETSUITE_VENDOR_MAP"), metavar="FILE",
                    help="principal -> vendor mapping to check (default $VGOS_NETSUITE_VENDOR_MAP; none = skip)")
-    d.add_argument("--gl-mapping", default=None, help="GL mapping override file (default per tenant)")
+    d.add_argument("--gl-mapping", default=None, metavar="FILE", help="GL mapping override file (default per tenant)")
     d.add_argument("--tenant", default="default", help="tenant whose GL mapping is checked (default: default)")
     d.add_argument("--currency", action="append", default=None, metavar="CCY",
                    help="ISO code bills are made in (repeatable; default: the policy's currency)")
@@ -44,14 +46,13 @@ def register(subparsers: Any) -> None:
 
 def _load_window(args: argparse.Namespace, config: Any) -> dict[str, Any]:
     """Seal, transcript, gate decisions and recorded payout batch of the window, from the store."""
+    from connectors.netsuite.pipeline import window_kwargs
+    from connectors.netsuite.transcript_link import transcript_link
+    from connectors.netsuite.vendor_map import load_vendor_map
     from gl_mappings import load_gl_mapping
     from recon.persist import load_batches
     from vgos.gate import latest_decisions
     from vgos.transcript import current_transcript, read_seal
-
-    from .pipeline import window_kwargs
-    from .transcript_link import transcript_link
-    from .vendor_map import load_vendor_map
 
     tenant = getattr(args, "tenant", None) or "default"
     ref = current_transcript(args.window_id, tenant)
@@ -76,7 +77,7 @@ def _load_window(args: argparse.Namespace, config: Any) -> dict[str, Any]:
 
 def _config(args: argparse.Namespace):  # -> NetSuiteConfig
     """NETSUITE_* settings, checked before the store is read: a bad WSDL or field id is exit 2 up front."""
-    from .config import NetSuiteConfig
+    from connectors.netsuite.config import NetSuiteConfig
 
     overrides = {"transport": args.transport} if getattr(args, "transport", None) else {}
     config = NetSuiteConfig.from_env(**overrides)
@@ -103,18 +104,16 @@ def _print_drift(drift: Any) -> None:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from vgos_app.render import call_with_progress, print_json, progress_bar
-
-    from .dates import zone_label
-    from .pipeline import sync_and_verify
-    from .retry import NetSuiteError
+    from connectors.netsuite.dates import zone_label
+    from connectors.netsuite.pipeline import sync_and_verify
+    from connectors.netsuite.retry import NetSuiteError
+    from vgos_app.render import print_json, progress_bar
 
     config = _config(args)
     window = _load_window(args, config)
     try:
         with progress_bar(f"stamping the bills of window {args.window_id}") as progress:
-            report, drift = call_with_progress(sync_and_verify, config, window, dry_run=args.dry_run,
-                                               progress=progress)
+            report, drift = sync_and_verify(config, window, dry_run=args.dry_run, progress=progress)
     except NetSuiteError as exc:
         raise VerificationError(exc.code, str(exc)) from exc
     code = 0 if report.ok and (drift is None or drift.ok) else 1
@@ -145,17 +144,16 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from vgos_app.render import call_with_progress, print_json, progress_bar
-
-    from .rest_client import make_client
-    from .retry import NetSuiteError
-    from .stamping import verify_window
+    from connectors.netsuite.rest_client import make_client
+    from connectors.netsuite.retry import NetSuiteError
+    from connectors.netsuite.stamping import verify_window
+    from vgos_app.render import print_json, progress_bar
 
     config = _config(args)
     window = _load_window(args, config)
     try:
         with progress_bar(f"reading back the bills of window {args.window_id}") as progress:
-            drift = call_with_progress(verify_window, make_client(config), **window, progress=progress)
+            drift = verify_window(make_client(config), **window, progress=progress)
     except NetSuiteError as exc:
         raise VerificationError(exc.code, str(exc)) from exc
     if args.json:
@@ -170,15 +168,14 @@ def _doctor(args: argparse.Namespace) -> int:
     """Check login, fields, vendors and GL records; one line per problem with its fix (exit 0/1, 2 on config)."""
     from dataclasses import replace
 
+    from connectors.netsuite.doctor import Doctor
+    from connectors.netsuite.retry import NetSuiteError, RetryPolicy
+    from connectors.netsuite.soap_client import SuiteTalkClient
+    from connectors.netsuite.transcript_link import check_link_config
+    from connectors.netsuite.vendor_map import load_vendor_map
     from gl_mappings import load_gl_mapping
     from vgos.policy import load_policy
     from vgos_app.render import print_json
-
-    from .doctor import Doctor
-    from .retry import NetSuiteError, RetryPolicy
-    from .soap_client import SuiteTalkClient
-    from .transcript_link import check_link_config
-    from .vendor_map import load_vendor_map
 
     config = replace(_config(args), transport="soap")  # doctor reads setup records over SOAP
     config.wsdl_path()

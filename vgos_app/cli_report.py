@@ -1,4 +1,5 @@
-"""`vgos report D --out FILE.html [--pdf FILE.pdf]`: the evidence pack of a window, for an auditor."""
+"""`vgos report WINDOW_ID --out FILE.html [--pdf FILE.pdf]`: the evidence pack of a window, for an auditor (over
+`evidence_pack`)."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def register(subparsers: Any) -> None:
                                           "rejects, allocations, acceptance, gate, payouts, reconciliation, ledger, "
                                           "NetSuite and runs, as one static HTML page with inline charts.")
     p.add_argument("window_id")
-    p.add_argument("--tenant", default="default", help="tenant id (default: default)")
+    p.add_argument("--tenant", default="default")
     p.add_argument("--out", required=True, type=Path, metavar="FILE.html",
                    help="the HTML file to write (replaced atomically)")
     p.add_argument("--pdf", type=Path, metavar="FILE.pdf",
