@@ -137,7 +137,10 @@ def bench_size(n: int, args: argparse.Namespace, vgos: str, work: Path) -> dict[
     """Generate one window of n events and time every contender on it, interleaved, --rounds times."""
     path = work / f"window-{n}.parquet"
     print(f"\n== {n:,} events, {args.principals:,} principals, 1% repeated ids", flush=True)
-    generate(path, n, args.principals)
+    # In a child process: a child's peak RSS (ru_maxrss) starts at its parent's size when it forks, so the
+    # generated frame must never live in this process.
+    _checked(run_child([sys.executable, str(Path(__file__).resolve()), "--generate", str(path), str(n),
+                        str(args.principals)]), "generating the window")
     print(f"input {path.stat().st_size / 2**20:.1f} MiB Parquet", flush=True)
     home = work / f"home-{n}"
     env = {**os.environ, "VGOS_HOME": str(home), "VGOS_ACTOR": "bench", "VGOS_ACTOR_TYPE": "system"}
@@ -224,6 +227,10 @@ def _tree_differences(a: Path, b: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run every size and print one summary line per size (and JSON with --json)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--generate"]:  # internal: write one window (in its own process, see bench_size)
+        generate(Path(argv[1]), int(argv[2]), int(argv[3]))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000000", help="comma-separated event counts (default 1000000)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size; medians are shown")

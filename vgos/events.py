@@ -636,8 +636,50 @@ def _canonical_ts_to_us(col: pl.Series) -> pl.Series | None:
 _TS_SPLIT = 200_000
 
 
+_CANONICAL_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$"
+_US_DAY = 86_400_000_000
+
+
+def _civil_ts_us(col: pl.Series) -> pl.Series | None:
+    """Epoch µs of strings that are all in the canonical SPEC §1 form with a valid calendar date and time of day
+    (years 0001–9999, no leap second, a fraction only when non-zero), by integer arithmetic on their digits; None
+    when any value is not (the caller then takes the formatting round trip, which decides)."""
+    frame = pl.DataFrame({"s": col})
+    s = pl.col("s")
+    if not frame.select(s.str.contains(_CANONICAL_SHAPE).all()).item():
+        return None
+
+    def num(start: int, length: int) -> pl.Expr:
+        return s.str.slice(start, length).cast(pl.Int64)
+
+    long = s.str.len_bytes() == 27
+    f = frame.select(y=num(0, 4), m=num(5, 2), d=num(8, 2), hh=num(11, 2), mi=num(14, 2), ss=num(17, 2),
+                     frac=pl.when(long).then(num(20, 6)).otherwise(0), long=long)
+    y, m, d = pl.col("y"), pl.col("m"), pl.col("d")
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    dim = (pl.when(m == 2).then(pl.when(leap).then(29).otherwise(28))
+           .when(m.is_in([4, 6, 9, 11])).then(30).otherwise(31))
+    valid = ((y >= 1) & m.is_between(1, 12) & (d >= 1) & (d <= dim) & (pl.col("hh") < 24) & (pl.col("mi") < 60)
+             & (pl.col("ss") < 60) & (~pl.col("long") | (pl.col("frac") > 0)))
+    if not f.select(valid.all()).item():
+        return None
+    # days from the civil date (H. Hinnant's algorithm; every year here is >= 0 after the March shift)
+    yy = y - (m <= 2).cast(pl.Int64)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * (m + pl.when(m > 2).then(-3).otherwise(9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146_097 + doe - 719_468
+    us = (days * _US_DAY + pl.col("hh") * 3_600_000_000 + pl.col("mi") * 60_000_000 + pl.col("ss") * 1_000_000
+          + pl.col("frac"))
+    return f.select(us.alias("ts_us")).to_series()
+
+
 def _canonical_part(col: pl.Series) -> pl.Series | None:
     """`_canonical_ts_to_us` of a slice without nulls (element-wise, so halves can be done apart)."""
+    fast = _civil_ts_us(col)
+    if fast is not None:
+        return fast
     parsed = col.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%.fZ", strict=False)
     if parsed.null_count():
         return None
@@ -649,11 +691,11 @@ def _canonical_part(col: pl.Series) -> pl.Series | None:
     return us.alias("ts_us")
 
 
-def _ts_rule(df: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
+def _ts_rule(df: pl.DataFrame, canonical_ts: pl.Series | None = None) -> tuple[pl.Expr, pl.Expr]:
     dtype = df.schema["ts_occurred"]
     c = pl.col("ts_occurred")
     if dtype == pl.String:
-        fast = _canonical_ts_to_us(df["ts_occurred"])
+        fast = _canonical_ts_to_us(df["ts_occurred"]) if canonical_ts is None else canonical_ts
         if fast is not None:
             return pl.lit(True), pl.lit(fast)
         return _ts_string_to_us(c)
@@ -687,11 +729,13 @@ def _ccy_rule(df: pl.DataFrame, mode: str, default_currency: str) -> tuple[pl.Ex
 
 
 def normalize_frame(
-    df: pl.DataFrame, *, source: str, mode: str, default_currency: str
+    df: pl.DataFrame, *, source: str, mode: str, default_currency: str, canonical_ts: pl.Series | None = None,
 ) -> tuple[pl.DataFrame, list[tuple[int, Reject]]]:
-    """Columnar normalization of one file's rows (with `_line`): canonical columns and SCHEMA_INVALID rejects."""
+    """Columnar normalization of one file's rows (with `_line`): canonical columns and SCHEMA_INVALID rejects.
+
+    `canonical_ts`, when the caller already has it, is `_canonical_ts_to_us(df["ts_occurred"])` (not None)."""
     _require_columns(Path(source), df.columns)
-    v_ts, ts_us = _ts_rule(df)
+    v_ts, ts_us = _ts_rule(df, canonical_ts)
     v_amt, amt = _amount_rule(df, mode)
     v_ccy, ccy = _ccy_rule(df, mode, default_currency)
     v_st = (

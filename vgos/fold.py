@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import heapq
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,6 +43,8 @@ from vgos.events import (
     ts_to_us,
 )
 from vgos.policy import Policy, WindowBounds, window_bounds
+from vgos.progress import Progress, silent
+from vgos.rejects import RejectLog
 from vgos.seal import (
     CARRY_ORDER,
     FOLD_ORDER,
@@ -61,7 +62,6 @@ from vgos.seal import (
 )
 from vgos.seal import SCHEMA as SEAL_SCHEMA
 
-Progress = Callable[[str], None]
 # SPEC §3 step 2. The matches of the tenant's idempotency index are an explicit input: event_id → the window whose
 # current seal kept it. A caller that has no list yet passes a lookup, called once with the event ids of the
 # schema-valid records (a polars Series, repeats possible) and returning the matches among them; the kernel only
@@ -82,7 +82,7 @@ class FoldResult:
     policy: Policy
     tenant_id: str
     kept: pl.DataFrame
-    rejects: list[Reject]
+    rejects: Sequence[Reject]  # a RejectLog from the fast path: a list to readers
     allocations: list[Allocation]
     seal: dict[str, Any]
     seal_bytes: bytes
@@ -90,10 +90,12 @@ class FoldResult:
     input_digest: str
     input_files: list[tuple[str, str]] = field(default_factory=list)
     prior: dict[str, str] = field(default_factory=dict)  # DUPLICATE_PRIOR_WINDOW matches, sorted by event_id
-    # The transcript's normalized_input segments when the fold spooled them (`fold_intake(spool=...)`): (file,
-    # sha256, size) per segment, in order; empty when not spooled (the transcript then builds them from `kept`).
-    input_segments: list[tuple[Path, str, int]] = field(default_factory=list)
+    # The transcript's normalized_input segments when the fold spooled them (`fold_intake(spool=...)`), in order;
+    # empty when not spooled (the transcript then builds them from `kept`).
+    input_segments: list[SpooledSegment] = field(default_factory=list)
     input_chunk_events: int = 0  # events per spooled segment (the last may hold fewer)
+    normalized_file: Path | None = None  # normalized.parquet when the spool wrote it (`kept` in fold order)
+    allocation_frame: pl.DataFrame | None = None  # `allocations` as columns, when they were computed that way
 
     @property
     def totals(self) -> dict[str, int]:
@@ -102,6 +104,8 @@ class FoldResult:
 
     def rejects_by_reason(self) -> dict[str, int]:
         """Reject counts per reason code, in code order."""
+        if isinstance(self.rejects, RejectLog):
+            return self.rejects.by_reason()
         counts: dict[str, int] = {}
         for r in self.rejects:
             counts[r.reason] = counts.get(r.reason, 0) + 1
@@ -125,8 +129,7 @@ def _input_files(paths: Sequence[Path]) -> list[tuple[str, str]]:
     return sorted(_input_files_unsorted(paths))
 
 
-def _noop(_: str) -> None:
-    return None
+_noop = silent
 
 
 # ---------------------------------------------------------------------------------------------- fast path
@@ -144,7 +147,50 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+_US_DAY = 86_400_000_000
+_TS_SLICE = 2_000_000
+_HMS: pl.Series | None = None
+_FRAC: pl.Series | None = None
+
+
+def _ts_tables() -> tuple[pl.Series, pl.Series]:
+    """"HH:MM:SS" of every second of a day, and ".ffffff" of every microsecond ("" for 0), built once."""
+    global _HMS, _FRAC
+    if _HMS is None or _FRAC is None:
+        sec = pl.int_range(0, 86_400, eager=True)
+        two = lambda e: e.cast(pl.String).str.zfill(2)  # noqa: E731
+        _HMS = pl.select(pl.concat_str([two(sec // 3600), two(sec // 60 % 60), two(sec % 60)],
+                                       separator=":")).to_series()
+        frac = pl.int_range(0, 1_000_000, eager=True)
+        _FRAC = pl.select(pl.when(frac == 0).then(pl.lit("")).otherwise(
+            pl.lit(".") + frac.cast(pl.String).str.zfill(6))).to_series()
+    return _HMS, _FRAC
+
+
 def _ts_strings(ts_us: pl.Series) -> pl.Series:
+    """Canonical SPEC §1 strings of epoch microseconds: the date of each distinct day formatted once, the time of
+    day and the fraction looked up in tables (no per-value formatting); `_ts_strings_strftime` gives the same."""
+    if len(ts_us) < 50_000 or ts_us.null_count():
+        return _ts_strings_strftime(ts_us)
+    if len(ts_us) > _TS_SLICE:  # in slices, so the integer temporaries stay small beside the strings
+        parts = [_ts_strings(ts_us.slice(i, _TS_SLICE)) for i in range(0, len(ts_us), _TS_SLICE)]
+        out = parts[0]
+        for part in parts[1:]:
+            out.append(part)
+        return out
+    hms, frac = _ts_tables()
+    day = ts_us // _US_DAY
+    rest = ts_us - day * _US_DAY
+    days = day.unique().sort()
+    names = (days * _US_DAY).cast(pl.Datetime("us", "UTC")).dt.strftime("%Y-%m-%d")
+    frame = pl.DataFrame({"day": day, "sec": rest // 1_000_000, "micro": rest % 1_000_000})
+    return frame.select(pl.concat_str([
+        pl.col("day").replace_strict(days, names, return_dtype=pl.String), pl.lit("T"),
+        pl.lit(hms).gather(pl.col("sec")), pl.lit(frac).gather(pl.col("micro")), pl.lit("Z"),
+    ]).alias("ts_occurred")).to_series()
+
+
+def _ts_strings_strftime(ts_us: pl.Series) -> pl.Series:
     """Canonical SPEC §1 strings of epoch microseconds: one strftime pass, the minority format patched in place."""
     dt_col = ts_us.cast(pl.Datetime("us", "UTC"))
     whole = (ts_us % 1_000_000) == 0
@@ -277,40 +323,86 @@ def _row_buffers(rows: pl.Series) -> list[Any]:
     return out
 
 
+@dataclass(frozen=True)
+class SpooledSegment:
+    """A normalized_input segment the fold already wrote to a file: `sha256`/`size` of its canonical RFC 8785
+    array (the Merkle leaf), and for a Parquet-encoded one (transcript v2) the stored file's own hash, size, rows."""
+
+    path: Path
+    sha256: str
+    size: int
+    encoding: str | None = None  # None: the file holds the canonical JSON bytes themselves (v1)
+    stored_sha256: str = ""
+    stored_size: int = 0
+    rows: int = 0
+
+
 class _SegmentSpool:
-    """Writes each chunk's RFC 8785 array (a normalized_input segment) to a file in `folder` on a writer thread,
-    hashing it on the way, so the transcript takes the bytes the input digest was computed from instead of
-    serializing every event a second time, and no list holds them all."""
+    """Stores each chunk of the normalized input as a transcript segment on a writer thread while the input digest
+    is computed: the chunk's canonical RFC 8785 array is hashed (its Merkle leaf) and either written as it is (v1)
+    or, with `encoding="parquet"` (v2), the chunk is written as a strict Parquet segment (on two threads), and
+    normalized.parquet is then their concatenation (no second encode); at most `_IN_FLIGHT` chunks wait."""
 
-    def __init__(self, folder: Path) -> None:
+    _IN_FLIGHT = 4
+
+    def __init__(self, folder: Path, encoding: str | None = None) -> None:
         self.folder = folder
-        self._pool = ThreadPoolExecutor(max_workers=1)
+        self.encoding = encoding
+        self._pool = ThreadPoolExecutor(max_workers=1 if encoding is None else 2)
         self._futures: list[Any] = []
+        self.output: Path | None = None  # normalized.parquet, made of the Parquet segments by `finish`
 
-    def add(self, bufs: list[Any]) -> None:
-        """Queue one chunk: buffers whose concatenation is its rows, each followed by a ',' separator."""
-        self._futures.append(self._pool.submit(self._write, len(self._futures), bufs))
+    def add(self, bufs: list[Any], chunk: pl.DataFrame | None = None) -> None:
+        """Queue one chunk: buffers whose concatenation is its rows, each followed by a ',' separator (and, for a
+        Parquet spool, the chunk's canonical columns)."""
+        if len(self._futures) > self._IN_FLIGHT:
+            self._futures[-self._IN_FLIGHT - 1].result()  # back pressure: wait for an older chunk
+        self._futures.append(self._pool.submit(self._write, len(self._futures), bufs, chunk))
 
-    def _write(self, i: int, bufs: list[Any]) -> tuple[Path, str, int]:
-        path = self.folder / f"normalized_input-{i:05d}"
+    def _write(self, i: int, bufs: list[Any], chunk: pl.DataFrame | None) -> SpooledSegment:
         pieces = [b"[", *bufs[:-1], memoryview(bufs[-1])[:-1], b"]"] if bufs else [b"[]"]
         h = hashlib.sha256()
         size = 0
+        if self.encoding is None:
+            path = self.folder / f"normalized_input-{i:05d}"
+            with open(path, "wb") as fh:
+                for piece in pieces:
+                    h.update(piece)
+                    fh.write(piece)
+                    size += len(piece)
+                fh.flush()
+                os.fsync(fh.fileno())
+            return SpooledSegment(path, h.hexdigest(), size)
+        from vgos import segment_parquet
+
+        assert chunk is not None
+        for piece in pieces:
+            h.update(piece)
+            size += memoryview(piece).nbytes
+        data = segment_parquet.encode(segment_parquet.to_arrow(chunk))
+        path = self.folder / f"normalized_input-{i:05d}.parquet"
         with open(path, "wb") as fh:
-            for piece in pieces:
-                h.update(piece)
-                fh.write(piece)
-                size += len(piece)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        return path, h.hexdigest(), size
+        return SpooledSegment(path, h.hexdigest(), size, segment_parquet.ENCODING, hashlib.sha256(data).hexdigest(),
+                              len(data), chunk.height)
 
-    def finish(self) -> list[tuple[Path, str, int]]:
-        """(file, sha256, size) of every segment, in order, once all are written."""
+    def finish(self) -> list[SpooledSegment]:
+        """Every segment, in order, once all are written (and normalized.parquet closed)."""
         try:
-            return [f.result() for f in self._futures]
+            segments = [f.result() for f in self._futures]
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.encoding is not None and segments:
+            from vgos.parquet_concat import ParquetConcatError, concat_files
+
+            try:
+                concat_files([s.path for s in segments], self.folder / "normalized.parquet")
+                self.output = self.folder / "normalized.parquet"
+            except (ParquetConcatError, OSError, IndexError, ValueError):
+                self.output = None  # the outputs then write normalized.parquet from `kept`
+        return segments
 
 
 def _input_digest(kept: pl.DataFrame, progress: Progress, spool: _SegmentSpool | None = None,
@@ -350,13 +442,13 @@ def _input_digest(kept: pl.DataFrame, progress: Progress, spool: _SegmentSpool |
             bufs = fut.result()
             feed(bufs, start == 0)
             if spool is not None:
-                spool.add(bufs)
+                spool.add(bufs, kept.slice(start, step) if spool.encoding else None)
             del fut, bufs
             nxt = next(starts, None)
             if nxt is not None:
                 pending.append((nxt, pool.submit(_row_bytes, kept.slice(nxt, step), currency)))
             if n > step:
-                progress(f"hashing input {min(start + step, n):,}/{n:,}")
+                progress("hashing input", min(start + step, n), n)
     h.update(b"]")
     return h.hexdigest()
 
@@ -424,7 +516,7 @@ def _apply_prior(
 def _intake(
     frames: list[pl.DataFrame], schema_rejects: list[tuple[int, int, Reject]], sources: list[str],
     window: WindowBounds, policy: Policy, progress: Progress, prior: Prior = None,
-) -> tuple[pl.DataFrame, list[Reject], dict[str, str]]:
+) -> tuple[pl.DataFrame, Sequence[Reject], dict[str, str]]:
     """Steps 2–5 of SPEC §3 on canonical columns: kept canonical events in fold order, every reject, the matches."""
     df = pl.concat(
         [f.with_columns(pl.lit(i, dtype=pl.Int32).alias("_file")) for i, f in enumerate(frames)]
@@ -498,17 +590,11 @@ def _intake(
     rej = pl.concat(reject_frames).sort(["_file", "_line"])
     # Sorting and the canonical timestamp strings run in polars (without the GIL) while this thread builds the
     # Reject objects.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        handover = [kept]  # the worker takes the only reference, so the unsorted rows are freed once sorted
-        del kept
-        ordered = pool.submit(_fold_order, handover, policy.currency if constant_ccy else None)
-        rejects = _reject_objects(rej, sources)
-        kept = ordered.result()
-    if schema_rejects:  # merge by (file, line); a record has at most one reject, so the keys are unique
-        positions = zip(rej["_file"].to_list(), rej["_line"].to_list(), rejects, strict=True)
-        merged = heapq.merge(sorted(schema_rejects, key=lambda t: (t[0], t[1])), positions,
-                             key=lambda t: (t[0], t[1]))
-        rejects = [r for _, _, r in merged]
+    handover = [kept]  # `_fold_order` takes the only reference, so the unsorted rows are freed once sorted
+    del kept
+    kept = _fold_order(handover, policy.currency if constant_ccy else None)
+    # Merged by (file, line) with the read-time rejects; Reject objects are made only if someone reads them.
+    rejects = RejectLog(rej, sources, schema_rejects)
     return kept, rejects, matched
 
 
@@ -532,14 +618,6 @@ def _accumulate(kept: pl.DataFrame) -> list[tuple[str, int, int]]:
     return [(p, int(e), int(n)) for p, e, n in zip(g["principal_id"], g["events"], g["net"], strict=True)]
 
 
-def _allocation_columns(kept: pl.DataFrame, bonus_ppm: int) -> dict[str, list[Any]] | None:
-    """`_allocation_frame` as Python lists, one per column (None when that frame is None)."""
-    g = _allocation_frame(kept, bonus_ppm)
-    if g is None:
-        return None
-    return {c: g[c].to_list() for c in _ALLOC_COLS}
-
-
 _ALLOC_COLS = ("principal_id", "events", "net_minor", "bonus_floor_minor", "remainder_micro", "carry_minor",
                "payout_minor")
 
@@ -561,6 +639,12 @@ def _allocation_frame(kept: pl.DataFrame, bonus_ppm: int) -> pl.DataFrame | None
         .agg(pl.len().alias("events"), pl.col("amount_minor").sum().alias("net_minor"))
         .sort("principal_id").collect(engine="streaming")
     )
+    return _allocations_from_sums(g, bonus_ppm)
+
+
+def _allocations_from_sums(g: pl.DataFrame, bonus_ppm: int) -> pl.DataFrame | None:
+    """`_allocation_frame` from per-principal sums (principal_id, events, net_minor; sorted by principal_id, each
+    principal once, computed without overflow: see the callers' guards)."""
     net_max, net_min = g.select(pl.col("net_minor").max().alias("hi"), pl.col("net_minor").min().alias("lo")).row(0)
     if not -MAX_SAFE <= net_min <= net_max <= MAX_SAFE or max(net_max, 0) * bonus_ppm > _INT64_MAX:
         return None
@@ -622,7 +706,7 @@ class Intake:
     window: WindowBounds
     policy: Policy
     kept: pl.DataFrame
-    rejects: list[Reject]
+    rejects: Sequence[Reject]
     input_files: list[tuple[str, str]] = field(default_factory=list)
     prior: dict[str, str] = field(default_factory=dict)  # DUPLICATE_PRIOR_WINDOW matches, sorted by event_id
 
@@ -630,7 +714,7 @@ class Intake:
 def fold_intake(
     intake: Intake, tenant_id: str = "default", *, progress: Progress | None = None, policy_hash: str | None = None,
     known_input: tuple[pl.DataFrame, str] | None = None, spool: Path | None = None, allocation_objects: bool = True,
-    extra_rejected: int = 0,
+    extra_rejected: int = 0, spool_encoding: str | None = "parquet",
 ) -> FoldResult:
     """Fold and seal a normalized log (SPEC §4–5): input digest, accumulation, carry, seal.
 
@@ -638,7 +722,8 @@ def fold_intake(
     replay hashes the transcript's chunks as it reads them); when the kept events equal those rows exactly, the
     digest is taken instead of serializing every event again. `spool`, an existing folder, receives the
     transcript's normalized_input segments as they are hashed (`FoldResult.input_segments`; keep the folder until
-    the transcript is written).
+    the transcript is written): Parquet segments of transcript v2 (`spool_encoding="parquet"`, the default) or the
+    canonical JSON arrays of v1 (`spool_encoding=None`).
     `allocation_objects=False` (a replay, which needs only the seal bytes) may leave `FoldResult.allocations`
     and the seal object's `allocations` empty, the bytes written column-wise (`_seal_bytes_from_frame`), with
     `extra_rejected` records (rejected before this log) counted in the seal's `events_rejected`.
@@ -653,15 +738,17 @@ def fold_intake(
         known_digest = None
     n_rejects = len(intake.rejects)
 
+    frame_of_allocations: list[pl.DataFrame] = []
+
     def allocations_and_seal(in_digest: str) -> tuple[list[Allocation], dict[str, Any], bool]:
-        if not allocation_objects:
-            g = _allocation_frame(kept, policy.bonus_ppm)
-            if g is not None:
-                return [], {"frame": g}, True
+        g = _allocation_frame(kept, policy.bonus_ppm)
+        if not allocation_objects and g is not None:
+            return [], {"frame": g}, True
         with _no_gc():
-            cols = _allocation_columns(kept, policy.bonus_ppm)
-            if cols is None:
+            if g is None:
                 return allocate(_accumulate(kept), policy.bonus_ppm), {}, False
+            cols = {c: g[c].to_list() for c in _ALLOC_COLS}
+            frame_of_allocations.append(g)
             allocations, seal = _seal_from_columns(intake.window, policy, tenant_id, cols, kept.height, n_rejects,
                                                    in_digest, policy_hash, allocation_objects)
             del cols
@@ -672,19 +759,21 @@ def fold_intake(
     with ThreadPoolExecutor(max_workers=1) as pool:
         staged = pool.submit(allocations_and_seal, "")
         progress(f"hashing {kept.height:,} kept events")
-        segments: list[tuple[Path, str, int]] = []
+        segments: list[SpooledSegment] = []
         chunk_events = 0
+        normalized_file: Path | None = None
         if known_digest is not None:
             in_digest = known_digest
         elif spool is not None and kept.height:
             from vgos.transcript import CHUNK_EVENTS
 
             chunk_events = CHUNK_EVENTS
-            writer = _SegmentSpool(Path(spool))
+            writer = _SegmentSpool(Path(spool), spool_encoding)
             try:
                 in_digest = _input_digest(kept, progress, writer, chunk_events)
             finally:
                 segments = writer.finish()
+            normalized_file = writer.output
         else:
             in_digest = _input_digest(kept, progress)
         progress("accumulating per principal")
@@ -703,7 +792,8 @@ def fold_intake(
         raw = seal_bytes(seal)
     return FoldResult(intake.window, policy, tenant_id, kept, intake.rejects, allocations, seal, raw,
                       sha256_hex(raw), in_digest, intake.input_files, dict(intake.prior),
-                      segments, chunk_events)
+                      segments, chunk_events, normalized_file,
+                      frame_of_allocations[0] if frame_of_allocations and allocations else None)
 
 
 def _make_intake(
@@ -747,24 +837,40 @@ def intake_files(
 def fold_files(
     paths: Sequence[str | Path], window_id: str, policy: Policy, tenant_id: str = "default", *,
     progress: Progress | None = None, policy_hash: str | None = None, prior: Prior = None,
-    spool: Path | None = None,
+    spool: Path | None = None, spool_encoding: str | None = "parquet",
 ) -> FoldResult:
     """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))` (`spool`: see there)."""
     intake = intake_files(paths, window_id, policy, progress=progress, prior=prior)
-    return fold_intake(intake, tenant_id, progress=progress, policy_hash=policy_hash, spool=spool)
+    return fold_intake(intake, tenant_id, progress=progress, policy_hash=policy_hash, spool=spool,
+                       spool_encoding=spool_encoding)
 
 
 def fold_canonical(
-    events: pl.DataFrame | list[dict[str, Any]], window_id: str, policy: Policy, tenant_id: str = "default",
+    events: pl.DataFrame | list[pl.DataFrame] | list[dict[str, Any]], window_id: str, policy: Policy,
+    tenant_id: str = "default",
     events_rejected: int = 0, *, source: str = "<normalized>", policy_hash: str | None = None,
     prior: Mapping[str, str] | None = None, input_digest: str | None = None, allocation_objects: bool = True,
 ) -> FoldResult:
     """Re-fold canonical events (replay from a transcript): the same intake rules, then the same seal.
 
+    `events` is a frame, a list of event objects, or the transcript's chunks as frames in order.
+
     `prior` is the transcript's recorded DUPLICATE_PRIOR_WINDOW matches, re-applied to the events;
     `input_digest`, when given, is the caller's SHA-256 of the RFC 8785 array of `events` (a DataFrame), reused
     when every event is kept in the given order (see `fold_intake`, also for `allocation_objects`).
     """
+    if isinstance(events, list) and events and isinstance(events[0], pl.DataFrame):  # the transcript's chunks
+        if not allocation_objects and not prior:
+            fast = _fold_kept_as_given(events, window_id, policy, tenant_id, events_rejected, source=source,
+                                       policy_hash=policy_hash, input_digest=input_digest)
+            if fast is not None:
+                return fast
+        events = pl.concat(events) if len(events) > 1 else events[0]
+    elif not allocation_objects and not prior and isinstance(events, pl.DataFrame):
+        fast = _fold_kept_as_given(events, window_id, policy, tenant_id, events_rejected, source=source,
+                                   policy_hash=policy_hash, input_digest=input_digest)
+        if fast is not None:
+            return fast
     known = (events, input_digest) if input_digest is not None and isinstance(events, pl.DataFrame) else None
     df = events if isinstance(events, pl.DataFrame) else pl.DataFrame(
         {f: [e.get(f) for e in events] for f in FIELDS},
@@ -788,6 +894,125 @@ def fold_canonical(
         raw = _columns_seal_bytes(seal)
         result.seal, result.seal_bytes, result.output_digest = seal, raw, sha256_hex(raw)
     return result
+
+
+def _chunk_kept_as_given(chunk: pl.DataFrame, window: WindowBounds, policy: Policy, source: str
+                         ) -> tuple[tuple[int, str], tuple[int, str], pl.Series] | None:
+    """For one chunk of canonical events: ((ts, id) of its first and last row, its event-id hashes) when the intake
+    would keep every row exactly as given (valid, canonical, policy currency, inside the window, strictly in fold
+    order within the chunk); None otherwise."""
+    from vgos.events import _canonical_ts_to_us
+
+    n = chunk.height
+    if n == 0 or chunk.schema != pl.Schema(CANONICAL_EVENT_SCHEMA) or \
+            any(chunk[c].null_count() for c in chunk.columns):
+        return None
+    ts_us = _canonical_ts_to_us(chunk["ts_occurred"])
+    if ts_us is None:
+        return None
+    df = chunk.with_row_index("_line", offset=1).with_columns(pl.col("_line").cast(pl.Int64))
+    frame, rej = normalize_frame(df, source=source, mode="parquet", default_currency=policy.currency,
+                                 canonical_ts=ts_us)
+    del df
+    same = ["event_id", "principal_id", "amount_minor", "source_type", "currency"]
+    if rej or frame.height != n or not frame.select(same).equals(chunk.select(same)):
+        return None
+    ts, eid = pl.col("ts_us"), pl.col("event_id")
+    ordered = (ts.shift(-1) > ts) | ((ts.shift(-1) == ts) & (eid.shift(-1) > eid))
+    ok = frame.select(
+        (pl.col("currency") == policy.currency).all().alias("ccy"),
+        ((ts > ts_to_us(window.open_cutoff_ts)) & (ts <= ts_to_us(window.cutoff_ts))).all().alias("window"),
+        ordered.head(n - 1).all().alias("ordered"),
+    ).row(0)
+    if not all(ok):
+        return None
+    first = (int(ts_us[0]), str(chunk["event_id"][0]))
+    last = (int(ts_us[n - 1]), str(chunk["event_id"][n - 1]))
+    return first, last, chunk["event_id"].hash()
+
+
+def _fold_kept_as_given(
+    events: pl.DataFrame | list[pl.DataFrame], window_id: str, policy: Policy, tenant_id: str,
+    events_rejected: int, *, source: str, policy_hash: str | None, input_digest: str | None,
+) -> FoldResult | None:
+    """`fold_canonical(..., allocation_objects=False)` without prior matches, when the intake would keep every event
+    exactly as given (a replay of an honest transcript): every event valid and already in canonical form, in the
+    policy currency, inside the window, ids unique and rows strictly in fold order. Then the kept log is the events
+    themselves, so the dedupe, the sort and the timestamp rendering are skipped; None when any condition fails (the
+    general path then decides, as it always did).
+
+    `events` may be the transcript's chunks: each is checked on its own (two at a time, so no check holds more than
+    a chunk's temporaries), then their boundaries are checked in order and their ids for repeats across chunks (by
+    64-bit hash: equal hashes decline, so a collision can only send the replay down the general path)."""
+    chunks = events if isinstance(events, list) else [events]
+    if not chunks or any(c.height == 0 for c in chunks):
+        return None
+    window = window_bounds(window_id, policy)
+    if len(chunks) == 1:
+        facts = [_chunk_kept_as_given(chunks[0], window, policy, source)]
+    else:
+        with ThreadPoolExecutor(max_workers=_BUILD_THREADS) as pool:
+            facts = list(pool.map(lambda c: _chunk_kept_as_given(c, window, policy, source), chunks))
+    if not kept_facts_hold(facts):
+        return None
+    del facts
+    kept = pl.concat(chunks, rechunk=False) if len(chunks) > 1 else chunks[0]
+    intake = Intake(window, policy, kept.select(list(FIELDS)), [], [], {})
+    known = (kept, input_digest) if input_digest is not None else None
+    return fold_intake(intake, tenant_id, policy_hash=policy_hash, known_input=known, allocation_objects=False,
+                       extra_rejected=events_rejected)
+
+
+PartialSums = pl.DataFrame  # principal_id, events, net_minor of some chunks of one window
+
+
+def chunk_sums(chunk: pl.DataFrame) -> tuple[PartialSums, int]:
+    """Per-principal (events, net) of one chunk of kept events, and its largest abs(amount): a partial result that
+    `merge_sums` combines in any grouping (sums are exact in Int64 while the callers' guard holds)."""
+    g = chunk.group_by("principal_id").agg(pl.len().cast(pl.Int64).alias("events"),
+                                           pl.col("amount_minor").sum().alias("net_minor"))
+    top = chunk.select(pl.col("amount_minor").abs().max()).item()
+    return g, int(top or 0)
+
+
+def merge_sums(parts: list[PartialSums]) -> PartialSums:
+    """Partial sums of several chunks as one (each principal once, in principal_id order)."""
+    if len(parts) == 1:
+        return parts[0].sort("principal_id")
+    return (pl.concat(parts).group_by("principal_id")
+            .agg(pl.col("events").sum(), pl.col("net_minor").sum()).sort("principal_id"))
+
+
+def fold_from_sums(
+    sums: PartialSums, max_abs: int, events_kept: int, window_id: str, policy: Policy, tenant_id: str,
+    events_rejected: int, input_digest: str, *, policy_hash: str | None = None,
+) -> FoldResult | None:
+    """The seal of a window whose kept events are known only by per-principal sums (a streamed replay that proved
+    every event is kept as given, chunk by chunk): SPEC §4–5 on the merged sums; None when Int64 could not hold them
+    (the caller then folds the events themselves). `kept` of the result is empty: the events were not kept."""
+    if events_kept == 0 or max_abs * events_kept > _INT64_MAX:
+        return None
+    g = _allocations_from_sums(sums, policy.bonus_ppm)
+    if g is None:
+        return None
+    window = window_bounds(window_id, policy)
+    seal, raw = _seal_bytes_from_frame(window, policy, tenant_id, g, events_kept, events_rejected, input_digest,
+                                       policy_hash)
+    return FoldResult(window, policy, tenant_id, pl.DataFrame(schema=CANONICAL_EVENT_SCHEMA), [], [], seal, raw,
+                      sha256_hex(raw), input_digest)
+
+
+def kept_facts_hold(facts: Sequence[tuple[tuple[int, str], tuple[int, str], pl.Series] | None]) -> bool:
+    """True when chunks each kept as given (`_chunk_kept_as_given` facts, in order) are kept as given together:
+    strictly in fold order across every boundary and no event id repeated (equal 64-bit hashes count as repeats)."""
+    if not facts or any(f is None for f in facts):
+        return False
+    for a, b in zip(facts[:-1], facts[1:], strict=True):
+        assert a is not None and b is not None
+        if not a[1] < b[0]:  # (ts, event_id) strictly increasing across the boundary (str: code point order)
+            return False
+    hashes = pl.concat([f[2] for f in facts if f is not None]).sort()
+    return not (len(hashes) > 1 and bool((hashes.slice(1) == hashes.slice(0, len(hashes) - 1)).any()))
 
 
 # ---------------------------------------------------------------------------------------------- reference

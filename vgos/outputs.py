@@ -27,6 +27,7 @@ import orjson
 
 from vgos.errors import InputError
 from vgos.fold import FoldResult
+from vgos.rejects import frame_rejects
 from vgos.seal import Allocation
 
 MARKER = ".vgos-fold-output"
@@ -42,7 +43,20 @@ def allocations_csv(result: FoldResult) -> bytes:
 
     When every amount is an int and no principal_id holds a character the csv module would quote (delimiter,
     quote, CR, LF), each row is its values joined by commas, which is what `csv.writer` writes for them;
-    otherwise `csv.writer` itself writes the file."""
+    otherwise `csv.writer` itself writes the file. With the fold's allocation columns the rows are built
+    column-wise (the same bytes)."""
+    frame = getattr(result, "allocation_frame", None)
+    if frame is not None and frame.height == len(result.allocations) and frame.height:
+        pid = frame["principal_id"]
+        if not bool(pid.str.contains_any(list(_CSV_SPECIAL)).any()) and bool((pid.str.len_bytes() > 0).all()):
+            import polars as pl
+
+            from vgos.fold import _row_buffers
+
+            rows = frame.select(pl.concat_str([pl.col(c).cast(pl.String) for c in ALLOCATION_COLUMNS],
+                                              separator=",") + "\n").to_series()
+            return (",".join(ALLOCATION_COLUMNS) + "\n").encode("utf-8") + b"".join(
+                bytes(b) for b in _row_buffers(rows))
     rows = list(map(_allocation_row, result.allocations))
     pids = [r[0] for r in rows]
     if all(type(p) is str and p for p in pids) and {type(v) for r in rows for v in r[1:]} <= {int}:
@@ -65,7 +79,11 @@ def _allocations_csv_writer(result: FoldResult) -> bytes:
 
 
 def rejects_jsonl(result: FoldResult) -> bytes:
-    """rejects.jsonl: one object per reject with event_id, reason, source (file:line), field, detail."""
+    """rejects.jsonl: one object per reject with event_id, reason, source (file:line), field, detail (column-wise
+    when the fold kept its rejects as columns, the same bytes)."""
+    log = frame_rejects(result.rejects)
+    if log is not None:
+        return log.jsonl_bytes()
     return b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in result.rejects)
 
 
@@ -199,6 +217,18 @@ def atomic_dir(out: Path, *, check: Callable[[Path], object] | None = None) -> I
         _remove(aside)
 
 
+def _normalized_parquet(result: FoldResult, path: Path) -> None:
+    """normalized.parquet: the fold's own file when it wrote one (hard link, else copy), else written from `kept`."""
+    made = getattr(result, "normalized_file", None)
+    if made is not None and Path(made).is_file():
+        try:
+            os.link(made, path)
+        except OSError:
+            shutil.copyfile(made, path)
+        return
+    result.kept.write_parquet(path, compression="zstd", statistics=False)
+
+
 def write_fold_outputs(
     result: FoldResult, out: str | Path, extra: Callable[[Path], None] | None = None, *,
     inputs: Iterable[str | Path] = (), protected: Iterable[tuple[str, str | Path]] = (),
@@ -211,16 +241,18 @@ def write_fold_outputs(
     inputs, protected = list(inputs), list(protected)
     target = check_out_dir(out, inputs=inputs, protected=protected)
     with atomic_dir(target, check=lambda _: check_out_dir(out, inputs=inputs, protected=protected)) as tmp, \
-            ThreadPoolExecutor(max_workers=1) as pool:
-        # The Parquet file is written by polars without the GIL while this thread builds the other files.
-        parquet = pool.submit(result.kept.write_parquet, tmp / "normalized.parquet", compression="zstd",
-                              statistics=False)
+            ThreadPoolExecutor(max_workers=2) as pool:
+        # The Parquet file is the one the fold already wrote beside its transcript segments, linked in (else it is
+        # written by polars without the GIL), and `extra` (the transcript) is written on a second thread while this
+        # one builds the other files: each writes only its own files.
+        parquet = pool.submit(_normalized_parquet, result, tmp / "normalized.parquet")
+        more = pool.submit(extra, tmp) if extra is not None else None
         (tmp / "seal.json").write_bytes(result.seal_bytes)
         (tmp / "output_digest").write_text(result.output_digest + "\n")
         (tmp / "rejects.jsonl").write_bytes(rejects_jsonl(result))
         (tmp / "allocations.csv").write_bytes(allocations_csv(result))
-        if extra is not None:
-            extra(tmp)
+        if more is not None:
+            more.result()
         parquet.result()
         (tmp / MARKER).write_bytes(orjson.dumps({
             "schema": "vgos.fold-output/1", "window_id": result.window.window_id, "tenant_id": result.tenant_id,

@@ -5,7 +5,9 @@ CHECKPOINT_MISSING / CHECKPOINT_MALFORMED → UNTRUSTED_KEY (no signature by a t
 BAD_SIGNATURE → KEY_INVALID / KEY_MISMATCH (key.pem, only a hint, must be the trusted key that signed) →
 INDEX_MISSING / INDEX_HASH_MISMATCH / INDEX_MALFORMED → ORIGIN_MISMATCH → EXPECTED_WINDOW_MISMATCH /
 EXPECTED_DIGEST_MISMATCH (`--expect-window`, `--expect-digest`) → SEGMENT_MISSING / SEGMENT_HASH_MISMATCH /
-SEGMENT_SIZE_MISMATCH → ROOT_MISMATCH → SEAL_DIGEST_MISMATCH / SEAL_MALFORMED → KEY_NOT_VALID (the trusted key's
+SEGMENT_SIZE_MISMATCH (v2 Parquet input segments also SEGMENT_MALFORMED / SEGMENT_SCHEMA_MISMATCH, and
+SEGMENT_HASH_MISMATCH / SEGMENT_SIZE_MISMATCH when the rebuilt RFC 8785 rows are not the leaf) → ROOT_MISMATCH →
+SEAL_DIGEST_MISMATCH / SEAL_MALFORMED → KEY_NOT_VALID (the trusted key's
 validity period must hold the checkpoint's `signed_at` time when recorded, else the window's close) →
 POLICY_HASH_MISMATCH / POLICY_MALFORMED → ALLOCATIONS_MISMATCH → INPUT_DIGEST_MISMATCH → REJECTS_MALFORMED /
 REJECTS_COUNT_MISMATCH → PRIOR_WINDOWS_MISMATCH → DIGEST_MISMATCH (replay of the fold). Anything else the
@@ -31,6 +33,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from vgos.canonical import jcs_bytes, sha256_hex
 from vgos.errors import InputError
 from vgos.events import DUPLICATE_PRIOR_WINDOW
+from vgos.progress import Progress, silent
 from vgos.signing import verify_signature
 from vgos.storage import BlobNotFound, BlobStore, open_store
 from vgos.transcript import (
@@ -38,13 +41,17 @@ from vgos.transcript import (
     INDEX,
     KEY,
     OPTIONAL_SEGMENTS,
+    SCHEMA_V1,
+    SCHEMA_V2,
     SEGMENT_ORDER,
+    STORED_FIELDS,
     TranscriptRef,
     merkle_root,
     note_key_hash,
     parse_checkpoint,
     prior_windows_bytes,
     read_segment,
+    stored_key,
 )
 
 if TYPE_CHECKING:
@@ -114,17 +121,31 @@ def diff_allocations(sealed: list[dict[str, Any]], replayed: list[dict[str, Any]
 
 
 def _load_segments(store: BlobStore, index: dict[str, Any]) -> dict[str, list[tuple[dict, bytes]]]:
+    """Every segment's stored bytes by kind; normalized_input chunks are left unread (b"") and read one at a time
+    by `_input_frames`."""
     by_kind: dict[str, list[tuple[dict, bytes]]] = {}
     for e in index["segments"]:
-        by_kind.setdefault(e["kind"], []).append((e, read_segment(store, e)))
+        data = b"" if e["kind"] == "normalized_input" else read_segment(store, e)
+        by_kind.setdefault(e["kind"], []).append((e, data))
     return by_kind
 
 
-def _input_frames(segs: dict[str, list[tuple[dict, bytes]]]) -> list[Any]:
-    """The normalized input chunks as frames (each checked to be the exact canonical form of its events)."""
+def _input_frames(segs: dict[str, list[tuple[dict, bytes]]], store: BlobStore | None = None) -> list[Any]:
+    """The normalized input chunks as frames: a v1 chunk checked to be the exact canonical form of its events, a v2
+    Parquet chunk decoded under its strict schema (its stored bytes read from `store` when not loaded)."""
+    from vgos import segment_parquet
     from vgos.fold import events_from_canonical_bytes
 
-    return [events_from_canonical_bytes(data) for _e, data in segs.get("normalized_input", [])]
+    frames = []
+    for e, data in segs.get("normalized_input", []):
+        if not data and store is not None:
+            data = store.get(stored_key(e))
+        if e.get("encoding") == segment_parquet.ENCODING:
+            frames.append(segment_parquet.decode(data, int(e["rows"])))
+        else:
+            frames.append(events_from_canonical_bytes(data))
+        del data
+    return frames
 
 
 def _prior_windows(segs: dict[str, list[tuple[dict, bytes]]], window_id: str) -> dict[str, str]:
@@ -163,14 +184,34 @@ class _InputStream:
     _AHEAD = 3  # chunks read ahead of the parsers at most
     _PARSERS = 2  # parser threads (polars parses one chunk on one thread, without the GIL)
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress = silent, index: dict[str, Any] | None = None) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
+        inputs = [e for e in (index or {}).get("segments", []) if e.get("kind") == "normalized_input"]
+        self._progress = progress
+        self._total = sum(int(e.get("rows") or 0) for e in inputs) if inputs and all(
+            type(e.get("rows")) is int for e in inputs) else None
+        self._n_segments = len(inputs)
+        self._seen = 0  # events (v2) or segments (v1) settled
         self._h = hashlib.sha256(b"[")
         self._first = True
         self._pool = ThreadPoolExecutor(max_workers=self._PARSERS)
         self._pending: list[Any] = []
         self._done: list[tuple[Any, BaseException | None]] = []
+        # Streamed replay (v2 chunks, once the policy is known): per chunk, what the fold needs of it (whether the
+        # intake keeps it as given, per-principal sums); the decoded frame is dropped and only the stored bytes are
+        # kept, decoded again only if the replay has to fold the events themselves (`frames`).
+        self._context: tuple[str, Any] | None = None
+        self._facts: list[Any] = []
+        self._sums: list[Any] = []
+        self._max_abs = 0
+        self._rows = 0
+        self._blobs: dict[int, tuple[dict[str, Any], bytes]] = {}  # position in `_done` → (entry, stored bytes)
+
+    def set_context(self, window_id: str, policy: Any) -> None:
+        """The window and policy the chunks will be replayed with (from the index and the policy manifest)."""
+        if not self._pending and not self._done:
+            self._context = (window_id, policy)
 
     def add(self, data: bytes) -> None:
         """Hash one chunk into the array digest and queue its parse."""
@@ -182,14 +223,72 @@ class _InputStream:
                 self._h.update(b",")
             self._h.update(inner)
             self._first = False
-        self._pending.append(self._pool.submit(events_from_canonical_bytes, data))
+        self._context = None  # v1 chunks are kept as frames: no streamed replay
+        self._pending.append((None, self._pool.submit(events_from_canonical_bytes, data), b""))
         while len(self._pending) > self._AHEAD:
             self._settle()
 
+    def add_stored(self, entry: dict[str, Any], data: bytes) -> None:
+        """Queue a v2 Parquet chunk: decoded under the strict schema and rebuilt into its RFC 8785 rows on a worker;
+        `_settle` checks them against the leaf (`sha256`, `size`) and hashes them into the array, in order.
+        A chunk that fails is a segment failure, raised here or by `drain` (before the Merkle root is checked)."""
+        self._pending.append((entry, self._pool.submit(_decode_stored, entry, data, self._context), data))
+        while len(self._pending) > self._AHEAD:
+            self._settle()
+
+    def drain(self) -> None:
+        """Settle every queued chunk (raising the first v2 segment failure)."""
+        while self._pending:
+            self._settle()
+
     def _settle(self) -> None:
-        fut = self._pending.pop(0)
+        entry, fut, data = self._pending.pop(0)
         exc = fut.exception()
-        self._done.append((None if exc is not None else fut.result(), exc))
+        if entry is None:
+            self._done.append((None if exc is not None else fut.result(), exc))
+            self._seen += 1
+            self._progress("verifying input segments", self._seen, self._n_segments, "segments")
+            return
+        from vgos.segment_parquet import SegmentError
+
+        name = f"{entry['name']} ({stored_key(entry)})"
+        if isinstance(exc, SegmentError):
+            raise _Fail(exc.reason, name, str(exc))
+        if exc is not None:
+            raise _Fail("SEGMENT_MALFORMED", name, f"{type(exc).__name__}: {_one_line(exc)}")
+        frame, bufs, sha, size, streamed = fut.result()
+        if sha != entry["sha256"]:
+            raise _Fail("SEGMENT_HASH_MISMATCH", name,
+                        f"its rows' RFC 8785 array hashes to {sha}, index (the Merkle leaf) says {entry['sha256']}")
+        if size != entry["size"]:
+            raise _Fail("SEGMENT_SIZE_MISMATCH", name, f"its rows' RFC 8785 array is {size} bytes, index says "
+                        f"{entry['size']}")
+        if bufs:
+            if not self._first:
+                self._h.update(b",")
+            for b in bufs[:-1]:
+                self._h.update(b)
+            self._h.update(memoryview(bufs[-1])[:-1])
+            self._first = False
+        del bufs
+        if streamed is not None and self._context is not None:
+            facts, sums, top = streamed
+            self._facts.append(facts)
+            self._sums.append(sums)
+            if len(self._sums) >= 8:  # merged as they come, so the partial sums stay small
+                from vgos.fold import merge_sums
+
+                self._sums = [merge_sums(self._sums)]
+            self._max_abs = max(self._max_abs, top)
+            self._rows += frame.height
+            self._blobs[len(self._done)] = (entry, data)
+            self._done.append((None, None))
+        else:
+            self._context = None
+            self._done.append((frame, None))
+        del frame
+        self._seen += int(entry["rows"])
+        self._progress("verifying input segments", self._seen, self._total)
 
     def digest(self) -> str:
         """`_array_digest` of every chunk added."""
@@ -197,19 +296,72 @@ class _InputStream:
         h.update(b"]")
         return h.hexdigest()
 
-    def frames(self) -> list[Any]:
-        """Every chunk's frame in order; the first chunk's parse error is raised as the whole-list parse did."""
-        while self._pending:
-            self._settle()
+    def check_parsed(self) -> None:
+        """Raise the first v1 chunk's parse error, at the point of verification where the whole-list parse did."""
+        self.drain()
         for _frame, exc in self._done:
             if exc is not None:
                 raise exc
-        return [f for f, _exc in self._done]
+
+    def frames(self) -> list[Any]:
+        """Every chunk's frame in order (streamed chunks decoded again from their verified stored bytes)."""
+        from vgos import segment_parquet
+
+        self.check_parsed()
+        return [f if i not in self._blobs else segment_parquet.decode(self._blobs[i][1], int(self._blobs[i][0]["rows"]))
+                for i, (f, _exc) in enumerate(self._done)]
+
+    def fold_from_sums(self, window_id: str, tenant_id: str, events_rejected: int, input_digest: str) -> Any:
+        """The replay from the streamed chunks' partial sums when every chunk is kept as given (see
+        vgos.fold.kept_facts_hold) for this window; None when the events themselves must be folded."""
+        from vgos.fold import fold_from_sums, kept_facts_hold, merge_sums
+
+        self.drain()
+        if self._context is None or self._context[0] != window_id or not self._blobs or \
+                len(self._blobs) != len(self._done) or len(self._facts) != len(self._done) or \
+                not kept_facts_hold(self._facts):
+            return None
+        return fold_from_sums(merge_sums(self._sums), self._max_abs, self._rows, window_id, self._context[1],
+                              tenant_id, events_rejected, input_digest)
 
     def close(self) -> None:
         """Stop the parser thread (queued parses are dropped)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._pending.clear()
+
+
+def _stream_context(inputs: _InputStream, index: dict[str, Any], manifest: bytes) -> None:
+    """Let the input stream prepare a streamed replay when the policy manifest is usable (else the replay folds the
+    events themselves, and verification reports the manifest where it always did)."""
+    from vgos.policy import policy_from_manifest
+
+    try:
+        policy = policy_from_manifest(orjson.loads(manifest), "transcript:policy_manifest")
+    except Exception:  # noqa: BLE001 - an unusable manifest is reported by its own check later
+        return
+    inputs.set_context(index["window_id"], policy)
+
+
+def _decode_stored(entry: dict[str, Any], data: bytes, context: tuple[str, Any] | None = None
+                   ) -> tuple[Any, list[Any], str, int, Any]:
+    """A v2 chunk's frame and its rebuilt RFC 8785 rows (buffers, SHA-256, size); SegmentError when not strict.
+    With a (window_id, policy) context also what a streamed replay keeps of it: (whether the intake keeps it as given
+    (`_chunk_kept_as_given`), its per-principal sums, its largest abs(amount)), or None."""
+    from vgos import segment_parquet
+
+    frame = segment_parquet.decode(data, int(entry["rows"]))
+    bufs, sha, size = segment_parquet.canonical_chunk(frame)
+    streamed = None
+    if context is not None and frame.height:
+        from vgos.fold import _chunk_kept_as_given, chunk_sums
+        from vgos.policy import window_bounds
+
+        window_id, policy = context
+        facts = _chunk_kept_as_given(frame, window_bounds(window_id, policy), policy, "<normalized>")
+        if facts is not None:
+            sums, top = chunk_sums(frame)
+            streamed = (facts, sums, top)
+    return frame, bufs, sha, size, streamed
 
 
 def _array_digest(chunks: list[bytes]) -> str:
@@ -227,7 +379,8 @@ def _array_digest(chunks: list[bytes]) -> str:
 
 def _replay_from(index: dict[str, Any], segs: dict[str, list[tuple[dict, bytes]]],
                  frames: list[Any] | None = None, *, seal: dict[str, Any] | None = None,
-                 n_rejects: int | None = None, input_digest: str | None = None) -> tuple[ReplayResult, bytes]:
+                 n_rejects: int | None = None, input_digest: str | None = None, store: BlobStore | None = None,
+                 streamed: _InputStream | None = None) -> tuple[ReplayResult, bytes]:
     """The replay and the replayed seal bytes (b"" when it failed).
 
     A caller that already parsed the seal or the rejects passes them (`seal`, `n_rejects`), and `input_digest`
@@ -247,12 +400,18 @@ def _replay_from(index: dict[str, Any], segs: dict[str, list[tuple[dict, bytes]]
     window = seal["window"]
     try:
         prior = _prior_windows(segs, window["window_id"])
-        frames = _input_frames(segs) if frames is None else frames
-        events = (frames[0] if len(frames) == 1 else pl.concat(frames)) if frames else pl.DataFrame()
-        del frames
-        result = fold_canonical(events, window["window_id"], policy, window["tenant_id"], n_rejects,
-                                prior=prior or None, input_digest=input_digest, allocation_objects=False)
-        del events
+        result = None
+        if streamed is not None and not prior and input_digest is not None:
+            result = streamed.fold_from_sums(window["window_id"], window["tenant_id"], n_rejects, input_digest)
+        if result is None:
+            if streamed is not None:
+                frames = streamed.frames()
+            frames = _input_frames(segs, store) if frames is None else frames
+            events: Any = list(frames) if frames else pl.DataFrame()  # the chunks: checked one at a time
+            del frames
+            result = fold_canonical(events, window["window_id"], policy, window["tenant_id"], n_rejects,
+                                    prior=prior or None, input_digest=input_digest, allocation_objects=False)
+            del events
     except Exception as exc:  # noqa: BLE001 - any failure to recompute is a mismatch, reported with its cause
         return ReplayResult(False, sealed_digest, "", [], window["window_id"], window["tenant_id"],
                             f"REPLAY_FAILED: {type(exc).__name__}: {exc}"), b""
@@ -265,15 +424,37 @@ def _replay_from(index: dict[str, Any], segs: dict[str, list[tuple[dict, bytes]]
                         window["tenant_id"], None if ok else "DIGEST_MISMATCH"), bytes(result.seal_bytes)
 
 
-def replay_transcript(ref: TranscriptRef | str) -> ReplayResult:
+def replay_transcript(ref: TranscriptRef | str, *, progress: Progress | None = None) -> ReplayResult:
     """Recompute the fold from the transcript's normalized input and manifest; compare with the sealed digest."""
     url = ref.url if isinstance(ref, TranscriptRef) else ref
     store = open_store(url)
     index = orjson.loads(store.get(INDEX))
-    return _replay_from(index, _load_segments(store, index))[0]
+    segs = _load_segments(store, index)
+    chunks = [e for e in index["segments"] if e["kind"] == "normalized_input"]
+    if not chunks or not all(e.get("encoding") for e in chunks) or "policy_manifest" not in segs:
+        (progress or silent)("replaying the fold")
+        return _replay_from(index, segs, store=store)[0]
+    # v2: the chunks are read, checked against their leaves and summed one at a time (see _InputStream)
+    stream = _InputStream(progress or silent, index)
+    try:
+        try:
+            _stream_context(stream, index, segs["policy_manifest"][0][1])
+            for e in chunks:
+                stream.add_stored(e, store.get(stored_key(e)))
+            stream.drain()
+        except _Fail as f:
+            seal_bytes = segs["seal"][0][1]
+            window = orjson.loads(seal_bytes)["window"]
+            return ReplayResult(False, sha256_hex(seal_bytes), "", [], window["window_id"], window["tenant_id"],
+                                f"REPLAY_FAILED: {f.reason} [{f.segment}]: {f.message}")
+        (progress or silent)("replaying the fold")
+        return _replay_from(index, segs, None, input_digest=stream.digest(), store=store, streamed=stream)[0]
+    finally:
+        stream.close()
 
 
-def replay_window(window_id: str, tenant_id: str = "default", db_url: str | None = None) -> ReplayResult:
+def replay_window(window_id: str, tenant_id: str = "default", db_url: str | None = None, *,
+                  progress: Progress | None = None) -> ReplayResult:
     """Replay the window's current transcript (the one indexed last)."""
     from vgos.errors import InputError
     from vgos.transcript import current_transcript
@@ -281,12 +462,13 @@ def replay_window(window_id: str, tenant_id: str = "default", db_url: str | None
     ref = current_transcript(window_id, tenant_id, db_url)
     if ref is None:
         raise InputError(f"window {window_id} (tenant {tenant_id}): no published transcript")
-    return replay_transcript(ref)
+    return replay_transcript(ref, progress=progress)
 
 
 def verify_transcript(path_or_url: str, pubkey_pem: bytes | Sequence[bytes] | None = None, *,
                       expect_digest: str | None = None, expect_window: str | None = None,
-                      trusted: Sequence[TrustedKey] | None = None) -> VerifyReport:
+                      trusted: Sequence[TrustedKey] | None = None, progress: Progress | None = None
+                      ) -> VerifyReport:
     """Check the signature against trusted keys, every segment hash, the Merkle root, the seal digest and a replay.
 
     Trusted keys: `trusted` when given, else vgos.trust.trusted_keys(pubkey PEMs) — only the `--pubkey` PEMs when
@@ -312,7 +494,7 @@ def verify_transcript(path_or_url: str, pubkey_pem: bytes | Sequence[bytes] | No
     except Exception as exc:  # noqa: BLE001 - boto3 client creation (region, endpoint) fails in several ways
         raise InputError(f"{target}: cannot open: {_one_line(exc)}") from None
     try:
-        return _verify(store, list(trusted), expect_digest, expect_window)
+        return _verify(store, list(trusted), expect_digest, expect_window, progress or silent)
     except _Fail as f:
         return VerifyReport(False, f.reason, f.segment, f.message)
     except InputError:
@@ -363,6 +545,9 @@ def _check_index(index: Any) -> None:
     if not isinstance(key, dict) or not isinstance(key.get("key_id"), str) or \
             not isinstance(key.get("algorithm"), str):
         raise bad("key", "expected {key_id, algorithm} strings")
+    schema = index.get("schema", SCHEMA_V1)
+    if schema not in (SCHEMA_V1, SCHEMA_V2):
+        raise bad("schema", f"expected {SCHEMA_V1} or {SCHEMA_V2}")
     segs = index.get("segments")
     if not isinstance(segs, list) or not segs:
         raise bad("segments", "expected a non-empty array")
@@ -375,6 +560,26 @@ def _check_index(index: Any) -> None:
             raise bad(f"segments[{i}].sha256", "expected 64 lowercase hex digits")
         if type(e.get("size")) is not int or e["size"] < 0:
             raise bad(f"segments[{i}].size", "expected a non-negative integer")
+        _check_stored_fields(e, i, schema == SCHEMA_V2, bad)
+
+
+def _check_stored_fields(e: dict[str, Any], i: int, v2: bool, bad: Any) -> None:
+    """v2: every normalized_input entry is a Parquet chunk (encoding, stored_sha256, stored_size, rows); no other
+    entry, and nothing in v1, carries those fields."""
+    from vgos.segment_parquet import ENCODING
+
+    if not (v2 and e["kind"] == "normalized_input"):
+        extra = [f for f in STORED_FIELDS if f in e]
+        if extra:
+            raise bad(f"segments[{i}].{extra[0]}", "only a v2 normalized_input entry is stored encoded")
+        return
+    if e.get("encoding") != ENCODING:
+        raise bad(f"segments[{i}].encoding", f"expected {ENCODING!r}")
+    if not isinstance(e.get("stored_sha256"), str) or not _HEX64.fullmatch(e["stored_sha256"]):
+        raise bad(f"segments[{i}].stored_sha256", "expected 64 lowercase hex digits")
+    for f in ("stored_size", "rows"):
+        if type(e.get(f)) is not int or e[f] < 0:
+            raise bad(f"segments[{i}].{f}", "expected a non-negative integer")
 
 
 def _check_seal(seal: Any) -> None:
@@ -451,7 +656,7 @@ def _trusted_signers(ck: Any, trusted: list[TrustedKey], shipped: bytes | None) 
 
 
 def _verify(store: BlobStore, trusted: list[TrustedKey], expect_digest: str | None = None,
-            expect_window: str | None = None) -> VerifyReport:
+            expect_window: str | None = None, progress: Progress = silent) -> VerifyReport:
     from vgos.signing import canonical_public_pem, key_id_for_public_key
 
     ck_bytes = _get(store, CHECKPOINT, None)
@@ -511,7 +716,7 @@ def _verify(store: BlobStore, trusted: list[TrustedKey], expect_digest: str | No
     # First the fast pass (the seal's allocations never parsed: a replay that gives the sealed bytes proves them);
     # whatever it cannot prove, or any failure, is decided by the exact pass, which reports as it always did.
     for fast in (True, False):
-        inputs = _InputStream()
+        inputs = _InputStream(progress, index)
         try:
             return _verify_segments(store, index, ck, signers, signed_at, inputs, fast)
         except Exception:
@@ -585,18 +790,26 @@ def _verify_segments(store: BlobStore, index: dict[str, Any], ck: Any, signers: 
     segments = index["segments"]
     by_kind: dict[str, list[tuple[dict, bytes]]] = {}
     for e in segments:
-        key = f"segments/{e['sha256']}"
+        key = stored_key(e)
+        stored = bool(e.get("encoding"))  # a v2 input chunk: the stored object's own hash and size
+        want_sha, want_size = (e["stored_sha256"], e["stored_size"]) if stored else (e["sha256"], e["size"])
         data = _get(store, key, "SEGMENT_MISSING")
-        if sha256_hex(data) != e["sha256"]:
+        if sha256_hex(data) != want_sha:
             raise _Fail("SEGMENT_HASH_MISMATCH", f"{e['name']} ({key})",
-                        f"content hashes to {sha256_hex(data)}, index says {e['sha256']}")
-        if len(data) != e["size"]:
-            raise _Fail("SEGMENT_SIZE_MISMATCH", e["name"], f"{len(data)} bytes, index says {e['size']}")
+                        f"content hashes to {sha256_hex(data)}, index says {want_sha}")
+        if len(data) != want_size:
+            raise _Fail("SEGMENT_SIZE_MISMATCH", e["name"], f"{len(data)} bytes, index says {want_size}")
+        if e["kind"] == "policy_manifest":
+            _stream_context(inputs, index, data)
         if e["kind"] == "normalized_input":
-            inputs.add(data)
+            if stored:
+                inputs.add_stored(e, data)
+            else:
+                inputs.add(data)
             data = b""
         by_kind.setdefault(e["kind"], []).append((e, data))
         del data
+    inputs.drain()
 
     if len(segments) != ck.size:
         raise _Fail("ROOT_MISMATCH", CHECKPOINT, f"tree size {ck.size} but {len(segments)} segments")
@@ -683,7 +896,7 @@ def _verify_rest(index: dict[str, Any], ck: Any, signers: list[TrustedKey], sign
     if fast:
         del alloc_segment
     try:
-        frames = inputs.frames()
+        inputs.check_parsed()
     except ValueError as exc:
         raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", str(exc)) from None
     input_digest = inputs.digest()
@@ -714,8 +927,9 @@ def _verify_rest(index: dict[str, Any], ck: Any, signers: list[TrustedKey], sign
 
     for kind in ("allocations", "rejects"):  # checked and counted: their bytes are not needed by the replay
         by_kind[kind] = [(e, b"") for e, _data in by_kind[kind]]
-    rep, replayed = _replay_from(index, by_kind, frames, seal=seal, n_rejects=n_rejects, input_digest=input_digest)
-    del frames
+    inputs._progress("replaying the fold")
+    rep, replayed = _replay_from(index, by_kind, None, seal=seal, n_rejects=n_rejects, input_digest=input_digest,
+                                 streamed=inputs)
     if fast and (replayed != seal_bytes or not rep.ok):
         raise _NotFast
     if replayed == seal_bytes:

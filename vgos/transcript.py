@@ -3,13 +3,17 @@
 Layout under a prefix of a blob store (folder or S3):
 
     segments/<sha256>   segment bytes (policy manifest, input file digests, prior-window matches when there are
-                        any, normalized input chunks, rejects, allocations, seal), each named by its SHA-256
-    index.json          RFC 8785 bytes: ordered segment list (name, kind, sha256, size) and the window facts
+                        any, normalized input chunks, rejects, allocations, seal), each named by its SHA-256;
+                        in v2 a normalized input chunk is stored as a strict Parquet file named by the SHA-256 of
+                        that file (`stored_sha256`), while its leaf stays the SHA-256 of its RFC 8785 array
+    index.json          RFC 8785 bytes: ordered segment list (name, kind, sha256, size; v2 inputs also encoding,
+                        stored_sha256, stored_size, rows) and the window facts
     key.pem             public key of the signer
     checkpoint          C2SP signed note: origin, tree size, base64 root, `index <sha256 of index.json>`
 
-`transcript_root` is the RFC 6962 Merkle tree hash over the 32-byte segment hashes in index order. Nothing in the
-transcript names a person: events carry principal ids and amounts only.
+`transcript_root` is the RFC 6962 Merkle tree hash over the 32-byte segment hashes in index order, the same in v1 and
+v2 for the same window. The contract is docs/transcript.md. Nothing in the transcript names a person: events carry
+principal ids and amounts only.
 """
 
 from __future__ import annotations
@@ -31,7 +35,11 @@ from vgos.canonical import jcs_bytes, sha256_hex
 from vgos.signing import ECDSA_P256, ED25519, Signer, verify_signature
 from vgos.storage import BlobNotFound, BlobStore, WriteOnceViolation, open_store
 
-SCHEMA = "vgos.transcript/1"
+SCHEMA_V1 = "vgos.transcript/1"
+SCHEMA_V2 = "vgos.transcript/2"
+SCHEMA = SCHEMA_V2  # what write_transcript writes unless told `version=1`
+SCHEMAS = {1: SCHEMA_V1, 2: SCHEMA_V2}
+STORED_FIELDS = ("encoding", "stored_sha256", "stored_size", "rows")  # v2 normalized_input entries only
 CHUNK_EVENTS = 100_000
 INDEX = "index.json"
 CHECKPOINT = "checkpoint"
@@ -239,6 +247,18 @@ def rejects_segment_bytes(entries: list[dict[str, Any]]) -> bytes:
     return jcs_bytes(entries)
 
 
+def rejects_bytes(rejects: Any) -> bytes:
+    """The `rejects` segment of a fold's rejects: column-wise from a RejectLog, else through the objects."""
+    from vgos.rejects import frame_rejects
+
+    log = frame_rejects(rejects)
+    if log is not None:
+        data = log.transcript_bytes()
+        if data is not None:
+            return data
+    return rejects_segment_bytes(_reject_entries(list(rejects)))
+
+
 _ALLOC_HEAD = b'{"allocations":'
 _ALLOC_TAIL = b',"schema":"vgos.seal/1",'
 
@@ -263,44 +283,72 @@ def prior_windows_bytes(prior: dict[str, str]) -> bytes:
 
 @dataclass(frozen=True)
 class _Spooled:
-    """A segment the fold already wrote to a file (`FoldResult.input_segments`), with its hash and size."""
+    """A segment stored as a file: by the fold (`FoldResult.input_segments`) or, for a v2 chunk built here, as bytes
+    (`data`). `sha256`/`size` are the canonical bytes' (the leaf); `stored_*` the stored object's when encoded."""
 
-    path: Path
+    path: Path | None
     sha256: str
     size: int
+    encoding: str | None = None
+    stored_sha256: str = ""
+    stored_size: int = 0
+    rows: int = 0
+    data: bytes | None = None
 
     def read(self) -> bytes:
-        """The segment's bytes."""
-        return self.path.read_bytes()
+        """The stored object's bytes."""
+        return self.data if self.data is not None else Path(self.path or "").read_bytes()
+
+    def key(self) -> str:
+        """Its content address under segments/."""
+        return self.stored_sha256 if self.encoding else self.sha256
+
+    def entry(self, name: str, kind: str) -> dict[str, Any]:
+        """Its index entry."""
+        e: dict[str, Any] = {"name": name, "kind": kind, "sha256": self.sha256, "size": self.size}
+        if self.encoding:
+            e.update(encoding=self.encoding, stored_sha256=self.stored_sha256, stored_size=self.stored_size,
+                     rows=self.rows)
+        return e
 
 
-def _input_chunks(result: Any, chunk_events: int) -> Iterator[bytes | _Spooled]:
-    """The normalized_input segments: the fold's spooled files when it wrote them with this chunk size, else built
-    from `kept` one chunk at a time."""
+def _input_chunks(result: Any, chunk_events: int, encoding: str | None = None) -> Iterator[bytes | _Spooled]:
+    """The normalized_input segments: the fold's spooled files when it wrote them with this chunk size and encoding,
+    else built from `kept` one chunk at a time (canonical bytes, or for `encoding="parquet"` a stored chunk)."""
     from vgos.fold import canonical_events_bytes
 
     kept = result.kept
     spooled = getattr(result, "input_segments", None) or []
     if spooled and getattr(result, "input_chunk_events", 0) == chunk_events \
-            and len(spooled) == -(-kept.height // chunk_events):
-        for path, sha, size in spooled:
-            yield _Spooled(Path(path), sha, size)
+            and len(spooled) == -(-kept.height // chunk_events) and all(s.encoding == encoding for s in spooled):
+        for s in spooled:
+            yield _Spooled(Path(s.path), s.sha256, s.size, s.encoding, s.stored_sha256, s.stored_size, s.rows)
         return
-    if kept.height == 0:
-        yield b"[]"
-    for i in range(0, kept.height, chunk_events):
-        yield canonical_events_bytes(kept.slice(i, chunk_events))
+    starts = range(0, kept.height, chunk_events) if kept.height else range(1)
+    for i in starts:
+        chunk = kept.slice(i, chunk_events)
+        raw = canonical_events_bytes(chunk)
+        if encoding is None:
+            yield raw
+            continue
+        from vgos import segment_parquet
+
+        data = segment_parquet.encode(chunk.select(list(segment_parquet.COLUMNS)))
+        yield _Spooled(None, sha256_hex(raw), len(raw), encoding, sha256_hex(data), len(data), chunk.height, data)
 
 
 def build_segments(result: Any, chunk_events: int | None = None) -> list[tuple[str, str, bytes]]:
     """(name, kind, bytes) of every segment in the fixed order of SEGMENT_ORDER (optional ones only when set);
-    normalized_input chunks of `chunk_events` events (default CHUNK_EVENTS, read when called)."""
+    normalized_input chunks of `chunk_events` events (default CHUNK_EVENTS, read when called). These are the
+    leaves' bytes, the same in v1 and v2 (a v2 transcript stores the input chunks encoded)."""
     return [(name, kind, data.read() if isinstance(data, _Spooled) else data)
             for name, kind, data in _iter_segments(result, chunk_events)]
 
 
-def _iter_segments(result: Any, chunk_events: int | None = None) -> Iterator[tuple[str, str, bytes | _Spooled]]:
-    """`build_segments` lazily: normalized_input chunks one at a time (spooled ones as files, not bytes)."""
+def _iter_segments(result: Any, chunk_events: int | None = None, encoding: str | None = None,
+                   ) -> Iterator[tuple[str, str, bytes | _Spooled]]:
+    """`build_segments` lazily: normalized_input chunks one at a time (spooled ones as files, not bytes); with
+    `encoding="parquet"` the input chunks are stored chunks (`_Spooled`), as a v2 transcript holds them."""
     chunk_events = CHUNK_EVENTS if chunk_events is None else chunk_events
     segs: list[tuple[str, str, bytes | _Spooled]] = [
         ("policy_manifest", "policy_manifest", jcs_bytes(result.policy.manifest())),
@@ -311,9 +359,9 @@ def _iter_segments(result: Any, chunk_events: int | None = None) -> Iterator[tup
     if prior:
         segs.append(("prior_windows", "prior_windows", prior_windows_bytes(prior)))
     yield from segs
-    for i, chunk in enumerate(_input_chunks(result, chunk_events)):
+    for i, chunk in enumerate(_input_chunks(result, chunk_events, encoding)):
         yield f"normalized_input/{i:05d}", "normalized_input", chunk
-    yield "rejects", "rejects", rejects_segment_bytes(_reject_entries(result.rejects))
+    yield "rejects", "rejects", rejects_bytes(result.rejects)
     yield "allocations", "allocations", allocations_segment_bytes(result.seal_bytes)
     yield "seal", "seal", bytes(result.seal_bytes)
 
@@ -323,7 +371,7 @@ def _put_spooled(store: BlobStore, key: str, seg: _Spooled) -> None:
     from its bytes; an existing object must hold the same bytes (write-once), as `put` requires."""
     from vgos.storage import LocalBlobStore
 
-    if isinstance(store, LocalBlobStore):
+    if isinstance(store, LocalBlobStore) and seg.path is not None:
         path = store._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -352,15 +400,23 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key
 
 
-def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer) -> TranscriptRef:
-    """Write segments, index, key and (last) the signed checkpoint; write-once, idempotent for equal content."""
+def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer, *, version: int = 2
+                     ) -> TranscriptRef:
+    """Write segments, index, key and (last) the signed checkpoint; write-once, idempotent for equal content.
+
+    `version=2` (default) stores the normalized input as Parquet segments, `version=1` as RFC 8785 arrays; both
+    give the same transcript_root (docs/transcript.md)."""
+    if version not in SCHEMAS:
+        raise ValueError(f"unknown transcript version {version}")
+    from vgos.segment_parquet import ENCODING
+
     window = _seal_window(result)
     tenant_id, window_id = window["tenant_id"], window["window_id"]
     entries = []
-    for name, kind, data in _iter_segments(result):
+    for name, kind, data in _iter_segments(result, encoding=ENCODING if version == 2 else None):
         if isinstance(data, _Spooled):
-            _put_spooled(store, _join(prefix, f"segments/{data.sha256}"), data)
-            entries.append({"name": name, "kind": kind, "sha256": data.sha256, "size": data.size})
+            _put_spooled(store, _join(prefix, f"segments/{data.key()}"), data)
+            entries.append(data.entry(name, kind))
             continue
         h = sha256_hex(data)
         store.put(_join(prefix, f"segments/{h}"), data)
@@ -368,7 +424,7 @@ def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer)
         del data
     root = merkle_root([bytes.fromhex(e["sha256"]) for e in entries])
     index = {
-        "schema": SCHEMA,
+        "schema": SCHEMAS[version],
         "origin": f"vgos.transcript/{tenant_id}/{window_id}",
         "window_id": window_id,
         "tenant_id": tenant_id,
@@ -412,9 +468,24 @@ def read_index(store: BlobStore) -> dict[str, Any]:
     return orjson.loads(store.get(INDEX))
 
 
+def stored_key(entry: dict[str, Any]) -> str:
+    """Where an index entry's object lives: segments/<stored_sha256> when encoded (v2 input), else segments/<sha256>."""
+    return f"segments/{entry['stored_sha256'] if entry.get('encoding') else entry['sha256']}"
+
+
 def read_segment(store: BlobStore, entry: dict[str, Any]) -> bytes:
-    """Bytes of one segment named in the index."""
-    return store.get(f"segments/{entry['sha256']}")
+    """Bytes of one segment named in the index: the leaf's bytes (a v2 Parquet chunk decoded to its RFC 8785
+    array, which `vgos verify` checks against the leaf hash; this reader does not)."""
+    data = store.get(stored_key(entry))
+    if not entry.get("encoding"):
+        return data
+    from vgos import segment_parquet
+
+    bufs, _sha, _size = segment_parquet.canonical_chunk(segment_parquet.decode(data, int(entry["rows"])))
+    if not bufs:
+        return b"[]"
+    body = b"".join(bytes(b) for b in bufs)
+    return b"[" + body[:-1] + b"]"
 
 
 def load_ref(url: str) -> TranscriptRef:

@@ -39,7 +39,8 @@ def transcript(vgos_home: Path, seed_fold) -> Path:
 
 def _segment(folder: Path, kind: str) -> Path:
     index = orjson.loads((folder / "index.json").read_bytes())
-    return folder / "segments" / next(e["sha256"] for e in index["segments"] if e["kind"] == kind)
+    entry = next(e for e in index["segments"] if e["kind"] == kind)
+    return folder / "segments" / (entry.get("stored_sha256") or entry["sha256"])  # v2 input: the stored object
 
 
 def _remove(path: Path) -> None:

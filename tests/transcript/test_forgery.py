@@ -52,7 +52,9 @@ def _verify(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def _transcript(result, root: Path, signer=None) -> Path:
-    write_transcript(result, open_store(str(root)), "transcript", signer or load_signer())
+    """A v1 transcript (its segments are the leaves' bytes, which this suite forges directly; the v2 forgeries of
+    the Parquet input segments are in test_transcript_v2.py)."""
+    write_transcript(result, open_store(str(root)), "transcript", signer or load_signer(), version=1)
     return root / "transcript"
 
 

@@ -252,7 +252,7 @@ def test_verify_reports_equal_the_old_verify(records: list[dict[str, Any]], fmt:
     with tempfile.TemporaryDirectory() as d, pytest.MonkeyPatch.context() as mp:
         mp.setattr(transcript, "CHUNK_EVENTS", chunk)
         result = _fold(records, fmt, None)
-        write_transcript(result, open_store(d), "transcript", signer)
+        write_transcript(result, open_store(d), "transcript", signer, version=1)  # the old verify reads v1 only
         target = _reforge(Path(d) / "transcript", Path(d) / "forged", tampers, signer)
         new = _report(_verify, open_store(str(target)), trusted)
         old = _report(old_impl.old_verify, open_store(str(target)), trusted)

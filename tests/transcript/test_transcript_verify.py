@@ -29,8 +29,16 @@ def test_seed_transcript_verifies_and_replays(vgos_home, tmp_path, seed_result):
     ck = (tmp_path / "out" / "transcript" / "checkpoint").read_text()
     assert ck.startswith("vgos.transcript/default/2025-09-23\n6\n")
     assert "\n\n\u2014 vgos.signer/" in ck
-    # a single normalized chunk is exactly the RFC 8785 input array, so its name is the seal's input_digest
-    assert (tmp_path / "out/transcript/segments" / seed_result.input_digest).exists()
+    # a single normalized chunk is exactly the RFC 8785 input array, so its leaf hash is the seal's input_digest;
+    # v2 stores it as Parquet under the stored object's own hash, v1 under the leaf hash
+    index = orjson.loads((tmp_path / "out/transcript/index.json").read_bytes())
+    assert index["schema"] == "vgos.transcript/2"
+    (chunk,) = [e for e in index["segments"] if e["kind"] == "normalized_input"]
+    assert chunk["sha256"] == seed_result.input_digest and chunk["encoding"] == "parquet" and chunk["rows"] == 3
+    assert (tmp_path / "out/transcript/segments" / chunk["stored_sha256"]).exists()
+    v1 = write_transcript(seed_result, open_store(str(tmp_path / "v1")), "transcript", load_signer(), version=1)
+    assert (tmp_path / "v1/transcript/segments" / seed_result.input_digest).exists()
+    assert v1.transcript_root == ref.transcript_root and verify_transcript(v1.url).ok
 
 
 def _flip(path, pos):

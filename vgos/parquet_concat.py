@@ -1,0 +1,257 @@
+"""One Parquet file from several with the same schema, without decoding or re-encoding a page: their column chunks
+are copied back to back and a new footer lists every row group with its offsets shifted.
+
+The fold writes each normalized_input chunk as a Parquet segment of the transcript (v2); normalized.parquet is
+their concatenation, so it costs a copy instead of a second encode. The footer is Parquet's Thrift compact-protocol
+`FileMetaData`; only the fields that hold file offsets (and the row count, the row-group ordinals) are rewritten,
+every other field is carried over as read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+MAGIC = b"PAR1"
+
+# Thrift compact protocol element types
+_TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = range(1, 13)
+
+
+class ParquetConcatError(ValueError):
+    """A file this module cannot concatenate (not Parquet, encrypted footer, schemas that differ)."""
+
+
+# ---------------------------------------------------------------- Thrift compact protocol (just what a footer uses)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def byte(self) -> int:
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def varint(self) -> int:
+        shift = result = 0
+        while True:
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+
+    def zigzag(self) -> int:
+        n = self.varint()
+        return (n >> 1) ^ -(n & 1)
+
+    def value(self, t: int) -> Any:
+        if t in (_TRUE, _FALSE):  # inside a list a bool is a byte of its own
+            return self.byte() == 1
+        if t == _BYTE:
+            return self.byte()
+        if t in (_I16, _I32, _I64):
+            return self.zigzag()
+        if t == _DOUBLE:
+            v = self.data[self.pos:self.pos + 8]
+            self.pos += 8
+            return v
+        if t == _BINARY:
+            n = self.varint()
+            v = self.data[self.pos:self.pos + n]
+            self.pos += n
+            return v
+        if t in (_LIST, _SET):
+            head = self.byte()
+            size, et = head >> 4, head & 0x0F
+            if size == 15:
+                size = self.varint()
+            return (et, [self.value(et) for _ in range(size)])
+        if t == _MAP:
+            size = self.varint()
+            if not size:
+                return (0, 0, [])
+            kv = self.byte()
+            kt, vt = kv >> 4, kv & 0x0F
+            return (kt, vt, [(self.value(kt), self.value(vt)) for _ in range(size)])
+        if t == _STRUCT:
+            return self.struct()
+        raise ParquetConcatError(f"unknown Thrift type {t}")
+
+    def struct(self) -> list[list[Any]]:
+        """Fields as [field id, type, value] in the order read (booleans carry their type as the value)."""
+        fields: list[list[Any]] = []
+        last = 0
+        while True:
+            head = self.byte()
+            if head == 0:
+                return fields
+            t, delta = head & 0x0F, head >> 4
+            fid = last + delta if delta else self.zigzag()
+            value = (t == _TRUE) if t in (_TRUE, _FALSE) else self.value(t)
+            fields.append([fid, t, value])
+            last = fid
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.out = bytearray()
+
+    def varint(self, n: int) -> None:
+        while True:
+            if n < 0x80:
+                self.out.append(n)
+                return
+            self.out.append((n & 0x7F) | 0x80)
+            n >>= 7
+
+    def zigzag(self, n: int) -> None:
+        self.varint((n << 1) ^ (n >> 63))
+
+    def value(self, t: int, v: Any) -> None:
+        if t in (_TRUE, _FALSE):
+            self.out.append(1 if v else 2)
+        elif t == _BYTE:
+            self.out.append(v)
+        elif t in (_I16, _I32, _I64):
+            self.zigzag(v)
+        elif t == _DOUBLE:
+            self.out += v
+        elif t == _BINARY:
+            self.varint(len(v))
+            self.out += v
+        elif t in (_LIST, _SET):
+            et, items = v
+            if len(items) < 15:
+                self.out.append((len(items) << 4) | et)
+            else:
+                self.out.append(0xF0 | et)
+                self.varint(len(items))
+            for item in items:
+                self.value(et, item)
+        elif t == _MAP:
+            kt, vt, items = v
+            self.varint(len(items))
+            if items:
+                self.out.append((kt << 4) | vt)
+                for k, val in items:
+                    self.value(kt, k)
+                    self.value(vt, val)
+        elif t == _STRUCT:
+            self.struct(v)
+        else:
+            raise ParquetConcatError(f"unknown Thrift type {t}")
+
+    def struct(self, fields: list[list[Any]]) -> None:
+        last = 0
+        for fid, t, v in fields:
+            wire_t = (_TRUE if v else _FALSE) if t in (_TRUE, _FALSE) else t
+            if 0 < fid - last <= 15:
+                self.out.append(((fid - last) << 4) | wire_t)
+            else:
+                self.out.append(wire_t)
+                self.zigzag(fid)
+            if t not in (_TRUE, _FALSE):
+                self.value(t, v)
+            last = fid
+        self.out.append(0)
+
+
+# ---------------------------------------------------------------- Parquet footers
+
+
+def _field(fields: list[list[Any]], fid: int) -> list[Any] | None:
+    return next((f for f in fields if f[0] == fid), None)
+
+
+def _footer(data: bytes) -> tuple[list[list[Any]], int]:
+    """The parsed FileMetaData of a Parquet file's bytes and where the footer starts."""
+    if len(data) < 12 or data[:4] != MAGIC or data[-4:] != MAGIC:
+        raise ParquetConcatError("not a Parquet file (magic bytes)")
+    n = int.from_bytes(data[-8:-4], "little")
+    start = len(data) - 8 - n
+    if start < 4:
+        raise ParquetConcatError("footer length out of range")
+    reader = _Reader(data[start:len(data) - 8])
+    meta = reader.struct()
+    if reader.pos != n:
+        raise ParquetConcatError("footer has trailing bytes")
+    return meta, start
+
+
+# FileMetaData: 1 version, 2 schema, 3 num_rows, 4 row_groups, 5 key_value_metadata, 6 created_by, 7 column_orders.
+# RowGroup: 1 columns, 5 file_offset, 7 ordinal. ColumnChunk: 1 file_path, 2 file_offset, 3 meta_data,
+# 4 offset_index_offset, 6 column_index_offset. ColumnMetaData: 9 data_page_offset, 10 index_page_offset,
+# 11 dictionary_page_offset, 14 bloom_filter_offset.
+_CHUNK_OFFSETS = (2, 4, 6)
+_META_OFFSETS = (9, 10, 11, 14)
+
+
+def _shift_row_group(rg: list[list[Any]], shift: int, ordinal: int) -> None:
+    for fid, t, v in rg:
+        if fid == 1 and t == _LIST:
+            for chunk in v[1]:
+                if _field(chunk, 1) is not None:
+                    raise ParquetConcatError("a column chunk in another file (file_path) cannot be moved")
+                for f in chunk:
+                    if f[0] in _CHUNK_OFFSETS and f[1] == _I64:
+                        f[2] += shift
+                    elif f[0] == 3 and f[1] == _STRUCT:
+                        for m in f[2]:
+                            if m[0] in _META_OFFSETS and m[1] == _I64:
+                                m[2] += shift
+    for f in rg:
+        if f[0] == 5 and f[1] == _I64:
+            f[2] += shift
+        elif f[0] == 7 and f[1] == _I16:
+            f[2] = ordinal
+
+
+def concat_files(parts: list[Path], out: Path) -> int:
+    """Write `out` as the concatenation of the Parquet files `parts` (same schema, plain footers) and return its
+    row count; ParquetConcatError when they cannot be concatenated this way (nothing is left at `out` then)."""
+    if not parts:
+        raise ParquetConcatError("nothing to concatenate")
+    row_groups: list[Any] = []
+    rows = 0
+    first: list[list[Any]] | None = None
+    try:
+        with open(out, "wb") as fh:
+            fh.write(MAGIC)
+            pos = len(MAGIC)
+            for part in parts:
+                data = Path(part).read_bytes()
+                meta, start = _footer(data)
+                schema = _field(meta, 2)
+                if first is None:
+                    first = meta
+                elif schema != _field(first, 2):
+                    raise ParquetConcatError(f"{Path(part).name}: another schema")
+                if any(f[0] > 7 for f in meta):
+                    raise ParquetConcatError(f"{Path(part).name}: encrypted or extended footer")
+                groups = _field(meta, 4)
+                for rg in groups[2][1] if groups else []:
+                    _shift_row_group(rg, pos - len(MAGIC), len(row_groups))
+                    row_groups.append(rg)
+                num = _field(meta, 3)
+                rows += num[2] if num else 0
+                fh.write(memoryview(data)[len(MAGIC):start])
+                pos += start - len(MAGIC)
+            assert first is not None
+            meta = [list(f) for f in first]
+            for f in meta:
+                if f[0] == 3:
+                    f[2] = rows
+                elif f[0] == 4:
+                    f[2] = (_STRUCT, row_groups)
+            w = _Writer()
+            w.struct(meta)
+            fh.write(w.out)
+            fh.write(len(w.out).to_bytes(4, "little"))
+            fh.write(MAGIC)
+    except BaseException:
+        Path(out).unlink(missing_ok=True)
+        raise
+    return rows

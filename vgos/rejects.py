@@ -1,0 +1,163 @@
+"""A window's rejects kept as columns: a list of `Reject` to every reader, built only when one is read, while the
+fold's outputs (rejects.jsonl, the transcript's `rejects` segment, counts by reason) are written column-wise.
+
+Hundreds of thousands of rejects (late events, duplicates) made the per-record objects and their JSON one of the
+largest costs of a fold; the bytes written are exactly those of the per-object code (tests hold them equal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+import orjson
+import polars as pl
+
+from vgos.canonical import json_string
+from vgos.events import REASONS, Reject
+
+_ESCAPED = ['"', "\\", *(chr(i) for i in range(32))]
+
+
+def _short_name(name: str) -> str:
+    """The file name a transcript keeps of a source path (as vgos.transcript._reject_entry shortens it)."""
+    return name.replace(chr(92), "/").rsplit("/", 1)[-1]
+
+
+def _json_col(col: str, frame: pl.DataFrame) -> pl.Expr:
+    """RFC 8785 (= orjson) form of a string column, `null` for nulls; per-value escaping only when needed."""
+    series = frame[col]
+    if bool(series.str.contains_any(_ESCAPED).any()):
+        quoted = pl.col(col).map_elements(json_string, return_dtype=pl.String, skip_nulls=True)
+    else:
+        quoted = pl.lit('"') + pl.col(col) + pl.lit('"')
+    return pl.when(pl.col(col).is_null()).then(pl.lit("null")).otherwise(quoted)
+
+
+def _reason_names() -> pl.Expr:
+    """The reason code names of the `_reason` column (its values index REASONS)."""
+    return pl.col("_reason").replace_strict(pl.Series(range(len(REASONS)), dtype=pl.UInt8),
+                                            pl.Series(list(REASONS), dtype=pl.String), return_dtype=pl.String)
+
+
+class RejectLog(Sequence[Reject]):
+    """Rejects in (file, line) order: field-less intake rejects as a frame (event_id, _file, _line, _reason code)
+    plus the few records rejected while reading (schema) as objects, merged by (file, line) like the fold did."""
+
+    def __init__(self, frame: pl.DataFrame, sources: list[str], schema: list[tuple[int, int, Reject]]) -> None:
+        self._frame = frame.select("event_id", "_file", "_line", "_reason")
+        self._sources = list(sources)
+        self._schema = sorted(schema, key=lambda t: (t[0], t[1]))
+        self._list: list[Reject] | None = None
+
+    # ------------------------------------------------------------------ the list every reader sees
+
+    def _items(self) -> list[Reject]:
+        if self._list is None:
+            import heapq
+
+            from vgos.fold import _reject_objects
+
+            rej = self._frame
+            objects = _reject_objects(rej, self._sources)
+            if self._schema:
+                positions = zip(rej["_file"].to_list(), rej["_line"].to_list(), objects, strict=True)
+                merged = heapq.merge(self._schema, positions, key=lambda t: (t[0], t[1]))
+                objects = [r for _, _, r in merged]
+            self._list = objects
+        return self._list
+
+    def __len__(self) -> int:
+        return self._frame.height + len(self._schema)
+
+    @overload
+    def __getitem__(self, i: int) -> Reject: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Reject]: ...
+
+    def __getitem__(self, i: int | slice) -> Reject | list[Reject]:
+        return self._items()[i]
+
+    def __iter__(self) -> Iterator[Reject]:
+        return iter(self._items())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RejectLog | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RejectLog({len(self)} rejects)"
+
+    # ------------------------------------------------------------------ column-wise outputs
+
+    def by_reason(self) -> dict[str, int]:
+        """Reject counts per reason code, in code order."""
+        counts: dict[str, int] = {}
+        if self._frame.height:
+            for code, n in self._frame.group_by("_reason").len().iter_rows():
+                counts[REASONS[code]] = counts.get(REASONS[code], 0) + int(n)
+        for _f, _l, r in self._schema:
+            counts[r.reason] = counts.get(r.reason, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def _merged_lines(self, frame_line: pl.Expr, schema_line: Any) -> list[bytes]:
+        """Per reject, in (file, line) order, its serialized form: `frame_line` for the frame part (a string
+        expression), `schema_line(reject)` (bytes) for the others; returned as few large buffers."""
+        from vgos.fold import _row_buffers
+
+        parts = self._frame.select(pl.col("_file"), pl.col("_line"), frame_line.alias("s"))
+        if self._schema:
+            extra = pl.DataFrame({"_file": [f for f, _l, _r in self._schema],
+                                  "_line": [ln for _f, ln, _r in self._schema],
+                                  "s": [schema_line(r).decode() for _f, _l, r in self._schema]},
+                                 schema={"_file": parts.schema["_file"], "_line": parts.schema["_line"],
+                                         "s": pl.String})
+            parts = pl.concat([parts, extra]).sort(["_file", "_line"], maintain_order=True)
+        if parts.height == 0:
+            return []
+        return [bytes(b) for b in _row_buffers(parts["s"])]
+
+    def _source_exprs(self, short: bool) -> tuple[pl.Expr, pl.Expr]:
+        """(opening of the JSON source string per file, the line digits): `"<name>:` + line + `"`."""
+        names = [(_short_name(s) if s else "") if short else s for s in self._sources]
+        opening = pl.Series([json_string(n + ":")[:-1] for n in names], dtype=pl.String)
+        head = pl.col("_file").replace_strict(pl.Series(range(len(names)), dtype=pl.Int32), opening,
+                                              return_dtype=pl.String)
+        return head, pl.col("_line").cast(pl.String)
+
+    def jsonl_bytes(self) -> bytes:
+        """rejects.jsonl: exactly `orjson.dumps(r.to_dict()) + b"\\n"` per reject, built column-wise."""
+        head, line = self._source_exprs(short=False)
+        reason = _reason_names()
+        row = pl.concat_str([pl.lit('{"event_id":'), _json_col("event_id", self._frame), pl.lit(',"reason":"'),
+                             reason, pl.lit('","source":'), head, line,
+                             pl.lit('","field":null,"detail":null}\n')])
+        return b"".join(self._merged_lines(row, lambda r: orjson.dumps(r.to_dict()) + b"\n"))
+
+    def transcript_bytes(self) -> bytes | None:
+        """The transcript's `rejects` segment (`rejects_segment_bytes(_reject_entries(list(self)))`) built
+        column-wise; None when a read-time reject holds a value that is not a string or null (then the generic
+        path decides)."""
+        from vgos.transcript import _reject_entries
+
+        entries = [e for e in _reject_entries([r for _f, _l, r in self._schema])]
+        if not all(type(v) is str or v is None for e in entries for v in e.values()):
+            return None
+        by_id = {id(r): e for (_f, _l, r), e in zip(self._schema, entries, strict=True)}
+        head, line = self._source_exprs(short=True)
+        reason = _reason_names()
+        row = pl.concat_str([pl.lit('{"event_id":'), _json_col("event_id", self._frame),
+                             pl.lit(',"field":null,"reason":"'), reason, pl.lit('","source":'), head, line,
+                             pl.lit('"},')])
+        body = b"".join(self._merged_lines(
+            row, lambda r: orjson.dumps(by_id[id(r)], option=orjson.OPT_SORT_KEYS) + b","))
+        return b"[" + body[:-1] + b"]" if body else b"[]"
+
+
+def frame_rejects(rejects: Sequence[Reject]) -> RejectLog | None:
+    """The column-wise log behind a fold's rejects, when it has one."""
+    return rejects if isinstance(rejects, RejectLog) else None

@@ -1,0 +1,143 @@
+"""The Parquet encoding of a `normalized_input` segment (transcript v2): a fixed, strict schema from which a verifier
+rebuilds the exact RFC 8785 rows of SPEC §1, so the stored object can be columnar while the Merkle leaf stays the
+canonical JSON array (docs/transcript.md).
+
+Schema (column order fixed, every column REQUIRED, no other column, no nested or repeated field):
+
+    event_id      BYTE_ARRAY  String  (UTF-8)
+    ts_occurred   BYTE_ARRAY  String  (the canonical SPEC §1 string, e.g. 2025-09-23T11:00:00Z)
+    principal_id  BYTE_ARRAY  String
+    amount_minor  INT64       (no logical type; abs(value) <= 2^53-1)
+    source_type   BYTE_ARRAY  String
+    currency      BYTE_ARRAY  String
+
+`ts_occurred` is stored as its canonical string: the leaf is built from that string, so storing it verbatim is
+what reproduces the canonical bytes exactly (no time-zone or precision conversion stands between them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ENCODING = "parquet"
+COLUMNS = ("event_id", "ts_occurred", "principal_id", "amount_minor", "source_type", "currency")
+ARROW_SCHEMA = pa.schema([pa.field(c, pa.int64() if c == "amount_minor" else pa.string(), nullable=False)
+                          for c in COLUMNS])  # what a segment decodes to
+# What the encoder is given: the same columns with 64-bit string offsets, as polars exports them (no copy); the
+# Parquet bytes do not record the offset width (no Arrow schema is stored), so both read back as ARROW_SCHEMA.
+WRITE_SCHEMA = pa.schema([pa.field(c, pa.int64() if c == "amount_minor" else pa.large_string(), nullable=False)
+                          for c in COLUMNS])
+# (physical type, logical type as pyarrow names it) of each column in the Parquet schema itself
+_PHYSICAL = {c: ("INT64", "None") if c == "amount_minor" else ("BYTE_ARRAY", "String") for c in COLUMNS}
+MAX_SAFE = 2**53 - 1
+# Encoder settings (the stored bytes depend on them, the leaves never do): zstd level 1, dictionaries only for the
+# low-cardinality columns (a dictionary attempt on unique ids costs time and is dropped anyway), no statistics.
+WRITE_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "write_statistics": False,
+                                 "use_dictionary": ["principal_id", "source_type", "currency"]}
+
+
+class SegmentError(ValueError):
+    """A stored segment that is not the strict Parquet form: `reason` is the verify reason code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def to_arrow(chunk: pl.DataFrame) -> pa.Table:
+    """The chunk's canonical columns as an Arrow table with exactly the segment schema."""
+    cols = [chunk[c].to_arrow() for c in COLUMNS]
+    arrays = [a.cast(f.type) if a.type != f.type else a for a, f in zip(cols, WRITE_SCHEMA, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=WRITE_SCHEMA)
+
+
+def encode(chunk: pl.DataFrame | pa.Table) -> bytes:
+    """The Parquet bytes of one chunk of canonical events (fold order kept, one row group, no Arrow metadata)."""
+    table = chunk if isinstance(chunk, pa.Table) else to_arrow(chunk)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, store_schema=False, row_group_size=max(1, table.num_rows), **WRITE_OPTIONS)
+    return sink.getvalue()
+
+
+
+def _check_parquet_schema(pf: pq.ParquetFile) -> None:
+    schema = pf.schema
+    names = [schema.column(i).name for i in range(len(schema))]
+    if names != list(COLUMNS):
+        raise SegmentError("SEGMENT_SCHEMA_MISMATCH", f"columns {names}, expected {list(COLUMNS)}")
+    for i, name in enumerate(names):
+        col = schema.column(i)
+        got = (col.physical_type, str(col.logical_type))
+        if got != _PHYSICAL[name]:
+            raise SegmentError("SEGMENT_SCHEMA_MISMATCH", f"column {name}: {got[0]}/{got[1]}, expected "
+                               f"{_PHYSICAL[name][0]}/{_PHYSICAL[name][1]}")
+        if col.max_definition_level != 0 or col.max_repetition_level != 0 or col.path != name:
+            raise SegmentError("SEGMENT_SCHEMA_MISMATCH", f"column {name}: must be a REQUIRED top-level field")
+
+
+def decode(data: bytes, rows: int) -> pl.DataFrame:
+    """The chunk a stored segment holds, checked against the strict schema and the index's row count.
+
+    Raises SegmentError (SEGMENT_MALFORMED: not a readable Parquet file; SEGMENT_SCHEMA_MISMATCH: other columns,
+    types, nullability, row count or an amount out of range); never anything else for any bytes."""
+    try:
+        pf = pq.ParquetFile(pa.BufferReader(data))
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ... for bad files
+        raise SegmentError("SEGMENT_MALFORMED", f"not a Parquet file: {_one_line(exc)}") from None
+    _check_parquet_schema(pf)
+    if pf.metadata.num_rows != rows:
+        raise SegmentError("SEGMENT_SCHEMA_MISMATCH", f"{pf.metadata.num_rows} rows, index says {rows}")
+    try:
+        table = pf.read(use_threads=False)
+    except Exception as exc:  # noqa: BLE001 - corrupt pages, bad compression, ...
+        raise SegmentError("SEGMENT_MALFORMED", f"cannot decode: {_one_line(exc)}") from None
+    if table.schema != ARROW_SCHEMA or table.num_rows != rows:
+        shown = table.schema.to_string(show_schema_metadata=False).replace("\n", "; ")
+        raise SegmentError("SEGMENT_SCHEMA_MISMATCH", f"decodes to {shown}, expected the strict segment schema")
+    if any(table.column(c).null_count for c in COLUMNS):
+        raise SegmentError("SEGMENT_SCHEMA_MISMATCH", "a null value in a required column")
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    if rows:
+        lo, hi = df.select(pl.col("amount_minor").min().alias("lo"), pl.col("amount_minor").max().alias("hi")).row(0)
+        if not -MAX_SAFE <= lo <= hi <= MAX_SAFE:
+            raise SegmentError("SEGMENT_SCHEMA_MISMATCH", "amount_minor outside ±(2^53−1)")
+    return df
+
+
+def canonical_chunk(df: pl.DataFrame) -> tuple[list[Any], str, int]:
+    """(row buffers, SHA-256 hex, size) of the RFC 8785 array of a decoded chunk: the v1 segment bytes, never
+    joined. The buffers' concatenation is the rows each followed by ',' (see vgos.fold._row_bytes)."""
+    from vgos.fold import _row_bytes
+
+    if df.height == 0:
+        return [], hashlib.sha256(b"[]").hexdigest(), 2
+    bufs = _row_bytes(df, _constant(df["currency"]))
+    h = hashlib.sha256(b"[")
+    size = 1
+    for b in bufs[:-1]:
+        h.update(b)
+        size += memoryview(b).nbytes
+    last = memoryview(bufs[-1])[:-1]
+    h.update(last)
+    h.update(b"]")
+    return bufs, h.hexdigest(), size + last.nbytes + 1
+
+
+def _constant(col: pl.Series) -> str | None:
+    """The value of a string column whose every value is the same one, else None."""
+    if not len(col) or col.null_count():
+        return None
+    lo, hi = col.min(), col.max()
+    return lo if lo == hi and isinstance(lo, str) else None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
