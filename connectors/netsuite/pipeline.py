@@ -62,7 +62,7 @@ def sync_and_verify(config: NetSuiteConfig, window: dict[str, Any], *, dry_run: 
 
         note("netsuite.sync", f"window/{window['tenant_id']}/{window['window_id']}",
              {**report.counts(), "journal": report.journal, "output_digest": window["output_digest"],
-              "drift": None if drift is None else drift.ok},
+              "drift": None if drift is None else len(drift.items)},  # bills that differ after the read-back
              window_id=window["window_id"])
     return report, drift
 

@@ -47,6 +47,10 @@ def test_sync_then_verify_from_the_store(authorized_window, sandbox, capsys: pyt
     assert len(bills) == 3
     text = "".join(etree.tostring(v).decode() for b in bills for v in b.fields.values())
     assert result.output_digest in text and batch.provider_batch_id in text
+    from vgos.audit import query
+
+    # the audit note counts the bills that differ after the read-back (0), not a flag that reads "drift: true"
+    assert query(SEED_WINDOW, action="netsuite.sync")[-1]["diff_summary"]["drift"] == 0
     assert main(["netsuite", "verify", *args]) == 0
     monkeypatch.setenv("NETSUITE_TIMEZONE", "America/Los_Angeles")
     assert main(["netsuite", "sync", *args]) == 0
