@@ -64,7 +64,8 @@ from vgos.seal import SCHEMA as SEAL_SCHEMA
 
 # SPEC §3 step 2. The matches of the tenant's idempotency index are an explicit input: event_id → the window whose
 # current seal kept it. A caller that has no list yet passes a lookup, called once with the event ids of the
-# schema-valid records (a polars Series, repeats possible) and returning the matches among them; the kernel only
+# schema-valid records (a polars Series, repeats possible; the bucketed fold of vgos.buckets calls it once per read
+# slice, so it must answer each id on its own) and returning the matches among them; the kernel only
 # ever sees the returned mapping, and records the matches that hit a record (`Intake.prior`, `FoldResult.prior`).
 PriorLookup = Callable[[pl.Series], Mapping[str, str]]
 Prior = Mapping[str, str] | PriorLookup | None
@@ -96,6 +97,9 @@ class FoldResult:
     input_chunk_events: int = 0  # events per spooled segment (the last may hold fewer)
     normalized_file: Path | None = None  # normalized.parquet when the spool wrote it (`kept` in fold order)
     allocation_frame: pl.DataFrame | None = None  # `allocations` as columns, when they were computed that way
+    # False when `kept` is empty although events were kept (the bucketed fold, `vgos.buckets`): the kept events are
+    # then only in `input_segments` and `normalized_file`.
+    kept_held: bool = True
 
     @property
     def totals(self) -> dict[str, int]:
@@ -837,9 +841,23 @@ def intake_files(
 def fold_files(
     paths: Sequence[str | Path], window_id: str, policy: Policy, tenant_id: str = "default", *,
     progress: Progress | None = None, policy_hash: str | None = None, prior: Prior = None,
-    spool: Path | None = None, spool_encoding: str | None = "parquet",
+    spool: Path | None = None, spool_encoding: str | None = "parquet", bucket_events: int | None = None,
 ) -> FoldResult:
-    """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))` (`spool`: see there)."""
+    """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))` (`spool`: see there).
+
+    With a spool, a large window folds in time-range buckets (`vgos.buckets`; `bucket_events` N, else the
+    environment's VGOS_FOLD_BUCKET_EVENTS, folds windows of more than N records in buckets of N, 0 never; by default
+    above 8,000,000 records in buckets of 2,000,000): the same bytes, in memory bounded by a bucket (the result's
+    `kept` is then empty and `kept_held` False)."""
+    if spool is not None:
+        from vgos import buckets
+
+        setting = buckets.bucket_events_setting(bucket_events)
+        files = [Path(p) for p in paths]
+        if setting is not None and buckets.estimated_records(files) > setting[0]:
+            return buckets.fold_files_bucketed(files, window_id, policy, tenant_id, bucket_events=setting[1],
+                                               spool=spool, progress=progress, policy_hash=policy_hash,
+                                               prior=prior, spool_encoding=spool_encoding)
     intake = intake_files(paths, window_id, policy, progress=progress, prior=prior)
     return fold_intake(intake, tenant_id, progress=progress, policy_hash=policy_hash, spool=spool,
                        spool_encoding=spool_encoding)

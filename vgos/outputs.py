@@ -226,6 +226,12 @@ def _normalized_parquet(result: FoldResult, path: Path) -> None:
         except OSError:
             shutil.copyfile(made, path)
         return
+    if not getattr(result, "kept_held", True):  # a bucketed fold: the kept events are in its spooled segments
+        import polars as pl
+
+        pl.scan_parquet([s.path for s in result.input_segments]).sink_parquet(path, compression="zstd",
+                                                                              statistics=False)
+        return
     result.kept.write_parquet(path, compression="zstd", statistics=False)
 
 

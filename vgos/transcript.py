@@ -318,12 +318,20 @@ def _input_chunks(result: Any, chunk_events: int, encoding: str | None = None) -
     from vgos.fold import canonical_events_bytes
 
     kept = result.kept
+    held = getattr(result, "kept_held", True)
+    n = kept.height if held else result.seal["totals"]["events_kept"]
     spooled = getattr(result, "input_segments", None) or []
     if spooled and getattr(result, "input_chunk_events", 0) == chunk_events \
-            and len(spooled) == -(-kept.height // chunk_events) and all(s.encoding == encoding for s in spooled):
+            and len(spooled) == -(-n // chunk_events) and all(s.encoding == encoding for s in spooled):
         for s in spooled:
             yield _Spooled(Path(s.path), s.sha256, s.size, s.encoding, s.stored_sha256, s.stored_size, s.rows)
         return
+    if not held:  # a bucketed fold keeps its events only in the spooled segments
+        import polars as pl
+
+        from vgos.events import FIELDS
+
+        kept = pl.concat([pl.read_parquet(s.path) for s in spooled]).select(list(FIELDS)) if spooled else kept
     starts = range(0, kept.height, chunk_events) if kept.height else range(1)
     for i in starts:
         chunk = kept.slice(i, chunk_events)
@@ -563,7 +571,13 @@ def publish_transcript(result: Any, *, artifacts_root: str | None = None, db_url
                               created_at=_utc_now())
         s.add(row)
         s.flush()
-        index_kept_events(s, row, result.kept["event_id"])
+        if getattr(result, "kept_held", True):
+            index_kept_events(s, row, result.kept["event_id"])
+        else:  # a bucketed fold: the kept ids are in its spooled segments
+            import polars as pl
+
+            index_kept_events(s, row, pl.concat([pl.read_parquet(seg.path, columns=["event_id"])
+                                                 for seg in result.input_segments])["event_id"])
     from vgos.audit import note
 
     note("transcript.publish", f"window/{ref.tenant_id}/{ref.window_id}",
