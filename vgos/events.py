@@ -231,6 +231,8 @@ def normalize_record(rec: Any, *, mode: str, default_currency: str) -> dict[str,
 def detect_format(path: Path) -> str:
     """Format from the file suffix (.jsonl/.ndjson, .json, .csv, .parquet/.pq)."""
     fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None and not path.exists():
+        raise InputError(f"{path}: no such events file")
     if fmt is None:
         raise InputError(f"{path}: unknown event file type {path.suffix!r} (expected .jsonl, .json, .csv or "
                          ".parquet)")

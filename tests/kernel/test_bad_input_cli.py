@@ -24,6 +24,7 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\
 # id: (file name, content, extra arguments, which --out, exit code, text stderr must contain)
 CASES = {
     "missing-file": ("nope.jsonl", None, [], "out", 2, "nope.jsonl: no such events file"),
+    "missing-file-without-suffix": ("nope", None, [], "out", 2, "nope: no such events file"),
     "a-directory": ("folder.jsonl", "dir", [], "out", 2, "folder.jsonl: is a folder"),
     "png-as-jsonl": ("image.jsonl", PNG, [], "out", 2, "image.jsonl: line 3: NUL byte"),
     "utf16-without-bom": ("ev.jsonl", GOOD.decode().encode("utf-16-le"), [], "out", 2, "ev.jsonl: line 1: NUL"),
