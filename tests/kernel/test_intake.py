@@ -138,8 +138,11 @@ def test_missing_column_and_unreadable_files_are_unusable_input(tmp_path: Path) 
     q.write_bytes(b"PAR1 not really")
     with pytest.raises(InputError, match="broken.parquet: cannot read Parquet"):
         fold_files([q], W, load_policy())
+    (tmp_path / "x.xlsx").write_bytes(b"PK")
     with pytest.raises(InputError, match="unknown event file type"):
         fold_files([tmp_path / "x.xlsx"], W, load_policy())
+    with pytest.raises(InputError, match="gone.xlsx: no such events file"):
+        fold_files([tmp_path / "gone.xlsx"], W, load_policy())
 
 
 def test_cli_unusable_input_exits_2_and_leaves_existing_output_intact(tmp_path: Path, vgos_home: Path) -> None:
