@@ -410,13 +410,14 @@ class _SegmentSpool:
 
 
 def _input_digest(kept: pl.DataFrame, progress: Progress, spool: _SegmentSpool | None = None,
-                  step: int = HASH_CHUNK) -> str:
+                  step: int | None = None) -> str:
     """SHA-256 of the RFC 8785 array of kept canonical events in fold order, hashed chunk by chunk.
 
     Each row's canonical bytes (plus a separator) are built column-wise; the Arrow data buffers of a chunk then hold
     exactly the concatenation of its rows, so they are hashed in place, in order, while worker threads build the
     next chunks, without joining strings in Python.
     """
+    step = HASH_CHUNK if step is None else step  # read at call time, so a caller (or test) can set it
     h = hashlib.sha256(b"[")
     n = kept.height
 

@@ -78,5 +78,10 @@ def test_chunked_input_hash_equals_whole(monkeypatch: pytest.MonkeyPatch, chunk:
     import vgos.fold
 
     monkeypatch.setattr(vgos.fold, "HASH_CHUNK", chunk)
-    r = fold_files([seed_events_path()], "2025-09-23", load_policy(), policy_hash=ZERO)
+    seen: list[tuple] = []
+    r = fold_files([seed_events_path()], "2025-09-23", load_policy(), policy_hash=ZERO,
+                   progress=lambda stage, done=None, total=None, unit="events": seen.append((stage, done, total)))
     assert r.input_digest == INPUT_DIGEST and r.output_digest == OUTPUT_DIGEST
+    # the setting is read when the fold runs: the 3 kept events were hashed in chunks of `chunk`
+    done = [d for stage, d, _ in seen if stage == "hashing input"]
+    assert done == ([min(i + chunk, 3) for i in range(0, 3, chunk)] if chunk < 3 else [])
