@@ -37,6 +37,7 @@ import numpy as np
 import polars as pl
 
 from vgos.canonical import sha256_hex
+from vgos.canonical_rows import SpooledSegment, _row_bytes, _SegmentSpool
 from vgos.errors import InputError
 from vgos.events import (
     AFTER_CUTOFF,
@@ -60,7 +61,6 @@ from vgos.fold import (
     CANONICAL_EVENT_SCHEMA,
     FoldResult,
     Prior,
-    SpooledSegment,
     _allocations_from_sums,
     _check_matches,
     _code,
@@ -68,8 +68,6 @@ from vgos.fold import (
     _input_files_unsorted,
     _no_gc,
     _prior_found,
-    _row_bytes,
-    _SegmentSpool,
 )
 from vgos.policy import Policy, WindowBounds, window_bounds
 from vgos.progress import Progress, silent
@@ -388,7 +386,8 @@ def fold_bucket(records: pl.DataFrame, window: WindowBounds, policy: Policy, fac
 
 class _ChunkStream:
     """Kept events arriving in fold order, cut into chunks of `step` events at global positions: each chunk's
-    canonical rows hashed into the input digest and handed to the segment spool (as `vgos.fold._input_digest`)."""
+    canonical rows hashed into the input digest and handed to the segment spool (as
+    `vgos.canonical_rows._input_digest`)."""
 
     def __init__(self, spool: _SegmentSpool, step: int) -> None:
         self.spool, self.step = spool, step

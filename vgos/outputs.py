@@ -51,7 +51,7 @@ def allocations_csv(result: FoldResult) -> bytes:
         if not bool(pid.str.contains_any(list(_CSV_SPECIAL)).any()) and bool((pid.str.len_bytes() > 0).all()):
             import polars as pl
 
-            from vgos.fold import _row_buffers
+            from vgos.canonical_rows import _row_buffers
 
             rows = frame.select(pl.concat_str([pl.col(c).cast(pl.String) for c in ALLOCATION_COLUMNS],
                                               separator=",") + "\n").to_series()

@@ -107,7 +107,7 @@ class RejectLog(Sequence[Reject]):
     def _merged_lines(self, frame_line: pl.Expr, schema_line: Any) -> list[bytes]:
         """Per reject, in (file, line) order, its serialized form: `frame_line` for the frame part (a string
         expression), `schema_line(reject)` (bytes) for the others; returned as few large buffers."""
-        from vgos.fold import _row_buffers
+        from vgos.canonical_rows import _row_buffers
 
         parts = self._frame.select(pl.col("_file"), pl.col("_line"), frame_line.alias("s"))
         if self._schema:

@@ -113,8 +113,8 @@ def decode(data: bytes, rows: int) -> pl.DataFrame:
 
 def canonical_chunk(df: pl.DataFrame) -> tuple[list[Any], str, int]:
     """(row buffers, SHA-256 hex, size) of the RFC 8785 array of a decoded chunk: the v1 segment bytes, never
-    joined. The buffers' concatenation is the rows each followed by ',' (see vgos.fold._row_bytes)."""
-    from vgos.fold import _row_bytes
+    joined. The buffers' concatenation is the rows each followed by ',' (see vgos.canonical_rows._row_bytes)."""
+    from vgos.canonical_rows import _row_bytes
 
     if df.height == 0:
         return [], hashlib.sha256(b"[]").hexdigest(), 2

@@ -8,8 +8,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vgos.canonical_rows import _ts_strings, _ts_strings_strftime
 from vgos.events import MAX_TS_US, MIN_TS_US, _civil_ts_us
-from vgos.fold import _ts_strings, _ts_strings_strftime
 
 _us = st.one_of(st.integers(MIN_TS_US, MAX_TS_US),
                 st.sampled_from([MIN_TS_US, MAX_TS_US, 0, -1, 1, 951_782_400_000_000, 951_868_799_999_999]),
@@ -30,7 +30,7 @@ def _round_trip(col: pl.Series) -> pl.Series | None:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(_us, min_size=1, max_size=200), st.integers(1, 3))
 def test_table_strings_equal_strftime(values: list[int], repeat: int) -> None:
-    import vgos.fold as fold
+    import vgos.canonical_rows as fold
 
     s = pl.Series(values * (60_000 // len(values) + 1) * repeat, dtype=pl.Int64)  # above the table threshold
     assert _ts_strings(s).equals(_ts_strings_strftime(s))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import vgos.canonical_rows
 import vgos.fold
 from tests.kernel.strategies import EVENT_IDS, PRINCIPALS
 from tests.kernel.writers import write
@@ -38,7 +39,7 @@ def test_parallel_and_chunked_branches_equal_reference(tmp_path: Path, monkeypat
     paths = [write(tmp_path / "a", "parquet", recs[:1500]), write(tmp_path / "b", "csv", recs[1500:3000]),
              write(tmp_path / "c", "jsonl", recs[3000:])]
     ref = fold_reference(paths, "2025-09-23", load_policy())
-    monkeypatch.setattr(vgos.fold, "_PARALLEL_MIN", 100)
+    monkeypatch.setattr(vgos.canonical_rows, "_PARALLEL_MIN", 100)
     monkeypatch.setattr(vgos.fold, "HASH_CHUNK", 257)
     fast = fold_files(paths, "2025-09-23", load_policy())
     assert fast.seal_bytes == ref.seal_bytes
