@@ -40,34 +40,28 @@ from vgos.canonical import sha256_hex
 from vgos.canonical_rows import SpooledSegment, _row_bytes, _SegmentSpool
 from vgos.errors import InputError
 from vgos.events import (
-    AFTER_CUTOFF,
-    BEFORE_WINDOW,
-    CURRENCY_MISMATCH,
-    DUPLICATE_EVENT,
-    DUPLICATE_PRIOR_WINDOW,
-    EVENT_ID_CONFLICT,
     FIELDS,
     Reject,
     _require_unique,
     detect_format,
     normalize_frame,
-    prior_detail,
     read_fast,
-    ts_to_us,
 )
 from vgos.fold import (
     _ALLOC_COLS,
     _INT64_MAX,
     CANONICAL_EVENT_SCHEMA,
+    REJECT_COLS,
     FoldResult,
     Prior,
     _allocations_from_sums,
     _check_matches,
-    _code,
+    _duplicate_rejects,
     _fold_order,
     _input_files_unsorted,
     _no_gc,
-    _prior_found,
+    _prior_hits,
+    _window_rule,
 )
 from vgos.policy import Policy, WindowBounds, window_bounds
 from vgos.progress import Progress, silent
@@ -83,9 +77,6 @@ DEFAULT_BUCKET_EVENTS = 2_000_000
 SLICE_EVENTS = 1_000_000
 _RUN_ROW_GROUP = 65_536
 _RUN_COMPRESSION = "uncompressed"  # temporary runs: fastest to write and read back (~60 bytes a record)
-_REJECT_COLS = ["event_id", "_file", "_line", "_reason"]
-
-
 def bucket_events_setting(value: int | None = None) -> tuple[int, int] | None:
     """(threshold, bucket size) in force: windows of more than `threshold` records fold in buckets of about
     `bucket size`; None when bucketing is off. `value` when given, else `VGOS_FOLD_BUCKET_EVENTS` (a whole number;
@@ -194,27 +185,6 @@ def _ahead(items: Iterator[Any]) -> Iterator[Any]:
             del item
 
 
-def _prior_hits(df: pl.DataFrame, prior: Prior, sources: list[str]
-                ) -> tuple[pl.DataFrame, list[tuple[int, int, Reject]], dict[str, str]]:
-    """`vgos.fold._apply_prior` on one slice, without the self-match check (made once on all the matches)."""
-    if prior is None or df.height == 0:
-        return df, [], {}
-    found = _prior_found(prior, df["event_id"])
-    if not found:
-        return df, [], {}
-    table = pl.DataFrame({"event_id": list(found.keys()), "_prior": list(found.values())},
-                         schema={"event_id": pl.String, "_prior": pl.String})
-    hit = df["event_id"].is_in(table["event_id"].implode())
-    if not hit.any():
-        return df, [], {}
-    rows = (df.filter(hit).select("event_id", "_file", "_line").join(table, on="event_id", how="left")
-            .sort(["_file", "_line"]))
-    rejects = [(f, line, Reject(eid, DUPLICATE_PRIOR_WINDOW, f"{sources[f]}:{line}", None, prior_detail(w)))
-               for eid, f, line, w in rows.iter_rows()]
-    matched = dict(rows.select("event_id", "_prior").unique().iter_rows())
-    return df.filter(~hit), rejects, matched
-
-
 @dataclass
 class _Split:
     runs: list[Path]
@@ -280,22 +250,6 @@ class CrossFacts:
     rejects: pl.DataFrame
 
 
-def _dedupe(dups: pl.DataFrame) -> pl.DataFrame:
-    """SPEC §3 step 3 on records (with `_ord` in (file, line) order) whose ids repeat: the rejected ones, as
-    (event_id, _file, _line, _reason, _ord), exactly as `vgos.fold._intake` decides them."""
-    nu = dups.group_by("event_id").agg(
-        pl.struct("ts_us", "principal_id", "amount_minor", "source_type", "currency").n_unique().alias("nu")
-    )
-    conflict_ids = nu.filter(pl.col("nu") > 1)["event_id"]
-    dups = dups.with_columns(
-        pl.col("event_id").is_in(conflict_ids.implode()).alias("_conflict"),
-        pl.col("_ord").rank("ordinal").over("event_id").alias("_rank"),
-    )
-    conflicts = dups.filter(pl.col("_conflict")).with_columns(_code(EVENT_ID_CONFLICT))
-    extra = dups.filter(~pl.col("_conflict") & (pl.col("_rank") > 1)).with_columns(_code(DUPLICATE_EVENT))
-    return pl.concat([conflicts, extra]).select(*_REJECT_COLS, "_ord")
-
-
 def cross_facts(split: _Split, edges: np.ndarray) -> CrossFacts:
     """The cross-bucket facts of a split window (see CrossFacts)."""
     empty = pl.DataFrame(schema={"event_id": pl.String, "_file": pl.Int32, "_line": pl.Int64, "_reason": pl.UInt8})
@@ -318,7 +272,7 @@ def cross_facts(split: _Split, edges: np.ndarray) -> CrossFacts:
     rows = rows.filter(pl.col("event_id").is_duplicated())
     if rows.height == 0:
         return CrossFacts(cross, empty)
-    return CrossFacts(cross, _dedupe(rows).drop("_ord"))
+    return CrossFacts(cross, _duplicate_rejects(rows).drop("_ord"))
 
 
 # ---------------------------------------------------------------------------------------------- step 3: buckets
@@ -355,22 +309,12 @@ def fold_bucket(records: pl.DataFrame, window: WindowBounds, policy: Policy, fac
         dups = local.filter(pl.col("_h").is_in(repeated.implode()))
         dups = dups.filter(pl.col("event_id").is_duplicated())
         if dups.height:
-            rej = _dedupe(dups)
-            reject_frames.append(rej.select(_REJECT_COLS))
+            rej = _duplicate_rejects(dups)
+            reject_frames.append(rej.select(REJECT_COLS))
             mask[rej["_ord"].to_numpy()] = False
     del local
     keep = pl.Series("_keep", mask)
-    open_us, cutoff_us = ts_to_us(window.open_cutoff_ts), ts_to_us(window.cutoff_ts)
-    ccy, ts = pl.col("currency"), pl.col("ts_us")
-    in_window = ~(
-        (ccy != policy.currency).fill_null(False) | (ts <= open_us).fill_null(False)
-        | (ts > cutoff_us).fill_null(False)
-    )
-    reason = (
-        pl.when(ccy != policy.currency).then(_code(CURRENCY_MISMATCH))
-        .when(ts <= open_us).then(_code(BEFORE_WINDOW))
-        .otherwise(_code(AFTER_CUTOFF))
-    )
+    in_window, reason = _window_rule(window, policy)
     ok = df.select(in_window.alias("ok"))["ok"]
     reject_frames.append(df.select("event_id", "_file", "_line", reason.alias("_reason")).filter(keep & ~ok))
     constant_ccy = df["currency"].null_count() == 0

@@ -189,14 +189,11 @@ def _check_matches(matched: dict[str, str], window_id: str) -> dict[str, str]:
     return matched
 
 
-def _apply_prior(
-    df: pl.DataFrame, prior: Prior, sources: list[str], window_id: str,
-) -> tuple[pl.DataFrame, list[tuple[int, int, Reject]], dict[str, str]]:
-    """SPEC §3 step 2 on canonical columns: every copy of a matched id is rejected DUPLICATE_PRIOR_WINDOW.
-
-    Returns the remaining rows, the rejects as (file, line, Reject) and the matches that hit a record, sorted by
-    event_id. Without a match the frame is returned untouched.
-    """
+def _prior_hits(df: pl.DataFrame, prior: Prior, sources: list[str]
+                ) -> tuple[pl.DataFrame, list[tuple[int, int, Reject]], dict[str, str]]:
+    """SPEC §3 step 2 on canonical columns, without the self-match check: every copy of a matched id is rejected
+    DUPLICATE_PRIOR_WINDOW. Returns the remaining rows, the rejects as (file, line, Reject) and the matches that hit a
+    record, sorted by event_id (the bucketed fold calls it per read slice). Without a match the frame is untouched."""
     if prior is None or df.height == 0:
         return df, [], {}
     found = _prior_found(prior, df["event_id"])
@@ -211,8 +208,50 @@ def _apply_prior(
             .sort(["_file", "_line"]))
     rejects = [(f, line, Reject(eid, DUPLICATE_PRIOR_WINDOW, f"{sources[f]}:{line}", None, prior_detail(w)))
                for eid, f, line, w in rows.iter_rows()]
-    matched = _check_matches(dict(rows.select("event_id", "_prior").unique().sort("event_id").iter_rows()), window_id)
-    return df.filter(~hit), rejects, matched
+    return df.filter(~hit), rejects, dict(rows.select("event_id", "_prior").unique().sort("event_id").iter_rows())
+
+
+def _apply_prior(df: pl.DataFrame, prior: Prior, sources: list[str], window_id: str
+                 ) -> tuple[pl.DataFrame, list[tuple[int, int, Reject]], dict[str, str]]:
+    """`_prior_hits` and the check that no match names the window being folded."""
+    df, rejects, matched = _prior_hits(df, prior, sources)
+    return df, rejects, _check_matches(matched, window_id)
+
+
+REJECT_COLS = ["event_id", "_file", "_line", "_reason"]
+
+
+def _duplicate_rejects(dups: pl.DataFrame) -> pl.DataFrame:
+    """SPEC §3 step 3 on records whose ids repeat (with `_ord` in (file, line) order): every copy of an id whose
+    copies differ is EVENT_ID_CONFLICT, every later copy of an identical one DUPLICATE_EVENT; as REJECT_COLS + _ord."""
+    nu = dups.group_by("event_id").agg(
+        pl.struct("ts_us", "principal_id", "amount_minor", "source_type", "currency").n_unique().alias("nu")
+    )
+    conflict_ids = nu.filter(pl.col("nu") > 1)["event_id"]
+    dups = dups.with_columns(
+        pl.col("event_id").is_in(conflict_ids.implode()).alias("_conflict"),
+        pl.col("_ord").rank("ordinal").over("event_id").alias("_rank"),
+    )
+    conflicts = dups.filter(pl.col("_conflict")).with_columns(_code(EVENT_ID_CONFLICT))
+    extra = dups.filter(~pl.col("_conflict") & (pl.col("_rank") > 1)).with_columns(_code(DUPLICATE_EVENT))
+    return pl.concat([conflicts, extra]).select(*REJECT_COLS, "_ord")
+
+
+def _window_rule(window: WindowBounds, policy: Policy) -> tuple[pl.Expr, pl.Expr]:
+    """SPEC §3 steps 4–5 as expressions: (kept, reason when not kept). Kept exactly when no reject condition holds
+    (a null condition does not reject, as in the reason chain)."""
+    open_us, cutoff_us = ts_to_us(window.open_cutoff_ts), ts_to_us(window.cutoff_ts)
+    ccy, ts = pl.col("currency"), pl.col("ts_us")
+    in_window = ~(
+        (ccy != policy.currency).fill_null(False) | (ts <= open_us).fill_null(False)
+        | (ts > cutoff_us).fill_null(False)
+    )
+    reason = (
+        pl.when(ccy != policy.currency).then(_code(CURRENCY_MISMATCH))
+        .when(ts <= open_us).then(_code(BEFORE_WINDOW))
+        .otherwise(_code(AFTER_CUTOFF))
+    )
+    return in_window, reason
 
 
 def _intake(
@@ -228,7 +267,6 @@ def _intake(
     if prior_rejects:
         schema_rejects = schema_rejects + prior_rejects
     reject_frames: list[pl.DataFrame] = []
-    reject_cols = ["event_id", "_file", "_line", "_reason"]
 
     progress("deduplicating event ids")
     keep = None
@@ -244,36 +282,14 @@ def _intake(
     else:
         dups = df.clear().with_row_index("_ord")
     if dups.height:
-        nu = dups.group_by("event_id").agg(
-            pl.struct("ts_us", "principal_id", "amount_minor", "source_type", "currency").n_unique().alias("nu")
-        )
-        conflict_ids = nu.filter(pl.col("nu") > 1)["event_id"]
-        dups = dups.with_columns(
-            pl.col("event_id").is_in(conflict_ids.implode()).alias("_conflict"),
-            pl.col("_ord").rank("ordinal").over("event_id").alias("_rank"),
-        )
-        conflicts = dups.filter(pl.col("_conflict"))
-        extra = dups.filter(~pl.col("_conflict") & (pl.col("_rank") > 1))
-        reject_frames.append(conflicts.with_columns(_code(EVENT_ID_CONFLICT)).select(reject_cols))
-        reject_frames.append(extra.with_columns(_code(DUPLICATE_EVENT)).select(reject_cols))
+        rej = _duplicate_rejects(dups)
+        reject_frames.append(rej.select(REJECT_COLS))
         mask = np.ones(df.height, dtype=bool)
-        mask[conflicts["_ord"].to_numpy()] = False
-        mask[extra["_ord"].to_numpy()] = False
+        mask[rej["_ord"].to_numpy()] = False
         keep = pl.Series("_keep", mask)
     del dups, hashes, repeated
 
-    open_us, cutoff_us = ts_to_us(window.open_cutoff_ts), ts_to_us(window.cutoff_ts)
-    ccy, ts = pl.col("currency"), pl.col("ts_us")
-    # Kept exactly when no reject condition holds (a null condition does not reject, as in the reason chain).
-    in_window = ~(
-        (ccy != policy.currency).fill_null(False) | (ts <= open_us).fill_null(False)
-        | (ts > cutoff_us).fill_null(False)
-    )
-    reason = (
-        pl.when(ccy != policy.currency).then(_code(CURRENCY_MISMATCH))
-        .when(ts <= open_us).then(_code(BEFORE_WINDOW))
-        .otherwise(_code(AFTER_CUTOFF))
-    )
+    in_window, reason = _window_rule(window, policy)
     ok = df.select(in_window.alias("ok"))["ok"]
     out_of_window = ~ok if keep is None else keep & ~ok
     reject_frames.append(
