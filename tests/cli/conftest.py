@@ -3,29 +3,14 @@ one payout 10 cents short (one AMOUNT discrepancy and its case). Built once per 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
+from tests.payouts.conftest import vgos as run  # noqa: F401 - the in-process `vgos` runner, re-exported
+
 WINDOW = "2025-09-23"
-
-
-def run(*args: object) -> subprocess.CompletedProcess:
-    """`vgos ARGS` in this process through `vgos_app.cli.main`: exit code, stdout, stderr (stdout is a StringIO, so
-    not a terminal: the plain-text form)."""
-    from vgos_app.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:  # argparse usage errors
-            code = int(exc.code or 0)
-    return subprocess.CompletedProcess(["vgos", *map(str, args)], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
