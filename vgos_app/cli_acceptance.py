@@ -52,7 +52,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from vgos.replay import verify_transcript
     from vgos.signing import canonical_public_pem
     from vgos.trust import trusted_keys
-    from vgos_app.render import call_with_progress, print_json, progress_bar
+    from vgos_app.render import print_json, progress_bar
 
     pubs = []
     for f in args.pubkey or ():
@@ -72,9 +72,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if not target.startswith("s3://") and (Path(target) / "transcript" / "index.json").exists():
         target = str(Path(target) / "transcript")  # a `vgos fold --out` folder
     with progress_bar(f"verifying {target}") as progress:
-        report = call_with_progress(verify_transcript, target, trusted=trusted_keys(pubs),
-                                    expect_digest=expect_digest, expect_window=args.expect_window,
-                                    progress=progress)
+        report = verify_transcript(target, trusted=trusted_keys(pubs), expect_digest=expect_digest,
+                                   expect_window=args.expect_window, progress=progress)
     if args.json:
         print_json({"path": target, "ok": report.ok, "reason": report.reason, "segment": report.segment,
                     "message": report.message, "window_id": report.window_id,
@@ -88,10 +87,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     """vgos replay WINDOW_ID: replay the window's current transcript and compare digests."""
     from vgos.replay import replay_window
-    from vgos_app.render import call_with_progress, money, print_json, print_table, progress_bar
+    from vgos_app.render import money, print_json, print_table, progress_bar
 
     with progress_bar(f"replaying window {args.window_id}") as progress:
-        rep = call_with_progress(replay_window, args.window_id, args.tenant, progress=progress)
+        rep = replay_window(args.window_id, args.tenant, progress=progress)
     if args.json:
         print_json({"window_id": args.window_id, "tenant_id": args.tenant, **rep.to_dict()})
         return 0 if rep.ok else 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -200,16 +200,3 @@ def progress_bar(stage: str | None = None, *, file: IO[str] | None = None) -> It
     with RichProgress(*_columns(), console=Console(file=out, force_terminal=True), transient=True,
                       refresh_per_second=8, redirect_stdout=False) as bar:
         yield _Bar(bar, stage or "working")
-
-
-def call_with_progress(func: Callable[..., Any], *args: Any, progress: Progress, **kwargs: Any) -> Any:
-    """Call `func`, passing `progress=` only when it takes one (a function without a hook still shows its stage)."""
-    import inspect
-
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        params = {}
-    if "progress" in params:
-        kwargs["progress"] = progress
-    return func(*args, **kwargs)

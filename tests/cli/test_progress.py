@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.netsuite.conftest import sandbox, sandbox_factory  # noqa: F401  (fixtures)
 from vgos.progress import silent
-from vgos_app.render import call_with_progress, progress_bar
+from vgos_app.render import progress_bar
 
 VGOS = str(Path(sys.executable).parent / "vgos")
 
@@ -55,19 +55,18 @@ def test_a_pipe_gets_nothing() -> None:
     assert err.getvalue() == ""
 
 
-def test_call_with_progress_passes_the_listener_only_where_there_is_a_hook() -> None:
-    seen = []
+def test_verify_hands_its_bar_the_segments_verified(vgos_home: Path, tmp_path: Path, monkeypatch) -> None:
+    """`vgos verify` passes its bar to the kernel: the kept events of the input segments verified, up to the 3 the
+    seed window keeps."""
+    from tests.cli.conftest import run
 
-    def hooked(x: int, *, progress=silent) -> int:
-        progress("stage", done=x, total=x)
-        return x
-
-    def plain(x: int) -> int:
-        return x
-
-    assert call_with_progress(hooked, 3, progress=lambda *a, **k: seen.append((a, k))) == 3
-    assert call_with_progress(plain, 4, progress=lambda *a, **k: seen.append(a)) == 4
-    assert seen == [(("stage",), {"done": 3, "total": 3})]
+    assert run(*_fold_argv(tmp_path)[1:]).returncode == 0
+    rec = Recorder()
+    _recording_bar(monkeypatch, rec)
+    r = run("verify", tmp_path / "out")
+    assert r.returncode == 0 and r.stdout.startswith("VERIFIED "), r.stdout + r.stderr
+    assert rec.stages()[0].startswith("verifying ")
+    assert rec.assert_counted("verifying input segments", 3, "events") == [3]
 
 
 def _fold_argv(tmp_path: Path) -> list[str]:
