@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 import typing
@@ -217,9 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run the seed demo window end to end and print each step")
     p.set_defaults(func=cmd_demo)
 
-    for name in REGISTRARS:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name).register(sub)
+    for name in REGISTRARS:  # all in this package: a missing one is an error, never a silently absent command
+        importlib.import_module(name).register(sub)
     _uniform_ids(parser)
     return parser
 
