@@ -33,13 +33,39 @@ def run_vgos(*args: object) -> tuple[int, str, str]:
     return r.returncode, r.stdout, r.stderr
 
 
+def disburse_and_book(seal: dict, digest: str, transcript_url: str, decisions: list[dict], *,
+                      out_dir: Path) -> None:
+    """Step 3 of the demo without Dagster: release the pain.001 batch, stamp NetSuite bills, reconcile a camt.054
+    for the batch and submit its SPV proof (the functions the Dagster assets call)."""
+    import os
+
+    from connectors.netsuite.pipeline import demo_sync
+    from recon.service import run_demo_recon
+    from vgos import payouts
+    from vgos.acceptance import demo_issuers, submit_proof
+
+    w = seal["window"]
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    recon = run_demo_recon(w["window_id"], out_dir=out_dir, as_of=now, issuer_key=demo_issuers()["recon"])
+    assert not recon["refused"], recon["refused"]
+    sync, drift = demo_sync(os.environ["NETSUITE_BASE_URL"], tenant_id=w["tenant_id"], window_id=w["window_id"],
+                            currency=w["currency"], output_digest=digest, transcript_url=transcript_url,
+                            allocations=seal["allocations"], decisions=decisions,
+                            provider_batch_id=recon["batch"]["provider_batch_id"])
+    assert drift is not None and drift.ok and not sync.failed
+    assert recon["recon"]["fully_reconciled"]
+    for p in recon["spv_proofs"]:
+        assert submit_proof(p, as_of=now, source="demo-recon").accepted
+    assert payouts.ledger_check(w["window_id"], w["tenant_id"])["passed"]
+
+
 def build_demo_window(tmp: Path, mp: pytest.MonkeyPatch) -> DemoWindow:
     """Step 1-3 of `vgos demo` through the same functions, without the Dagster runs (see vgos_app.demo)."""
     from vgos.acceptance import demo_issuers, submit_proof
     from vgos.gate import authorize
     from vgos.transcript import current_seal, publish_transcript
     from vgos_app.cli_acceptance import demo_proofs
-    from vgos_app.demo import disburse_and_book, netsuite_sandbox
+    from vgos_app.demo import netsuite_sandbox
 
     home = tmp / "vgos_home"
     home.mkdir()
