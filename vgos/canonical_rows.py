@@ -7,10 +7,11 @@ Split from `vgos.fold` so the fold reads as SPEC §3–5; the fold, the bucketed
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,40 +35,65 @@ _FRAC: pl.Series | None = None
 
 
 def _ts_tables() -> tuple[pl.Series, pl.Series]:
-    """"HH:MM:SS" of every second of a day, and ".ffffff" of every microsecond ("" for 0), built once."""
+    """"HH:MM:SS" of every second of a day, and ".ffffffZ" of every microsecond ("Z" for 0), built once."""
     global _HMS, _FRAC
     if _HMS is None or _FRAC is None:
         sec = pl.int_range(0, 86_400, eager=True)
         two = lambda e: e.cast(pl.String).str.zfill(2)  # noqa: E731
         _HMS = pl.select(pl.concat_str([two(sec // 3600), two(sec // 60 % 60), two(sec % 60)],
                                        separator=":")).to_series()
-        frac = pl.int_range(0, 1_000_000, eager=True)
-        _FRAC = pl.select(pl.when(frac == 0).then(pl.lit("")).otherwise(
-            pl.lit(".") + frac.cast(pl.String).str.zfill(6))).to_series()
+        digits = pl.int_range(1_000_000, 2_000_000).cast(pl.String).str.slice(1)  # "000000".."999999", no padding
+        _FRAC = pl.select(pl.concat_str([pl.lit("."), digits, pl.lit("Z")])).to_series().scatter(0, "Z")
     return _HMS, _FRAC
 
 
+_DAY_SPAN = 8  # a slice within this many calendar days takes its date and time of day from one table
+
+
+@functools.lru_cache(maxsize=8)
+def _day_prefixes(day: int) -> pl.Series:
+    """"YYYY-MM-DDTHH:MM:SS" of every second of one day (days since the epoch): one lookup instead of three."""
+    hms, _ = _ts_tables()
+    name = pl.Series([day * _US_DAY]).cast(pl.Datetime("us", "UTC")).dt.strftime("%Y-%m-%dT")[0]
+    return pl.select(pl.lit(name) + pl.lit(hms)).to_series()
+
+
 def _ts_strings(ts_us: pl.Series) -> pl.Series:
-    """Canonical SPEC §1 strings of epoch microseconds: the date of each distinct day formatted once, the time of
-    day and the fraction looked up in tables (no per-value formatting); `_ts_strings_strftime` gives the same."""
-    if len(ts_us) < 50_000 or ts_us.null_count():
+    """Canonical SPEC §1 strings of epoch microseconds: the date and time of day looked up per second, the fraction
+    per microsecond (no per-value formatting), in slices on two threads; `_ts_strings_strftime` gives the same."""
+    n = len(ts_us)
+    if n < 50_000 or ts_us.null_count():
         return _ts_strings_strftime(ts_us)
-    if len(ts_us) > _TS_SLICE:  # in slices, so the integer temporaries stay small beside the strings
-        parts = [_ts_strings(ts_us.slice(i, _TS_SLICE)) for i in range(0, len(ts_us), _TS_SLICE)]
-        out = parts[0]
-        for part in parts[1:]:
-            out.append(part)
-        return out
+    if n <= _TS_SLICE and n < _PARALLEL_MIN:
+        return _ts_slice_strings(ts_us)
+    pieces = -(-n // _TS_SLICE)
+    pieces += pieces % 2  # an even count keeps both threads busy to the end
+    size = -(-n // pieces)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # polars builds each slice's strings on one thread
+        parts = list(pool.map(_ts_slice_strings, [ts_us.slice(i, size) for i in range(0, n, size)]))
+    out = parts[0]
+    for part in parts[1:]:
+        out.append(part)
+    return out
+
+
+def _ts_slice_strings(ts_us: pl.Series) -> pl.Series:
+    """`_ts_strings` of one slice without nulls: two table lookups joined, or three when it spans many days."""
     hms, frac = _ts_tables()
-    day = ts_us // _US_DAY
-    rest = ts_us - day * _US_DAY
-    days = day.unique().sort()
-    names = (days * _US_DAY).cast(pl.Datetime("us", "UTC")).dt.strftime("%Y-%m-%d")
-    frame = pl.DataFrame({"day": day, "sec": rest // 1_000_000, "micro": rest % 1_000_000})
-    return frame.select(pl.concat_str([
-        pl.col("day").replace_strict(days, names, return_dtype=pl.String), pl.lit("T"),
-        pl.lit(hms).gather(pl.col("sec")), pl.lit(frac).gather(pl.col("micro")), pl.lit("Z"),
-    ]).alias("ts_occurred")).to_series()
+    secs = ts_us // 1_000_000  # floor division: the fraction below is in 0..999999 before 1970 too
+    first, last = int(secs.min()) // 86_400, int(secs.max()) // 86_400  # type: ignore[arg-type]
+    frame = pl.DataFrame({"sec": secs, "micro": ts_us - secs * 1_000_000})
+    del secs
+    if last - first < _DAY_SPAN:
+        table = pl.concat([_day_prefixes(d) for d in range(first, last + 1)], rechunk=True)
+        prefix = pl.lit(table).gather(pl.col("sec") - first * 86_400)
+    else:
+        day = pl.col("sec") // 86_400
+        days = (frame["sec"] // 86_400).unique().sort()
+        names = (days * _US_DAY).cast(pl.Datetime("us", "UTC")).dt.strftime("%Y-%m-%dT")
+        prefix = pl.concat_str([day.replace_strict(days, names, return_dtype=pl.String),
+                                pl.lit(hms).gather(pl.col("sec") - day * 86_400)])
+    return frame.select((prefix + pl.lit(frac).gather(pl.col("micro"))).alias("ts_occurred")).to_series()
 
 
 def _ts_strings_strftime(ts_us: pl.Series) -> pl.Series:
@@ -179,6 +205,23 @@ def _view_buffers(arr: pa.Array) -> list[Any] | None:
     return list(data)
 
 
+def _compact(chunk: pl.DataFrame) -> pl.DataFrame:
+    """The chunk with its id strings copied next to each other in row order.
+
+    After the fold-order sort, each id is a view into the input's buffers at a random place; building the rows and
+    encoding the segment would each pay a cache miss per id. One copy here pays it once (same values, same bytes):
+    Arrow's cast to 64-bit offsets copies the values in order, and polars takes that layout back without a copy.
+    """
+    ids = [pl.Series(c, chunk[c].to_arrow(), dtype=pl.String) for c in ("event_id", "principal_id")]
+    return chunk.with_columns(ids)
+
+
+def _build_chunk(chunk: pl.DataFrame, currency: str | None) -> tuple[list[Any], pl.DataFrame]:
+    """(row buffers, the compacted chunk) of one chunk of kept events: what the input digest and the spool need."""
+    chunk = _compact(chunk)
+    return _row_bytes(chunk, currency), chunk
+
+
 def _row_bytes(chunk: pl.DataFrame, currency: str | None) -> list[Any]:
     """Buffers whose concatenation is the chunk's canonical rows, each followed by a ',' separator."""
     bufs = _row_buffers(chunk.select(_row_expr(chunk, escape=False, currency=currency))["row"])
@@ -218,18 +261,22 @@ class SpooledSegment:
 
 
 class _SegmentSpool:
-    """Stores each chunk of the normalized input as a transcript segment on a writer thread while the input digest
-    is computed: the chunk's canonical RFC 8785 array is hashed (its Merkle leaf) and either written as it is (v1)
-    or, with `encoding="parquet"` (v2), the chunk is written as a strict Parquet segment (on two threads), and
-    normalized.parquet is then their concatenation (no second encode); at most `_IN_FLIGHT` chunks wait."""
+    """Stores each chunk of the normalized input as a transcript segment while the input digest is computed: the
+    chunk's canonical RFC 8785 array is hashed (its Merkle leaf) and either written as it is (v1) or, with
+    `encoding="parquet"` (v2), the chunk is written as a strict Parquet segment, and normalized.parquet is then
+    their concatenation (no second encode). `store` runs on the thread that built the chunk (v2); `add` queues a
+    chunk for a writer thread (v1). Files are fsynced on I/O threads, so no builder waits for the disk; `finish`
+    returns once every file is synced."""
 
     _IN_FLIGHT = 4
 
     def __init__(self, folder: Path, encoding: str | None = None) -> None:
         self.folder = folder
         self.encoding = encoding
-        self._pool = ThreadPoolExecutor(max_workers=1 if encoding is None else 2)
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._syncs = ThreadPoolExecutor(max_workers=2)
         self._futures: list[Any] = []
+        self._synced: list[Any] = []
         self.output: Path | None = None  # normalized.parquet, made of the Parquet segments by `finish`
 
     def add(self, bufs: list[Any], chunk: pl.DataFrame | None = None) -> None:
@@ -239,49 +286,87 @@ class _SegmentSpool:
             self._futures[-self._IN_FLIGHT - 1].result()  # back pressure: wait for an older chunk
         self._futures.append(self._pool.submit(self._write, len(self._futures), bufs, chunk))
 
+    def stored(self, segment: SpooledSegment) -> None:
+        """Take a segment that a builder thread stored with `store` (in chunk order)."""
+        done: Future[SpooledSegment] = Future()
+        done.set_result(segment)
+        self._futures.append(done)
+
+    def _sync_later(self, fh: Any) -> None:
+        """fsync and close an open file on an I/O thread (`finish` waits for it)."""
+        def sync() -> None:
+            try:
+                os.fsync(fh.fileno())
+            finally:
+                fh.close()
+        self._synced.append(self._syncs.submit(sync))
+
     def _write(self, i: int, bufs: list[Any], chunk: pl.DataFrame | None) -> SpooledSegment:
+        if self.encoding is not None:
+            assert chunk is not None
+            return self.store(i, bufs, chunk)
         pieces = [b"[", *bufs[:-1], memoryview(bufs[-1])[:-1], b"]"] if bufs else [b"[]"]
         h = hashlib.sha256()
         size = 0
-        if self.encoding is None:
-            path = self.folder / f"normalized_input-{i:05d}"
-            with open(path, "wb") as fh:
-                for piece in pieces:
-                    h.update(piece)
-                    fh.write(piece)
-                    size += len(piece)
-                fh.flush()
-                os.fsync(fh.fileno())
-            return SpooledSegment(path, h.hexdigest(), size)
+        path = self.folder / f"normalized_input-{i:05d}"
+        fh = open(path, "wb")  # noqa: SIM115 - closed by the sync thread
+        try:
+            for piece in pieces:
+                h.update(piece)
+                fh.write(piece)
+                size += len(piece)
+            fh.flush()
+        except BaseException:
+            fh.close()
+            raise
+        self._sync_later(fh)
+        return SpooledSegment(path, h.hexdigest(), size)
+
+    def store(self, i: int, bufs: list[Any], chunk: pl.DataFrame) -> SpooledSegment:
+        """Hash chunk i's leaf and write it as a strict Parquet segment (transcript v2)."""
         from vgos import segment_parquet
 
-        assert chunk is not None
+        pieces = [b"[", *bufs[:-1], memoryview(bufs[-1])[:-1], b"]"] if bufs else [b"[]"]
+        h = hashlib.sha256()
+        size = 0
         for piece in pieces:
             h.update(piece)
             size += memoryview(piece).nbytes
         data = segment_parquet.encode(segment_parquet.to_arrow(chunk))
         path = self.folder / f"normalized_input-{i:05d}.parquet"
-        with open(path, "wb") as fh:
+        fh = open(path, "wb")  # noqa: SIM115 - closed by the sync thread
+        try:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+        except BaseException:
+            fh.close()
+            raise
+        self._sync_later(fh)
         return SpooledSegment(path, h.hexdigest(), size, segment_parquet.ENCODING, hashlib.sha256(data).hexdigest(),
                               len(data), chunk.height)
 
     def finish(self) -> list[SpooledSegment]:
-        """Every segment, in order, once all are written (and normalized.parquet closed)."""
-        try:
-            segments = [f.result() for f in self._futures]
-        finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        if self.encoding is not None and segments:
-            from vgos.parquet_concat import ParquetConcatError, concat_files
+        """Every segment, in order, once all are written (and normalized.parquet closed): each Parquet segment is
+        appended to normalized.parquet as soon as it is written, while the last ones are still being encoded."""
+        from vgos.parquet_concat import LenientConcatenation
 
-            try:
-                concat_files([s.path for s in segments], self.folder / "normalized.parquet")
-                self.output = self.folder / "normalized.parquet"
-            except (ParquetConcatError, OSError, IndexError, ValueError):
-                self.output = None  # the outputs then write normalized.parquet from `kept`
+        joined = None
+        if self.encoding is not None and self._futures:
+            joined = LenientConcatenation(self.folder / "normalized.parquet")
+        segments: list[SpooledSegment] = []
+        try:
+            for f in self._futures:
+                segments.append(f.result())
+                if joined is not None:
+                    joined.add(segments[-1].path)
+            self.output = joined.close() if joined is not None else None  # None: the outputs write it from `kept`
+            for synced in self._synced:
+                synced.result()
+        finally:
+            if joined is not None:  # a segment failed: no half-written normalized.parquet is left
+                joined.abort()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._syncs.shutdown(wait=True)
         return segments
 
 
@@ -309,24 +394,38 @@ def _input_digest(kept: pl.DataFrame, progress: Progress, spool: _SegmentSpool |
     if n and kept["currency"].null_count() == 0:
         lo, hi = kept.select(pl.col("currency").min().alias("lo"), pl.col("currency").max().alias("hi")).row(0)
         currency = lo if lo == hi else None
-    # Chunks are built by worker threads (polars releases the GIL) and hashed here, strictly in order.
+    # Chunks are built (and, for a v2 spool, stored) by worker threads, which polars, hashlib and file writes let
+    # run without the GIL, and hashed here, strictly in order; one more chunk than workers is in flight, so no worker
+    # waits while this thread hashes.
+    store = spool is not None and spool.encoding is not None
+
+    def work(i: int, start: int) -> tuple[list[Any], pl.DataFrame | None, SpooledSegment | None]:
+        bufs, chunk = _build_chunk(kept.slice(start, step), currency)
+        if store:
+            assert spool is not None
+            return bufs, None, spool.store(i, bufs, chunk)
+        return bufs, chunk, None
+
     with ThreadPoolExecutor(max_workers=_BUILD_THREADS) as pool:
         pending: deque[Any] = deque()
-        starts = iter(range(0, n, step))
-        for start in starts:
-            pending.append((start, pool.submit(_row_bytes, kept.slice(start, step), currency)))
-            if len(pending) >= _BUILD_THREADS:
+        starts = enumerate(range(0, n, step))
+        for i, start in starts:
+            pending.append((start, pool.submit(work, i, start)))
+            if len(pending) > _BUILD_THREADS:
                 break
         while pending:
             start, fut = pending.popleft()
-            bufs = fut.result()
+            bufs, chunk, segment = fut.result()
             feed(bufs, start == 0)
-            if spool is not None:
-                spool.add(bufs, kept.slice(start, step) if spool.encoding else None)
-            del fut, bufs
+            if segment is not None:
+                assert spool is not None
+                spool.stored(segment)
+            elif spool is not None:
+                spool.add(bufs, None)
+            del fut, bufs, chunk
             nxt = next(starts, None)
             if nxt is not None:
-                pending.append((nxt, pool.submit(_row_bytes, kept.slice(nxt, step), currency)))
+                pending.append((nxt[1], pool.submit(work, *nxt)))
             if n > step:
                 progress("hashing input", min(start + step, n), n)
     h.update(b"]")

@@ -604,14 +604,15 @@ def _amount_rule(df: pl.DataFrame, mode: str) -> tuple[pl.Expr, pl.Expr]:
             ok = c <= MAX_SAFE
             return ok.fill_null(False), pl.when(ok).then(c).cast(pl.Int64)
         v = c.cast(pl.Int64)
-        return v.abs().le(MAX_SAFE).fill_null(False), v
+        # a range test, never abs(): abs(-2^63) wraps to -2^63 in Int64 and would pass a bound on abs
+        return v.is_between(-MAX_SAFE, MAX_SAFE).fill_null(False), v
     if dtype == pl.String:
         stripped = c.str.replace(r"^(-?)0+([0-9])", "${1}${2}")
         shape = c.str.contains(INT_RE.pattern).fill_null(False) & (
             stripped.str.len_bytes() <= 17
         ).fill_null(False)
         v = pl.when(shape).then(stripped).cast(pl.Int64, strict=False)
-        return (shape & v.abs().le(MAX_SAFE)).fill_null(False), v
+        return (shape & v.is_between(-MAX_SAFE, MAX_SAFE)).fill_null(False), v
     return pl.lit(False), pl.lit(None, dtype=pl.Int64)
 
 
@@ -642,10 +643,71 @@ _CANONICAL_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0
 _US_DAY = 86_400_000_000
 
 
+_TS_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18], dtype=np.intp)
+_TS_SEPARATORS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":")}
+
+
+def _fixed_width_ts_us(col: pl.Series) -> pl.Series | None:
+    """`_civil_ts_us` for the usual column, whose strings all have one length (20: whole seconds, 27: with a
+    fraction): the digits read as one byte matrix with numpy, no per-field string slices. None whenever it cannot
+    decide on its own (another shape, mixed lengths, a null, a bad value): `_civil_ts_us` then decides."""
+    import pyarrow as pa
+
+    n = len(col)
+    if n == 0 or col.null_count():
+        return None
+    arr = col.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    if width not in (20, 27) or int(offsets[-1] - offsets[0]) != width * n:
+        return None  # mixed lengths: the general path
+    rows = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
+    seps = {**_TS_SEPARATORS, **({19: ord("."), 26: ord("Z")} if width == 27 else {19: ord("Z")})}
+    for at, byte in seps.items():
+        if not (rows[:, at] == byte).all():
+            return None
+    digit_cols = np.concatenate([_TS_DIGITS, np.arange(20, 26)]) if width == 27 else _TS_DIGITS
+    digits = rows[:, digit_cols].astype(np.int64) - 48
+    if digits.min() < 0 or digits.max() > 9:
+        return None
+
+    def field(first: int, count: int) -> np.ndarray:
+        out = digits[:, first].copy()
+        for k in range(first + 1, first + count):
+            out = out * 10 + digits[:, k]
+        return out
+
+    y, m, d, hh, mi, ss = field(0, 4), field(4, 2), field(6, 2), field(8, 2), field(10, 2), field(12, 2)
+    frac = field(14, 6) if width == 27 else np.zeros(n, dtype=np.int64)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    dim = np.where(m == 2, np.where(leap, 29, 28), np.where(np.isin(m, (4, 6, 9, 11)), 30, 31))
+    valid = ((y >= 1) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= dim) & (hh < 24) & (mi < 60) & (ss < 60)
+             & ((frac > 0) if width == 27 else True))
+    if not valid.all():
+        return None
+    yy = y - (m <= 2)
+    era = yy // 400
+    yoe = yy - era * 400
+    doy = (153 * (m + np.where(m > 2, -3, 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146_097 + doe - 719_468
+    us = days * _US_DAY + hh * 3_600_000_000 + mi * 60_000_000 + ss * 1_000_000 + frac
+    return pl.Series("ts_us", us, dtype=pl.Int64)
+
+
 def _civil_ts_us(col: pl.Series) -> pl.Series | None:
     """Epoch µs of strings that are all in the canonical SPEC §1 form with a valid calendar date and time of day
     (years 0001–9999, no leap second, a fraction only when non-zero), by integer arithmetic on their digits; None
     when any value is not (the caller then takes the formatting round trip, which decides)."""
+    fixed = _fixed_width_ts_us(col)
+    return fixed if fixed is not None else _civil_ts_us_polars(col)
+
+
+def _civil_ts_us_polars(col: pl.Series) -> pl.Series | None:
+    """`_civil_ts_us` on any mix of shapes, with polars string slices (the reference for the numpy fast path)."""
     frame = pl.DataFrame({"s": col})
     s = pl.col("s")
     if not frame.select(s.str.contains(_CANONICAL_SHAPE).all()).item():
@@ -730,25 +792,32 @@ def _ccy_rule(df: pl.DataFrame, mode: str, default_currency: str) -> tuple[pl.Ex
     return ok.fill_null(False), pl.when(absent).then(pl.lit(default_currency)).otherwise(c)
 
 
-def normalize_frame(
-    df: pl.DataFrame, *, source: str, mode: str, default_currency: str, canonical_ts: pl.Series | None = None,
-) -> tuple[pl.DataFrame, list[tuple[int, Reject]]]:
-    """Columnar normalization of one file's rows (with `_line`): canonical columns and SCHEMA_INVALID rejects.
-
-    `canonical_ts`, when the caller already has it, is `_canonical_ts_to_us(df["ts_occurred"])` (not None)."""
-    _require_columns(Path(source), df.columns)
-    v_ts, ts_us = _ts_rule(df, canonical_ts)
-    v_amt, amt = _amount_rule(df, mode)
-    v_ccy, ccy = _ccy_rule(df, mode, default_currency)
+def _checks(df: pl.DataFrame, v_ts: pl.Expr, v_amt: pl.Expr, v_ccy: pl.Expr) -> list[tuple[str, pl.Expr]]:
+    """(field, row is valid) per field in field order: one list for `normalize_frame` and the checked Parquet read."""
     v_st = (
         pl.col("source_type").is_in(SOURCE_TYPES).fill_null(False)
         if df.schema["source_type"] == pl.String else pl.lit(False)
     )
-    checks = [("event_id", _str_rule(df, "event_id")), ("ts_occurred", v_ts),
-              ("principal_id", _str_rule(df, "principal_id")), ("amount_minor", v_amt),
-              ("source_type", v_st), ("currency", v_ccy)]
+    return [("event_id", _str_rule(df, "event_id")), ("ts_occurred", v_ts),
+            ("principal_id", _str_rule(df, "principal_id")), ("amount_minor", v_amt),
+            ("source_type", v_st), ("currency", v_ccy)]
+
+
+def normalize_frame(
+    df: pl.DataFrame, *, source: str, mode: str, default_currency: str, canonical_ts: pl.Series | None = None,
+    valid: bool = False,
+) -> tuple[pl.DataFrame, list[tuple[int, Reject]]]:
+    """Columnar normalization of one file's rows (with `_line`): canonical columns and SCHEMA_INVALID rejects.
+
+    `canonical_ts`, when the caller already has it, is `_canonical_ts_to_us(df["ts_occurred"])` (not None).
+    `valid=True`: the caller evaluated these checks on every row of `df` (`_read_parquet_checked`), all passed."""
+    _require_columns(Path(source), df.columns)
+    v_ts, ts_us = _ts_rule(df, canonical_ts)
+    v_amt, amt = _amount_rule(df, mode)
+    v_ccy, ccy = _ccy_rule(df, mode, default_currency)
+    checks = _checks(df, v_ts, v_amt, v_ccy)
     eid = pl.col("event_id") if df.schema["event_id"] == pl.String else pl.lit(None, dtype=pl.String)
-    if df.height and df.select(pl.all_horizontal([ok for _, ok in checks]).all().alias("ok")).item():
+    if df.height and (valid or df.select(pl.all_horizontal([ok for _, ok in checks]).all().alias("ok")).item()):
         # Every row is valid (the common case): no reject bookkeeping, no filtering copies.
         kept = df.select(
             eid.alias("event_id"), ts_us.alias("ts_us"), pl.col("principal_id").cast(pl.String, strict=False),
@@ -828,7 +897,9 @@ def _read_frame_csv(path: Path) -> pl.DataFrame | None:
     return df.with_row_index("_line", offset=2).with_columns(pl.col("_line").cast(pl.Int64))
 
 
-def _read_frame_parquet(path: Path) -> pl.DataFrame:
+def _read_frame_parquet(path: Path, default_currency: str | None = None) -> pl.DataFrame:
+    """The file's event columns and `_line`; with `default_currency`, also `_ok`: the row passes every check of
+    `normalize_frame` (evaluated while the file is decoded, on its threads), when the checks allow it."""
     import pyarrow.parquet as pq
 
     try:
@@ -839,14 +910,41 @@ def _read_frame_parquet(path: Path) -> pl.DataFrame:
         # Dictionary-encoded (categorical) strings are strings: read them as such.
         exprs = [pl.col(c).cast(pl.String) if isinstance(schema[c], (pl.Categorical, pl.Enum)) else pl.col(c)
                  for c in cols]
-        df = pl.scan_parquet(path).select(
-            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_line"), *exprs
+        ok = None if default_currency is None else _row_check(
+            {c: pl.String if isinstance(schema[c], (pl.Categorical, pl.Enum)) else schema[c] for c in cols},
+            default_currency)
+        df = pl.scan_parquet(path).select(*exprs).with_row_index("_line", offset=1).select(
+            pl.col("_line").cast(pl.Int64), *cols, *([] if ok is None else [ok.alias("_ok")])
         ).collect()
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{path}: cannot read Parquet: {_first_line(exc)}") from None
-    return df.select(*cols, "_line")
+    return df.select(*cols, "_line", *(["_ok"] if ok is not None else []))
+
+
+def _row_check(schema: dict[str, pl.DataType], default_currency: str) -> pl.Expr | None:
+    """All of `normalize_frame`'s checks of one typed row, the currency held to the default (where its fast path
+    keeps the column as it is); None when a check needs the whole column first (string timestamps)."""
+    if any(f not in schema for f in REQUIRED) or schema["ts_occurred"] == pl.String:
+        return None
+    empty = pl.DataFrame(schema=schema)
+    if schema.get("currency") == pl.String:
+        if not CCY_RE.match(default_currency):
+            return None
+        v_ccy = (pl.col("currency") == default_currency).fill_null(False)
+    else:
+        v_ccy = _ccy_rule(empty, "parquet", default_currency)[0]
+    checks = _checks(empty, _ts_rule(empty)[0], _amount_rule(empty, "parquet")[0], v_ccy)
+    return pl.all_horizontal([c for _, c in checks])
+
+
+def _read_parquet_checked(path: Path, default_currency: str) -> tuple[pl.DataFrame, bool]:
+    """(event columns and `_line`, every row valid): the checks run with the decoding, not in a second pass."""
+    df = _read_frame_parquet(path, default_currency)
+    if "_ok" not in df.columns:
+        return df, False
+    return df.drop("_ok"), bool(df.height) and bool(df["_ok"].all())
 
 
 def _frame_from_events(kept: list[dict[str, Any]]) -> pl.DataFrame:
@@ -874,8 +972,11 @@ def read_fast(path: Path, default_currency: str) -> tuple[pl.DataFrame, list[tup
     if fmt in ("jsonl", "json"):
         kept, rejects = read_reference(path, default_currency)
         return _frame_from_events(kept), rejects
-    df = _read_frame_csv(path) if fmt == "csv" else _read_frame_parquet(path)
+    if fmt == "parquet":
+        df, valid = _read_parquet_checked(path, default_currency)
+        return normalize_frame(df, source=str(path), mode="parquet", default_currency=default_currency,
+                               valid=valid)
+    df = _read_frame_csv(path)
     if df is None:
         return pl.DataFrame(schema=CANON_SCHEMA), []
-    return normalize_frame(df, source=str(path), mode="text" if fmt == "csv" else "parquet",
-                           default_currency=default_currency)
+    return normalize_frame(df, source=str(path), mode="text", default_currency=default_currency)

@@ -254,6 +254,102 @@ def _window_rule(window: WindowBounds, policy: Policy) -> tuple[pl.Expr, pl.Expr
     return in_window, reason
 
 
+def _repeat_candidates(ids: pl.Series) -> np.ndarray | None:
+    """Mask of the rows whose event_id shares a hash prefix with another row's (None when no row does): every row
+    of a repeated id, found with one integer sort (a collision only adds a candidate, the caller compares ids)."""
+    n = len(ids)
+    if n < 2:
+        return None
+    bits = (n - 1).bit_length()  # the low bits of each key hold its row position
+    keys = ids.hash().to_numpy() >> np.uint64(bits)
+    keys <<= np.uint64(bits)
+    keys |= np.arange(n, dtype=np.uint64)
+    keys.sort()
+    prefix = keys >> np.uint64(bits)
+    same = prefix[1:] == prefix[:-1]
+    if not same.any():
+        return None
+    hit = np.zeros(n, dtype=bool)
+    hit[1:] = same
+    hit[:-1] |= same
+    mask = np.zeros(n, dtype=bool)
+    mask[(keys[hit] & np.uint64((1 << bits) - 1)).astype(np.int64)] = True
+    return mask
+
+
+def _index(rows: np.ndarray) -> pl.Series:
+    """Row numbers as polars' index type, which its gathers take without a cast."""
+    return pl.Series(rows, dtype=pl.get_index_type())
+
+
+def _ts_order(ts: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows sorted by (ts, row), the sorted ts) of rows given as their ts and numbers (ascending; positions when
+    None): one sort of plain integers when (ts, row) fits 63 bits, else a polars argsort."""
+    rows = np.arange(len(ts), dtype=np.int64) if rows is None else rows
+    lo, hi = int(ts.min()), int(ts.max())
+    bits = max(int(rows[-1]), 1).bit_length()
+    if (hi - lo).bit_length() + bits > 63:
+        order = pl.Series(ts).arg_sort().to_numpy().astype(np.int64)
+        return rows[order], ts[order]
+    keys = ts - lo
+    keys <<= bits
+    keys |= rows
+    keys.sort()
+    order = keys & ((1 << bits) - 1)
+    keys >>= bits
+    keys += lo
+    return order, keys
+
+
+def _break_ties(order: np.ndarray, sorted_ts: np.ndarray, ids_at: Callable[[np.ndarray], pl.Series]
+                ) -> np.ndarray:
+    """Rows sorted by ts (`order`, with their `sorted_ts`) put in fold order: each run of equal ts re-sorted by
+    event_id (polars compares UTF-8 bytes, which orders as code points do), `ids_at` giving the ids of given rows;
+    the row itself last, so even equal ids come out the same every time."""
+    tie = sorted_ts[1:] == sorted_ts[:-1]
+    if tie.any():
+        at = np.zeros(len(order), dtype=bool)
+        at[1:] = tie
+        at[:-1] |= tie
+        pos = np.flatnonzero(at)
+        runs = pl.DataFrame({"ts": sorted_ts[pos], "id": ids_at(order[pos]), "row": order[pos]})
+        order[pos] = runs.sort(["ts", "id", "row"], maintain_order=True)["row"].to_numpy()
+    return order
+
+
+def _fold_permutation(ts: np.ndarray, ids_at: Callable[[np.ndarray], pl.Series]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """(positions in fold order (SPEC §4: ts_us, then event_id by code point), the sorted ts) of rows given as
+    their ts and a getter of their ids by position: sorted by the integers alone, then ties broken by id."""
+    if len(ts) == 0:
+        return np.zeros(0, dtype=np.int64), ts
+    order, sorted_ts = _ts_order(ts)
+    return _break_ties(order, sorted_ts, ids_at), sorted_ts
+
+
+_BODY = ("event_id", "principal_id", "amount_minor", "source_type")
+
+
+def _body(df: pl.DataFrame, currency: str | None) -> pl.DataFrame:
+    """The columns the fold order gathers, in one chunk (a gather from many chunks is many times slower)."""
+    return df.select(*_BODY, *([] if currency is not None else ["currency"])).rechunk()
+
+
+def _assemble(body: pl.DataFrame, strings: pl.Series, currency: str | None) -> pl.DataFrame:
+    """Canonical columns in field order from the gathered rows, their timestamp strings and the constant currency."""
+    extra = [] if currency is None else [pl.lit(currency, dtype=pl.String).alias("currency")]
+    return body.with_columns(strings.alias("ts_occurred"), *extra).select(list(FIELDS))
+
+
+def _sorted_in_window(ts: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows where `ok` sorted by (ts, row), their ts): the fold order before the duplicates are known (dropping
+    a row later drops one timestamp string of its instant, and ties are broken once the kept rows are known)."""
+    rows = np.flatnonzero(ok)
+    if not len(rows):
+        return rows, ts[rows]
+    return _ts_order(ts[rows], rows)
+
+
 def _intake(
     frames: list[pl.DataFrame], schema_rejects: list[tuple[int, int, Reject]], sources: list[str],
     window: WindowBounds, policy: Policy, progress: Progress, prior: Prior = None,
@@ -266,59 +362,87 @@ def _intake(
     df, prior_rejects, matched = _apply_prior(df, prior, sources, window.window_id)
     if prior_rejects:
         schema_rejects = schema_rejects + prior_rejects
-    reject_frames: list[pl.DataFrame] = []
 
     progress("deduplicating event ids")
-    keep = None
-    # Candidates by a 64-bit hash of event_id (cheap); the exact string comparison below runs on candidates only,
-    # so a hash collision can only add a candidate, never change a result.
-    hashes = df.select(pl.col("event_id").hash().alias("h"))["h"]
-    ordered = hashes.sort()
-    repeated = ordered.filter(ordered == ordered.shift(1))
-    del ordered
-    if len(repeated):
-        dups = df.with_row_index("_ord").filter(hashes.is_in(repeated.implode()))
-        dups = dups.filter(pl.col("event_id").is_duplicated())
-    else:
-        dups = df.clear().with_row_index("_ord")
-    if dups.height:
-        rej = _duplicate_rejects(dups)
-        reject_frames.append(rej.select(REJECT_COLS))
-        mask = np.ones(df.height, dtype=bool)
-        mask[rej["_ord"].to_numpy()] = False
-        keep = pl.Series("_keep", mask)
-    del dups, hashes, repeated
-
-    in_window, reason = _window_rule(window, policy)
-    ok = df.select(in_window.alias("ok"))["ok"]
-    out_of_window = ~ok if keep is None else keep & ~ok
-    reject_frames.append(
-        df.select("event_id", "_file", "_line", reason.alias("_reason")).filter(out_of_window)
-    )
-    progress("sorting into fold order")
     # Every kept row carries the policy currency (when the column has no null), so it is dropped before the sort
     # and put back as a constant column.
-    constant_ccy = df["currency"].null_count() == 0
-    kept = (
-        df.select("event_id", "ts_us", "principal_id", "amount_minor", "source_type",
-                  *([] if constant_ccy else ["currency"]))
-        .filter(ok if keep is None else keep & ok)
-    )
-    del df, keep, ok, out_of_window
-    rej = pl.concat(reject_frames).sort(["_file", "_line"])
-    # Sorting and the canonical timestamp strings run in polars (without the GIL) while this thread builds the
-    # Reject objects.
-    handover = [kept]  # `_fold_order` takes the only reference, so the unsorted rows are freed once sorted
-    del kept
-    kept = _fold_order(handover, policy.currency if constant_ccy else None)
+    currency = policy.currency if df["currency"].null_count() == 0 else None
+    in_window, reason = _window_rule(window, policy)
+    ok = df.select(in_window.alias("ok"))["ok"].to_numpy()
+    canonical = not (df["ts_us"].null_count() or df["event_id"].null_count())
+    # Beside the duplicate search (this thread): the columns to gather copied to one chunk, then the timestamp
+    # strings of the rows in the window, in fold order.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        body = pool.submit(_body, df, currency)
+        if canonical:
+            rows, sorted_ts = _sorted_in_window(df["ts_us"].to_numpy(), ok)
+            strings = pool.submit(_ts_strings, pl.Series("ts_us", sorted_ts))
+        keep, reject_frames = _dedupe(df, ok, reason)
+        progress("sorting into fold order")
+        rej = pl.concat(reject_frames).sort(["_file", "_line"])
+        if canonical:
+            kept = _kept_in_fold_order(df["event_id"], keep, rows, sorted_ts, strings.result(), body.result(),
+                                       currency)
+        else:  # nulls: not canonical rows, the general sort decides
+            cols = ["event_id", "ts_us", *_BODY[1:], *([] if currency is not None else ["currency"])]
+            kept = _fold_order_sorted([df.select(cols).filter(pl.Series(keep))], currency)
     # Merged by (file, line) with the read-time rejects; Reject objects are made only if someone reads them.
-    rejects = RejectLog(rej, sources, schema_rejects)
-    return kept, rejects, matched
+    return kept, RejectLog(rej, sources, schema_rejects), matched
+
+
+def _dedupe(df: pl.DataFrame, ok: np.ndarray, reason: pl.Expr) -> tuple[np.ndarray, list[pl.DataFrame]]:
+    """SPEC §3 steps 3–5 given the window mask `ok`: (rows kept, reject frames of REJECT_COLS)."""
+    reject_frames: list[pl.DataFrame] = []
+    keep = ok.copy()  # kept: in the window and not a rejected duplicate
+    out_of_window = ~ok  # rejected by steps 4-5: out of the window and not a rejected duplicate
+    # Candidates by a 64-bit hash of event_id (cheap); the exact string comparison below runs on candidates only,
+    # so a hash collision can only add a candidate, never change a result.
+    candidates = _repeat_candidates(df["event_id"])
+    if candidates is not None:
+        dups = df.with_row_index("_ord").filter(pl.Series(candidates))
+        dups = dups.filter(pl.col("event_id").is_duplicated())
+        if dups.height:
+            rej = _duplicate_rejects(dups)
+            reject_frames.append(rej.select(REJECT_COLS))
+            dropped = rej["_ord"].to_numpy()
+            keep[dropped] = False
+            out_of_window[dropped] = False
+    reject_frames.append(
+        df.select("event_id", "_file", "_line", "currency", "ts_us").filter(pl.Series(out_of_window))
+        .select("event_id", "_file", "_line", reason.alias("_reason"))
+    )
+    return keep, reject_frames
+
+
+def _kept_in_fold_order(ids: pl.Series, keep: np.ndarray, rows: np.ndarray, sorted_ts: np.ndarray,
+                        strings: pl.Series, body: pl.DataFrame, currency: str | None) -> pl.DataFrame:
+    """The kept rows in fold order from `_sorted_in_window`'s rows and their timestamp strings: rejected duplicates
+    taken out (with one string of their instant each), ties broken by id, the other columns gathered once."""
+    still = keep[rows]
+    if not still.all():
+        rows, sorted_ts = rows[still], sorted_ts[still]
+        strings = strings.filter(pl.Series(still))
+    perm = _break_ties(rows, sorted_ts, lambda at: ids.gather(_index(at)))
+    return _assemble(body[_index(perm)], strings, currency)
 
 
 def _fold_order(handover: list[pl.DataFrame], currency: str | None) -> pl.DataFrame:
     """Kept rows in fold order (SPEC §4) as canonical columns, `ts_occurred` rendered from `ts_us`, `currency`
     filled with the given constant when the rows come without it."""
+    kept = handover.pop()
+    if kept["ts_us"].null_count() or kept["event_id"].null_count():
+        return _fold_order_sorted([kept], currency)
+    ts, ids = kept["ts_us"].to_numpy(), kept["event_id"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        body = pool.submit(_body, kept, currency)
+        del kept
+        order, sorted_ts = _fold_permutation(ts, lambda at: ids.gather(_index(at)))
+        strings = _ts_strings(pl.Series("ts_us", sorted_ts))
+        return _assemble(body.result()[_index(order)], strings, currency)
+
+
+def _fold_order_sorted(handover: list[pl.DataFrame], currency: str | None) -> pl.DataFrame:
+    """`_fold_order` by a polars sort on (ts_us, event_id): the general path (nulls in either column)."""
     kept = handover.pop().sort(["ts_us", "event_id"], maintain_order=False)
     extra = [] if currency is None else [pl.lit(currency, dtype=pl.String).alias("currency")]
     return kept.with_columns(_ts_strings(kept["ts_us"]), *extra).select(list(FIELDS))

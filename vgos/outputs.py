@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -45,6 +46,11 @@ def allocations_csv(result: FoldResult) -> bytes:
     quote, CR, LF), each row is its values joined by commas, which is what `csv.writer` writes for them;
     otherwise `csv.writer` itself writes the file. With the fold's allocation columns the rows are built
     column-wise (the same bytes)."""
+    return b"".join(allocations_csv_parts(result))
+
+
+def allocations_csv_parts(result: FoldResult) -> list[Any]:
+    """`allocations_csv` as buffers whose concatenation is the file (column-wise rows are not joined)."""
     frame = getattr(result, "allocation_frame", None)
     if frame is not None and frame.height == len(result.allocations) and frame.height:
         pid = frame["principal_id"]
@@ -53,10 +59,10 @@ def allocations_csv(result: FoldResult) -> bytes:
 
             from vgos.canonical_rows import _row_buffers
 
-            rows = frame.select(pl.concat_str([pl.col(c).cast(pl.String) for c in ALLOCATION_COLUMNS],
-                                              separator=",") + "\n").to_series()
-            return (",".join(ALLOCATION_COLUMNS) + "\n").encode("utf-8") + b"".join(
-                bytes(b) for b in _row_buffers(rows))
+            cells = [pl.col(c).cast(pl.String) for c in ALLOCATION_COLUMNS]
+            cells[-1] = cells[-1] + "\n"  # the line end joined to the last cell, not appended to whole rows
+            rows = frame.select(pl.concat_str(cells, separator=",")).to_series()
+            return [(",".join(ALLOCATION_COLUMNS) + "\n").encode("utf-8"), *_row_buffers(rows)]
     rows = list(map(_allocation_row, result.allocations))
     pids = [r[0] for r in rows]
     if all(type(p) is str and p for p in pids) and {type(v) for r in rows for v in r[1:]} <= {int}:
@@ -64,8 +70,8 @@ def allocations_csv(result: FoldResult) -> bytes:
         if not any(c in joined for c in _CSV_SPECIAL):
             head = ",".join(ALLOCATION_COLUMNS) + "\n"
             body = "".join([f"{p},{e},{n},{b},{m},{c},{y}\n" for p, e, n, b, m, c, y in rows])
-            return (head + body).encode("utf-8")
-    return _allocations_csv_writer(result)
+            return [(head + body).encode("utf-8")]
+    return [_allocations_csv_writer(result)]
 
 
 def _allocations_csv_writer(result: FoldResult) -> bytes:
@@ -85,6 +91,24 @@ def rejects_jsonl(result: FoldResult) -> bytes:
     if log is not None:
         return log.jsonl_bytes()
     return b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in result.rejects)
+
+
+def rejects_jsonl_parts(result: FoldResult) -> list[Any]:
+    """`rejects_jsonl` as buffers whose concatenation is the file (a column-wise log's are written unjoined)."""
+    log = frame_rejects(result.rejects)
+    if log is not None:
+        return log.jsonl_parts()
+    return [rejects_jsonl(result)]
+
+
+def _write_synced(path: Path, make: Callable[[], list[Any]]) -> None:
+    """Write the buffers `make()` gives to a new file and fsync it."""
+    parts = make()
+    with open(path, "wb") as fh:
+        for part in parts:
+            fh.write(part)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _inside(child: Path, parent: Path) -> bool:
@@ -218,6 +242,12 @@ def atomic_dir(out: Path, *, check: Callable[[Path], object] | None = None) -> I
 
 
 def _normalized_parquet(result: FoldResult, path: Path) -> None:
+    """normalized.parquet, synced here (its write-back overlaps the other outputs instead of delaying the swap)."""
+    _make_normalized_parquet(result, path)
+    _fsync_path(path, directory=False)
+
+
+def _make_normalized_parquet(result: FoldResult, path: Path) -> None:
     """normalized.parquet: the fold's own file when it wrote one (hard link, else copy), else written from `kept`."""
     made = getattr(result, "normalized_file", None)
     if made is not None and Path(made).is_file():
@@ -247,19 +277,19 @@ def write_fold_outputs(
     inputs, protected = list(inputs), list(protected)
     target = check_out_dir(out, inputs=inputs, protected=protected)
     with atomic_dir(target, check=lambda _: check_out_dir(out, inputs=inputs, protected=protected)) as tmp, \
-            ThreadPoolExecutor(max_workers=2) as pool:
-        # The Parquet file is the one the fold already wrote beside its transcript segments, linked in (else it is
-        # written by polars without the GIL), and `extra` (the transcript) is written on a second thread while this
-        # one builds the other files: each writes only its own files.
-        parquet = pool.submit(_normalized_parquet, result, tmp / "normalized.parquet")
-        more = pool.submit(extra, tmp) if extra is not None else None
-        (tmp / "seal.json").write_bytes(result.seal_bytes)
+            ThreadPoolExecutor(max_workers=5) as pool:
+        # `extra` (the transcript) starts first, on its own thread; the Parquet file is the one the fold already
+        # wrote beside its transcript segments, linked in (else written by polars without the GIL); the large files
+        # are built and written (and synced, so the swap's fsync finds them clean) on the other threads, which
+        # polars, file writes and fsync let run at once: each writes only its own files.
+        jobs = [pool.submit(extra, tmp)] if extra is not None else []
+        jobs += [pool.submit(_write_synced, tmp / "rejects.jsonl", lambda: rejects_jsonl_parts(result)),
+                 pool.submit(_write_synced, tmp / "seal.json", lambda: [result.seal_bytes]),
+                 pool.submit(_normalized_parquet, result, tmp / "normalized.parquet"),
+                 pool.submit(_write_synced, tmp / "allocations.csv", lambda: allocations_csv_parts(result))]
         (tmp / "output_digest").write_text(result.output_digest + "\n")
-        (tmp / "rejects.jsonl").write_bytes(rejects_jsonl(result))
-        (tmp / "allocations.csv").write_bytes(allocations_csv(result))
-        if more is not None:
-            more.result()
-        parquet.result()
+        for job in jobs:
+            job.result()
         (tmp / MARKER).write_bytes(orjson.dumps({
             "schema": "vgos.fold-output/1", "window_id": result.window.window_id, "tenant_id": result.tenant_id,
             "output_digest": result.output_digest}) + b"\n")

@@ -9,6 +9,8 @@ every other field is carried over as read.
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ class ParquetConcatError(ValueError):
 
 
 class _Reader:
+    __slots__ = ("data", "pos")
+
     def __init__(self, data: bytes) -> None:
         self.data, self.pos = data, 0
 
@@ -35,40 +39,46 @@ class _Reader:
         return b
 
     def varint(self) -> int:
-        shift = result = 0
-        while True:
-            b = self.byte()
+        data, pos = self.data, self.pos
+        b = data[pos]
+        pos += 1
+        result, shift = b & 0x7F, 7
+        while b & 0x80:  # one-byte values (most of a footer) skip the loop
+            b = data[pos]
+            pos += 1
             result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
             shift += 7
+        self.pos = pos
+        return result
 
     def zigzag(self) -> int:
         n = self.varint()
         return (n >> 1) ^ -(n & 1)
 
     def value(self, t: int) -> Any:
-        if t in (_TRUE, _FALSE):  # inside a list a bool is a byte of its own
-            return self.byte() == 1
-        if t == _BYTE:
-            return self.byte()
-        if t in (_I16, _I32, _I64):
+        if _I16 <= t <= _I64:  # the common case first
             return self.zigzag()
-        if t == _DOUBLE:
-            v = self.data[self.pos:self.pos + 8]
-            self.pos += 8
-            return v
         if t == _BINARY:
             n = self.varint()
             v = self.data[self.pos:self.pos + n]
             self.pos += n
             return v
+        if t == _STRUCT:
+            return self.struct()
         if t in (_LIST, _SET):
             head = self.byte()
             size, et = head >> 4, head & 0x0F
             if size == 15:
                 size = self.varint()
             return (et, [self.value(et) for _ in range(size)])
+        if t in (_TRUE, _FALSE):  # inside a list a bool is a byte of its own
+            return self.byte() == 1
+        if t == _BYTE:
+            return self.byte()
+        if t == _DOUBLE:
+            v = self.data[self.pos:self.pos + 8]
+            self.pos += 8
+            return v
         if t == _MAP:
             size = self.varint()
             if not size:
@@ -76,22 +86,20 @@ class _Reader:
             kv = self.byte()
             kt, vt = kv >> 4, kv & 0x0F
             return (kt, vt, [(self.value(kt), self.value(vt)) for _ in range(size)])
-        if t == _STRUCT:
-            return self.struct()
         raise ParquetConcatError(f"unknown Thrift type {t}")
 
     def struct(self) -> list[list[Any]]:
         """Fields as [field id, type, value] in the order read (booleans carry their type as the value)."""
         fields: list[list[Any]] = []
-        last = 0
+        append, data, last = fields.append, self.data, 0
         while True:
-            head = self.byte()
+            head = data[self.pos]
+            self.pos += 1
             if head == 0:
                 return fields
             t, delta = head & 0x0F, head >> 4
             fid = last + delta if delta else self.zigzag()
-            value = (t == _TRUE) if t in (_TRUE, _FALSE) else self.value(t)
-            fields.append([fid, t, value])
+            append([fid, t, (t == _TRUE) if t == _TRUE or t == _FALSE else self.value(t)])
             last = fid
 
 
@@ -214,44 +222,178 @@ def concat_files(parts: list[Path], out: Path) -> int:
     row count; ParquetConcatError when they cannot be concatenated this way (nothing is left at `out` then)."""
     if not parts:
         raise ParquetConcatError("nothing to concatenate")
-    row_groups: list[Any] = []
-    rows = 0
-    first: list[list[Any]] | None = None
+    joined = Concatenation(out)
     try:
-        with open(out, "wb") as fh:
-            fh.write(MAGIC)
-            pos = len(MAGIC)
-            for part in parts:
-                data = Path(part).read_bytes()
-                meta, start = _footer(data)
-                schema = _field(meta, 2)
-                if first is None:
-                    first = meta
-                elif schema != _field(first, 2):
-                    raise ParquetConcatError(f"{Path(part).name}: another schema")
-                if any(f[0] > 7 for f in meta):
-                    raise ParquetConcatError(f"{Path(part).name}: encrypted or extended footer")
-                groups = _field(meta, 4)
-                for rg in groups[2][1] if groups else []:
-                    _shift_row_group(rg, pos - len(MAGIC), len(row_groups))
-                    row_groups.append(rg)
-                num = _field(meta, 3)
-                rows += num[2] if num else 0
-                fh.write(memoryview(data)[len(MAGIC):start])
-                pos += start - len(MAGIC)
-            assert first is not None
-            meta = [list(f) for f in first]
-            for f in meta:
-                if f[0] == 3:
-                    f[2] = rows
-                elif f[0] == 4:
-                    f[2] = (_STRUCT, row_groups)
-            w = _Writer()
-            w.struct(meta)
-            fh.write(w.out)
-            fh.write(len(w.out).to_bytes(4, "little"))
-            fh.write(MAGIC)
+        for part in parts:
+            joined.add(part)
+        return joined.close()
     except BaseException:
-        Path(out).unlink(missing_ok=True)
+        joined.abort()
         raise
-    return rows
+
+
+class Concatenation:
+    """`concat_files` one part at a time, so each part is appended as soon as it exists: the column chunks are
+    copied in the kernel (copy_file_range) where it can, and only each part's footer is read into memory."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self._fd: int | None = os.open(self.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        self._pos = 0
+        self._first: list[list[Any]] | None = None  # the first part's footer, whose fields the output keeps
+        self._row_groups: list[Any] = []
+        self._rows = 0
+        try:
+            self._append(MAGIC)
+        except BaseException:
+            self.abort()
+            raise
+
+    def _append(self, data: bytes | bytearray) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._require_fd(), view):]
+        self._pos += len(data)
+
+    def _require_fd(self) -> int:
+        if self._fd is None:
+            raise ParquetConcatError("the concatenation is closed")
+        return self._fd
+
+    def add(self, part: Path) -> None:
+        """Append one Parquet file (its schema must be the first part's)."""
+        name = Path(part).name
+        src = os.open(part, os.O_RDONLY)
+        try:
+            meta, start = _read_footer(src)
+            if self._first is None:
+                self._first = meta
+            elif _field(meta, 2) != _field(self._first, 2):
+                raise ParquetConcatError(f"{name}: another schema")
+            if any(f[0] > 7 for f in meta):
+                raise ParquetConcatError(f"{name}: encrypted or extended footer")
+            groups = _field(meta, 4)
+            for rg in groups[2][1] if groups else []:
+                _shift_row_group(rg, self._pos - len(MAGIC), len(self._row_groups))
+                self._row_groups.append(rg)
+            num = _field(meta, 3)
+            self._rows += num[2] if num else 0
+            _copy_range(src, self._require_fd(), len(MAGIC), start - len(MAGIC))
+            self._pos += start - len(MAGIC)
+        finally:
+            os.close(src)
+
+    def close(self) -> int:
+        """Write the footer listing every row group and close the file; its row count."""
+        if self._first is None:
+            raise ParquetConcatError("nothing to concatenate")
+        meta = [list(f) for f in self._first]
+        for f in meta:
+            if f[0] == 3:
+                f[2] = self._rows
+            elif f[0] == 4:
+                f[2] = (_STRUCT, self._row_groups)
+        w = _Writer()
+        w.struct(meta)
+        self._append(bytes(w.out) + len(w.out).to_bytes(4, "little") + MAGIC)
+        fd, self._fd = self._require_fd(), None
+        os.close(fd)
+        return self._rows
+
+    def abort(self) -> None:
+        """Close and remove the unfinished file."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+        self.out.unlink(missing_ok=True)
+
+
+class LenientConcatenation:
+    """A Concatenation that gives up quietly: a part it cannot append removes the file, and `close` then returns
+    None, so the caller writes the file another way."""
+
+    GIVE_UP = (ParquetConcatError, OSError, IndexError, ValueError)
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self._joined: Concatenation | None = None
+        try:
+            self._joined = Concatenation(self.out)
+        except self.GIVE_UP:
+            self._joined = None
+
+    def add(self, part: Path) -> None:
+        """Append a part, or give up."""
+        if self._joined is not None:
+            try:
+                self._joined.add(part)
+            except self.GIVE_UP:
+                self.abort()
+
+    def close(self) -> Path | None:
+        """The finished file, or None when it was given up."""
+        if self._joined is None:
+            return None
+        try:
+            self._joined.close()
+        except self.GIVE_UP:
+            self.abort()
+            return None
+        self._joined = None
+        return self.out
+
+    def abort(self) -> None:
+        """Remove the file unless it was closed (nothing to do after `close`)."""
+        joined, self._joined = self._joined, None
+        if joined is not None:
+            joined.abort()
+
+
+def _read_footer(fd: int) -> tuple[list[list[Any]], int]:
+    """`_footer` of an open file, reading only its magic bytes and footer."""
+    size = os.fstat(fd).st_size
+    if size < 12:
+        raise ParquetConcatError("not a Parquet file (magic bytes)")
+    tail = os.pread(fd, 8, size - 8)
+    n = int.from_bytes(tail[:4], "little")
+    start = size - 8 - n
+    if os.pread(fd, 4, 0) != MAGIC or tail[4:] != MAGIC:
+        raise ParquetConcatError("not a Parquet file (magic bytes)")
+    if start < 4:
+        raise ParquetConcatError("footer length out of range")
+    footer = os.pread(fd, n, start)
+    if len(footer) != n:
+        raise ParquetConcatError("file shorter than its footer says")
+    reader = _Reader(footer)
+    meta = reader.struct()
+    if reader.pos != n:
+        raise ParquetConcatError("footer has trailing bytes")
+    return meta, start
+
+
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.ETXTBSY}
+
+
+def _copy_range(src: int, dst: int, offset: int, count: int) -> None:
+    """Append `count` bytes of `src` from `offset` at `dst`'s position: in the kernel where the system can
+    (copy_file_range), else through a buffer."""
+    kernel = getattr(os, "copy_file_range", None)
+    while count > 0:
+        n = 0
+        if kernel is not None:
+            try:
+                n = kernel(src, dst, count, offset)
+            except OSError as exc:
+                if exc.errno not in _NO_KERNEL_COPY:
+                    raise
+                kernel = None
+        if not n:
+            data = os.pread(src, min(count, 1 << 22), offset)
+            if not data:
+                raise ParquetConcatError("file shorter than its footer says")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(dst, view):]
+            n = len(data)
+        offset += n
+        count -= n

@@ -24,6 +24,15 @@ def _short_name(name: str) -> str:
     return name.replace(chr(92), "/").rsplit("/", 1)[-1]
 
 
+def _json_pieces(col: str, frame: pl.DataFrame, before: str, after: str) -> list[pl.Expr]:
+    """`concat_str` pieces of `before` + the RFC 8785 form of a string column + `after`: when no value is null or
+    needs escaping, the column itself between literal quotes (no quoted copy of it is built first)."""
+    series = frame[col]
+    if series.null_count() == 0 and not bool(series.str.contains_any(_ESCAPED).any()):
+        return [pl.lit(before + '"'), pl.col(col), pl.lit('"' + after)]
+    return [pl.lit(before), _json_col(col, frame), pl.lit(after)]
+
+
 def _json_col(col: str, frame: pl.DataFrame) -> pl.Expr:
     """RFC 8785 (= orjson) form of a string column, `null` for nulls; per-value escaping only when needed."""
     series = frame[col]
@@ -104,9 +113,10 @@ class RejectLog(Sequence[Reject]):
             counts[r.reason] = counts.get(r.reason, 0) + 1
         return dict(sorted(counts.items()))
 
-    def _merged_lines(self, frame_line: pl.Expr, schema_line: Any) -> list[bytes]:
+    def _merged_lines(self, frame_line: pl.Expr, schema_line: Any) -> list[Any]:
         """Per reject, in (file, line) order, its serialized form: `frame_line` for the frame part (a string
-        expression), `schema_line(reject)` (bytes) for the others; returned as few large buffers."""
+        expression), `schema_line(reject)` (bytes) for the others; returned as few large buffers, not copied (the
+        Arrow buffers of the column), so they can be hashed and written without joining them."""
         from vgos.canonical_rows import _row_buffers
 
         parts = self._frame.select(pl.col("_file"), pl.col("_line"), frame_line.alias("s"))
@@ -119,11 +129,13 @@ class RejectLog(Sequence[Reject]):
             parts = pl.concat([parts, extra]).sort(["_file", "_line"], maintain_order=True)
         if parts.height == 0:
             return []
-        return [bytes(b) for b in _row_buffers(parts["s"])]
+        return _row_buffers(parts["s"])
 
     def _source_exprs(self, short: bool) -> tuple[pl.Expr, pl.Expr]:
         """(opening of the JSON source string per file, the line digits): `"<name>:` + line + `"`."""
         names = [(_short_name(s) if s else "") if short else s for s in self._sources]
+        if len(names) == 1:  # one input file: the same opening on every row
+            return pl.lit(json_string(names[0] + ":")[:-1]), pl.col("_line").cast(pl.String)
         opening = pl.Series([json_string(n + ":")[:-1] for n in names], dtype=pl.String)
         head = pl.col("_file").replace_strict(pl.Series(range(len(names)), dtype=pl.Int32), opening,
                                               return_dtype=pl.String)
@@ -131,17 +143,26 @@ class RejectLog(Sequence[Reject]):
 
     def jsonl_bytes(self) -> bytes:
         """rejects.jsonl: exactly `orjson.dumps(r.to_dict()) + b"\\n"` per reject, built column-wise."""
+        return b"".join(self.jsonl_parts())
+
+    def jsonl_parts(self) -> list[Any]:
+        """`jsonl_bytes` as buffers whose concatenation is the file (written as they are, never joined)."""
         head, line = self._source_exprs(short=False)
         reason = _reason_names()
-        row = pl.concat_str([pl.lit('{"event_id":'), _json_col("event_id", self._frame), pl.lit(',"reason":"'),
+        row = pl.concat_str([*_json_pieces("event_id", self._frame, '{"event_id":', ',"reason":"'),
                              reason, pl.lit('","source":'), head, line,
                              pl.lit('","field":null,"detail":null}\n')])
-        return b"".join(self._merged_lines(row, lambda r: orjson.dumps(r.to_dict()) + b"\n"))
+        return self._merged_lines(row, lambda r: orjson.dumps(r.to_dict()) + b"\n")
 
     def transcript_bytes(self) -> bytes | None:
         """The transcript's `rejects` segment (`rejects_segment_bytes(_reject_entries(list(self)))`) built
         column-wise; None when a read-time reject holds a value that is not a string or null (then the generic
         path decides)."""
+        parts = self.transcript_parts()
+        return None if parts is None else b"".join(parts)
+
+    def transcript_parts(self) -> list[Any] | None:
+        """`transcript_bytes` as buffers whose concatenation is the segment (hashed and written without a join)."""
         from vgos.transcript import _reject_entries
 
         entries = [e for e in _reject_entries([r for _f, _l, r in self._schema])]
@@ -150,12 +171,12 @@ class RejectLog(Sequence[Reject]):
         by_id = {id(r): e for (_f, _l, r), e in zip(self._schema, entries, strict=True)}
         head, line = self._source_exprs(short=True)
         reason = _reason_names()
-        row = pl.concat_str([pl.lit('{"event_id":'), _json_col("event_id", self._frame),
-                             pl.lit(',"field":null,"reason":"'), reason, pl.lit('","source":'), head, line,
-                             pl.lit('"},')])
-        body = b"".join(self._merged_lines(
-            row, lambda r: orjson.dumps(by_id[id(r)], option=orjson.OPT_SORT_KEYS) + b","))
-        return b"[" + body[:-1] + b"]" if body else b"[]"
+        row = pl.concat_str([*_json_pieces("event_id", self._frame, '{"event_id":', ',"field":null,"reason":"'),
+                             reason, pl.lit('","source":'), head, line, pl.lit('"},')])
+        body = self._merged_lines(row, lambda r: orjson.dumps(by_id[id(r)], option=orjson.OPT_SORT_KEYS) + b",")
+        if not body:
+            return [b"[]"]
+        return [b"[", *body[:-1], memoryview(body[-1])[:-1], b"]"]  # the last row's ',' becomes the ']'
 
 
 def frame_rejects(rejects: Sequence[Reject]) -> RejectLog | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -809,6 +810,14 @@ def _verify_segments(store: BlobStore, index: dict[str, Any], ck: Any, signers: 
             data = b""
         by_kind.setdefault(e["kind"], []).append((e, data))
         del data
+    # The rejects segment is parsed while the last input chunks are verified (its result or failure is taken where
+    # the documented order checks it) when it is small; a large one is parsed after them, so that its objects never
+    # add to the chunks' memory (verify must stay within the fold's peak).
+    rejects_facts = None
+    if len(by_kind.get("rejects", ())) == 1 and len(by_kind["rejects"][0][1]) <= _CONCURRENT_REJECTS_BYTES:
+        facts_pool = ThreadPoolExecutor(max_workers=1)
+        rejects_facts = facts_pool.submit(_rejects_facts, by_kind["rejects"][0][1])
+        facts_pool.shutdown(wait=False)
     inputs.drain()
 
     if len(segments) != ck.size:
@@ -823,7 +832,8 @@ def _verify_segments(store: BlobStore, index: dict[str, Any], ck: Any, signers: 
         raise _Fail("SEAL_DIGEST_MISMATCH", "seal", "seal bytes do not hash to the index output_digest")
     if fast:
         return _verify_rest(index, ck, signers, signed_at, inputs, by_kind, root,
-                            _seal_without_allocations(seal_bytes), seal_bytes, [], fast=True)
+                            _seal_without_allocations(seal_bytes), seal_bytes, [], fast=True,
+                            rejects_facts=rejects_facts)
     try:
         seal = orjson.loads(seal_bytes)
     except orjson.JSONDecodeError as exc:
@@ -834,17 +844,68 @@ def _verify_segments(store: BlobStore, index: dict[str, Any], ck: Any, signers: 
     else:
         _seal_canonical_check(seal, seal_bytes)
     try:
-        return _verify_rest(index, ck, signers, signed_at, inputs, by_kind, root, seal, seal_bytes, deferred)
+        return _verify_rest(index, ck, signers, signed_at, inputs, by_kind, root, seal, seal_bytes, deferred,
+                            rejects_facts=rejects_facts)
     except Exception:
         for check in deferred:  # the earlier exact checks first: their failure is the one to report
             check()
         raise
 
 
+_CONCURRENT_REJECTS_BYTES = 64 << 20  # about 600,000 rejects: their parsed objects stay well under the chunks' memory
+
+
+def _rejects_facts(data: bytes) -> tuple[int, set[Any]]:
+    """(number of rejects, ids rejected DUPLICATE_PRIOR_WINDOW) of the rejects segment; REJECTS_MALFORMED when it
+    is not an array of objects. Pure, so it may run on a thread while the input chunks are still being verified.
+
+    A large segment is parsed in batches cut where an element ends and the next begins (`},{"`, which cannot occur
+    inside a JSON string, whose quotes are escaped), so only one batch's objects live at a time. A cut inside a
+    nested value leaves a batch that is not valid JSON; any batch that does not parse to objects sends the whole
+    segment through the one-piece parse, which then decides exactly as before."""
+    if len(data) > 2 * _REJECT_BATCH_BYTES and data[:1] == b"[" and data[-1:] == b"]":
+        batched = _rejects_facts_batched(data)
+        if batched is not None:
+            return batched
+    try:
+        reject_entries = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise _Fail("REJECTS_MALFORMED", "rejects", f"not JSON: {exc}") from None
+    if not isinstance(reject_entries, list) or not all(isinstance(r, dict) for r in reject_entries):
+        raise _Fail("REJECTS_MALFORMED", "rejects", "expected an array of objects")
+    return len(reject_entries), {r.get("event_id") for r in reject_entries
+                                 if r.get("reason") == DUPLICATE_PRIOR_WINDOW}
+
+
+_REJECT_BATCH_BYTES = 8 << 20
+
+
+def _rejects_facts_batched(data: bytes) -> tuple[int, set[Any]] | None:
+    """`_rejects_facts` batch by batch; None when some batch is not an array of objects (see there)."""
+    count, prior = 0, set()
+    pos, end = 1, len(data) - 1
+    while pos < end:
+        cut = data.find(b'},{"', pos + _REJECT_BATCH_BYTES, end)
+        stop = end if cut < 0 else cut + 1
+        try:
+            items = orjson.loads(b"[" + data[pos:stop] + b"]")
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
+            return None
+        count += len(items)
+        prior.update(r.get("event_id") for r in items if r.get("reason") == DUPLICATE_PRIOR_WINDOW)
+        del items
+        pos = stop + 1  # past the comma between two elements
+    return count, prior
+
+
 def _verify_rest(index: dict[str, Any], ck: Any, signers: list[TrustedKey], signed_at: str | None,
                  inputs: _InputStream, by_kind: dict[str, list[tuple[dict, bytes]]], root: bytes,
-                 seal: dict[str, Any], seal_bytes: bytes, deferred: list[Any], fast: bool = False) -> VerifyReport:
-    """Everything after the seal's canonical form, in the documented order (see `_verify_segments`)."""
+                 seal: dict[str, Any], seal_bytes: bytes, deferred: list[Any], fast: bool = False,
+                 rejects_facts: Future[tuple[int, set[Any]]] | None = None) -> VerifyReport:
+    """Everything after the seal's canonical form, in the documented order (see `_verify_segments`);
+    `rejects_facts`: `_rejects_facts` of the rejects segment, already under way on another thread."""
     from vgos.trust import parse_time
 
     _check_seal(seal)
@@ -904,13 +965,8 @@ def _verify_rest(index: dict[str, Any], ck: Any, signers: list[TrustedKey], sign
         raise _Fail("INPUT_DIGEST_MISMATCH", "normalized_input", "normalized input does not hash to input_digest")
     if seal["trailer"]["input_digest"] != index["input_digest"]:
         raise _Fail("INPUT_DIGEST_MISMATCH", INDEX, "index input_digest differs from the seal's")
-    try:
-        reject_entries = orjson.loads(by_kind["rejects"][0][1])
-    except orjson.JSONDecodeError as exc:
-        raise _Fail("REJECTS_MALFORMED", "rejects", f"not JSON: {exc}") from None
-    if not isinstance(reject_entries, list) or not all(isinstance(r, dict) for r in reject_entries):
-        raise _Fail("REJECTS_MALFORMED", "rejects", "expected an array of objects")
-    n_rejects = len(reject_entries)
+    n_rejects, prior_rejected = (rejects_facts.result() if rejects_facts is not None
+                                 else _rejects_facts(by_kind["rejects"][0][1]))
     if n_rejects != seal["totals"]["events_rejected"]:
         raise _Fail("REJECTS_COUNT_MISMATCH", "rejects",
                     f"{n_rejects} rejects, seal says {seal['totals']['events_rejected']}")
@@ -918,8 +974,6 @@ def _verify_rest(index: dict[str, Any], ck: Any, signers: list[TrustedKey], sign
         prior = _prior_windows(by_kind, index["window_id"])
     except ValueError as exc:
         raise _Fail("PRIOR_WINDOWS_MISMATCH", "prior_windows", str(exc)) from None
-    prior_rejected = {r.get("event_id") for r in reject_entries if r.get("reason") == DUPLICATE_PRIOR_WINDOW}
-    del reject_entries
     if prior_rejected != set(prior):
         raise _Fail("PRIOR_WINDOWS_MISMATCH", "prior_windows",
                     f"{len(prior)} recorded match(es) but {len(prior_rejected)} id(s) rejected "

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from vgos.money import minor_to_decimal
 
 if TYPE_CHECKING:  # importing this module stays cheap (the `vgos` command's tables use `table`)
+    import polars as pl
+
     from vgos.fold import FoldResult
     from vgos.seal import Allocation
 
@@ -34,10 +36,30 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, show_head
     return "\n".join([*head, *body])
 
 
-def _largest(allocations: list[Allocation], n: int) -> list[Allocation]:
-    """The n largest payouts, ties by principal_id: `sorted(...)[:n]` without sorting every principal."""
+def _largest(allocations: list[Allocation], n: int, frame: pl.DataFrame | None = None) -> list[Allocation]:
+    """The n largest payouts, ties by principal_id: `sorted(...)[:n]` without sorting every principal.
+
+    With `frame`, the allocations as columns row for row, only those whose payout is at least the n-th largest
+    (found column-wise) are compared in Python: the same ones, in the same order."""
     key = lambda a: (-a.payout_minor, a.principal_id)  # noqa: E731
-    return heapq.nsmallest(n, allocations, key=key) if n >= 0 else sorted(allocations, key=key)[:n]
+    if n < 0:
+        return sorted(allocations, key=key)[:n]
+    if frame is not None and 0 < n < frame.height == len(allocations):
+        import polars as pl
+
+        payout = frame["payout_minor"]
+        least = payout.top_k(n).min()
+        rows = payout.to_frame().select(pl.arg_where(pl.col("payout_minor") >= least)).to_series().to_list()
+        allocations = [allocations[i] for i in rows]
+    return heapq.nsmallest(n, allocations, key=key)
+
+
+def _allocation_frame(result: FoldResult) -> pl.DataFrame | None:
+    """The result's allocations as columns when it kept them that way (with an integer payout column)."""
+    frame = getattr(result, "allocation_frame", None)
+    if frame is None or "payout_minor" not in frame.columns or not frame.schema["payout_minor"].is_integer():
+        return None
+    return frame
 
 
 def fold_summary_parts(result: FoldResult, *, max_rows: int = 20
@@ -61,7 +83,7 @@ def fold_summary_parts(result: FoldResult, *, max_rows: int = 20
     headers = ["principal_id", "events", "net", "bonus_floor", "carry", "payout"]
     rows: list[list[object]] = [
         [a.principal_id, a.events, money(a.net_minor), money(a.bonus_floor_minor), money(a.carry_minor),
-         money(a.payout_minor)] for a in _largest(result.allocations, max_rows)]
+         money(a.payout_minor)] for a in _largest(result.allocations, max_rows, _allocation_frame(result))]
     tail = []
     if rows and len(result.allocations) > max_rows:
         tail.append(f"... {len(result.allocations) - max_rows:,} more principals")

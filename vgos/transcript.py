@@ -22,7 +22,9 @@ import base64
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,14 +251,19 @@ def rejects_segment_bytes(entries: list[dict[str, Any]]) -> bytes:
 
 def rejects_bytes(rejects: Any) -> bytes:
     """The `rejects` segment of a fold's rejects: column-wise from a RejectLog, else through the objects."""
+    return b"".join(rejects_parts(rejects))
+
+
+def rejects_parts(rejects: Any) -> list[Any]:
+    """`rejects_bytes` as buffers whose concatenation is the segment, so a column-wise one is never joined."""
     from vgos.rejects import frame_rejects
 
     log = frame_rejects(rejects)
     if log is not None:
-        data = log.transcript_bytes()
-        if data is not None:
-            return data
-    return rejects_segment_bytes(_reject_entries(list(rejects)))
+        parts = log.transcript_parts()
+        if parts is not None:
+            return parts
+    return [rejects_segment_bytes(_reject_entries(list(rejects)))]
 
 
 _ALLOC_HEAD = b'{"allocations":'
@@ -268,11 +275,16 @@ def allocations_segment_bytes(seal_bytes: bytes) -> bytes:
     that holds it (it is their first member); other bytes are parsed and re-serialized as before.
 
     In RFC 8785 output every '"' inside a string is escaped, so the first `],"schema":` ends the array."""
+    return bytes(allocations_part(seal_bytes))
+
+
+def allocations_part(seal_bytes: bytes) -> bytes | memoryview:
+    """`allocations_segment_bytes` as a view into the seal bytes when it is their slice (nothing copied)."""
     raw = bytes(seal_bytes)
     if raw.startswith(_ALLOC_HEAD + b"["):
         end = raw.find(b"]" + _ALLOC_TAIL)
         if end > 0:
-            return raw[len(_ALLOC_HEAD):end + 1]
+            return memoryview(raw)[len(_ALLOC_HEAD):end + 1]
     return jcs_bytes(orjson.loads(raw)["allocations"])
 
 
@@ -353,10 +365,9 @@ def build_segments(result: Any, chunk_events: int | None = None) -> list[tuple[s
             for name, kind, data in _iter_segments(result, chunk_events)]
 
 
-def _iter_segments(result: Any, chunk_events: int | None = None, encoding: str | None = None,
+def _head_segments(result: Any, chunk_events: int | None = None, encoding: str | None = None,
                    ) -> Iterator[tuple[str, str, bytes | _Spooled]]:
-    """`build_segments` lazily: normalized_input chunks one at a time (spooled ones as files, not bytes); with
-    `encoding="parquet"` the input chunks are stored chunks (`_Spooled`), as a v2 transcript holds them."""
+    """The segments before `rejects` (manifest, input files, prior windows, normalized input chunks), lazily."""
     chunk_events = CHUNK_EVENTS if chunk_events is None else chunk_events
     segs: list[tuple[str, str, bytes | _Spooled]] = [
         ("policy_manifest", "policy_manifest", jcs_bytes(result.policy.manifest())),
@@ -369,9 +380,86 @@ def _iter_segments(result: Any, chunk_events: int | None = None, encoding: str |
     yield from segs
     for i, chunk in enumerate(_input_chunks(result, chunk_events, encoding)):
         yield f"normalized_input/{i:05d}", "normalized_input", chunk
-    yield "rejects", "rejects", rejects_bytes(result.rejects)
-    yield "allocations", "allocations", allocations_segment_bytes(result.seal_bytes)
-    yield "seal", "seal", bytes(result.seal_bytes)
+
+
+def _iter_segments(result: Any, chunk_events: int | None = None, encoding: str | None = None,
+                   ) -> Iterator[tuple[str, str, bytes | _Spooled]]:
+    """`build_segments` lazily: normalized_input chunks one at a time (spooled ones as files, not bytes); with
+    `encoding="parquet"` the input chunks are stored chunks (`_Spooled`), as a v2 transcript holds them."""
+    yield from _head_segments(result, chunk_events, encoding)
+    for name, kind, make in _tail_segments(result):
+        yield name, kind, b"".join(make())
+
+
+def _tail_segments(result: Any) -> list[tuple[str, str, Callable[[], list[Any]]]]:
+    """The last segments (rejects, allocations, seal), each as a function giving buffers whose concatenation is
+    its bytes: they are built from the fold's columns and seal bytes without copying them into one object."""
+    return [("rejects", "rejects", lambda: rejects_parts(result.rejects)),
+            ("allocations", "allocations", lambda: [allocations_part(result.seal_bytes)]),
+            ("seal", "seal", lambda: [result.seal_bytes])]
+
+
+def _put_segment(store: BlobStore, prefix: str, name: str, kind: str, data: bytes | _Spooled) -> dict[str, Any]:
+    """Store one segment under segments/<its content address>; its index entry."""
+    if isinstance(data, _Spooled):
+        _put_spooled(store, _join(prefix, f"segments/{data.key()}"), data)
+        return data.entry(name, kind)
+    h = sha256_hex(data)
+    store.put(_join(prefix, f"segments/{h}"), data)
+    return {"name": name, "kind": kind, "sha256": h, "size": len(data)}
+
+
+def _put_parts(store: BlobStore, prefix: str, make: Callable[[], list[Any]]) -> tuple[str, int]:
+    """Store the segment `make()` gives as buffers under segments/<its SHA-256>; (sha256, size). On a local store
+    the buffers are hashed and written to the synced temp file in one pass, never joined; the temp file is then
+    linked in write-once, as `LocalBlobStore.put` does."""
+    from vgos.storage import LocalBlobStore
+
+    parts = make()
+    if type(store) is not LocalBlobStore:
+        data = b"".join(parts)
+        h = sha256_hex(data)
+        store.put(_join(prefix, f"segments/{h}"), data)
+        return h, len(data)
+    tmp, h, size = _hashed_temp_file(store._path(_join(prefix, "segments")), parts)
+    path = store._path(_join(prefix, f"segments/{h}"))
+    try:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            if path.read_bytes() != b"".join(parts):
+                raise WriteOnceViolation(f"{path} exists with different bytes") from None
+    finally:
+        os.unlink(tmp)
+    return h, size
+
+
+_SLICE = 1 << 20  # hashed, then written while still in the CPU cache
+
+
+def _hashed_temp_file(folder: Path, parts: list[Any]) -> tuple[str, str, int]:
+    """A synced read-only temp file in `folder` holding `parts` back to back; (its path, SHA-256, size), in one
+    pass over the buffers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".segment.", suffix=".tmp", dir=folder)
+    h = hashlib.sha256()
+    size = 0
+    try:
+        os.fchmod(fd, 0o444)
+        with open(fd, "wb") as fh:
+            for part in parts:
+                view = memoryview(part).cast("B")
+                for at in range(0, len(view), _SLICE):
+                    piece = view[at:at + _SLICE]
+                    h.update(piece)
+                    fh.write(piece)
+                size += len(view)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp, h.hexdigest(), size
 
 
 def _put_spooled(store: BlobStore, key: str, seg: _Spooled) -> None:
@@ -421,15 +509,17 @@ def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer,
     window = _seal_window(result)
     tenant_id, window_id = window["tenant_id"], window["window_id"]
     entries = []
-    for name, kind, data in _iter_segments(result, encoding=ENCODING if version == 2 else None):
-        if isinstance(data, _Spooled):
-            _put_spooled(store, _join(prefix, f"segments/{data.key()}"), data)
-            entries.append(data.entry(name, kind))
-            continue
-        h = sha256_hex(data)
-        store.put(_join(prefix, f"segments/{h}"), data)
-        entries.append({"name": name, "kind": kind, "sha256": h, "size": len(data)})
-        del data
+    # The large last segments are built, hashed and written on worker threads (polars, hashlib and file writes
+    # release the GIL) while this one stores the others; the index lists them all in SEGMENT_ORDER.
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        tail = [(name, kind, pool.submit(_put_parts, store, prefix, make))
+                for name, kind, make in _tail_segments(result)]
+        for name, kind, data in _head_segments(result, encoding=ENCODING if version == 2 else None):
+            entries.append(_put_segment(store, prefix, name, kind, data))
+            del data
+        for name, kind, done in tail:
+            h, size = done.result()
+            entries.append({"name": name, "kind": kind, "sha256": h, "size": size})
     root = merkle_root([bytes.fromhex(e["sha256"]) for e in entries])
     index = {
         "schema": SCHEMAS[version],
