@@ -670,18 +670,17 @@ def _fixed_width_ts_us(col: pl.Series) -> pl.Series | None:
         if not (rows[:, at] == byte).all():
             return None
     digit_cols = np.concatenate([_TS_DIGITS, np.arange(20, 26)]) if width == 27 else _TS_DIGITS
-    digits = rows[:, digit_cols].astype(np.int64) - 48
-    if digits.min() < 0 or digits.max() > 9:
+    if not ((rows[:, digit_cols] - np.uint8(48)) <= 9).all():  # uint8 wraps below '0': one test per byte
         return None
 
-    def field(first: int, count: int) -> np.ndarray:
-        out = digits[:, first].copy()
-        for k in range(first + 1, first + count):
-            out = out * 10 + digits[:, k]
+    def field(at: int, count: int) -> np.ndarray:
+        out = rows[:, at].astype(np.int64) - 48
+        for k in range(at + 1, at + count):
+            out = out * 10 + (rows[:, k].astype(np.int64) - 48)
         return out
 
-    y, m, d, hh, mi, ss = field(0, 4), field(4, 2), field(6, 2), field(8, 2), field(10, 2), field(12, 2)
-    frac = field(14, 6) if width == 27 else np.zeros(n, dtype=np.int64)
+    y, m, d, hh, mi, ss = field(0, 4), field(5, 2), field(8, 2), field(11, 2), field(14, 2), field(17, 2)
+    frac = field(20, 6) if width == 27 else np.zeros(n, dtype=np.int64)
     leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
     dim = np.where(m == 2, np.where(leap, 29, 28), np.where(np.isin(m, (4, 6, 9, 11)), 30, 31))
     valid = ((y >= 1) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= dim) & (hh < 24) & (mi < 60) & (ss < 60)

@@ -88,7 +88,7 @@ class FoldResult:
     tenant_id: str
     kept: pl.DataFrame
     rejects: Sequence[Reject]  # a RejectLog from the fast path: a list to readers
-    allocations: list[Allocation]
+    allocations: Sequence[Allocation]  # a list, or an AllocationList over the columns (`lazy_allocations`)
     seal: dict[str, Any]
     seal_bytes: bytes
     output_digest: str
@@ -556,7 +556,7 @@ class Intake:
 def fold_intake(
     intake: Intake, tenant_id: str = "default", *, progress: Progress | None = None, policy_hash: str | None = None,
     known_input: tuple[pl.DataFrame, str] | None = None, spool: Path | None = None, allocation_objects: bool = True,
-    extra_rejected: int = 0, spool_encoding: str | None = "parquet",
+    extra_rejected: int = 0, spool_encoding: str | None = "parquet", lazy_allocations: bool = False,
 ) -> FoldResult:
     """Fold and seal a normalized log (SPEC §4–5): input digest, accumulation, carry, seal.
 
@@ -569,7 +569,12 @@ def fold_intake(
     `allocation_objects=False` (a replay, which needs only the seal bytes) may leave `FoldResult.allocations`
     and the seal object's `allocations` empty, the bytes written column-wise (`_seal_bytes_from_frame`), with
     `extra_rejected` records (rejected before this log) counted in the seal's `events_rejected`.
+    `lazy_allocations=True` (`vgos fold`, which writes its files from the columns) writes the seal bytes
+    column-wise too and gives `FoldResult.allocations` as an `AllocationList` over the columns, whose objects are made
+    only where they are read; the seal object's `allocations` is then empty (the seal bytes hold them).
     """
+    if lazy_allocations and not allocation_objects:
+        raise ValueError("lazy_allocations gives allocation objects: do not combine it with allocation_objects=False")
     if allocation_objects and extra_rejected:
         raise ValueError("extra_rejected is only counted with allocation_objects=False")
     progress = progress or _noop
@@ -584,7 +589,7 @@ def fold_intake(
 
     def allocations_and_seal(in_digest: str) -> tuple[list[Allocation], dict[str, Any], bool]:
         g = _allocation_frame(kept, policy.bonus_ppm)
-        if not allocation_objects and g is not None:
+        if (lazy_allocations or not allocation_objects) and g is not None:
             return [], {"frame": g}, True
         with _no_gc():
             if g is None:
@@ -621,8 +626,14 @@ def fold_intake(
         progress("accumulating per principal")
         allocations, seal, columnar = staged.result()
     if columnar and "frame" in seal:
-        seal, raw = _seal_bytes_from_frame(intake.window, policy, tenant_id, seal["frame"], kept.height,
+        frame = seal["frame"]
+        seal, raw = _seal_bytes_from_frame(intake.window, policy, tenant_id, frame, kept.height,
                                            n_rejects + extra_rejected, in_digest, policy_hash)
+        if lazy_allocations:
+            from vgos.allocation_list import AllocationList
+
+            allocations = AllocationList(frame)
+            frame_of_allocations.append(frame)
     elif columnar:
         seal["trailer"]["input_digest"] = in_digest
         raw = _columns_seal_bytes(seal)
@@ -680,8 +691,10 @@ def fold_files(
     paths: Sequence[str | Path], window_id: str, policy: Policy, tenant_id: str = "default", *,
     progress: Progress | None = None, policy_hash: str | None = None, prior: Prior = None,
     spool: Path | None = None, spool_encoding: str | None = "parquet", bucket_events: int | None = None,
+    lazy_allocations: bool = False,
 ) -> FoldResult:
-    """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))` (`spool`: see there).
+    """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))` (`spool`,
+    `lazy_allocations`: see there).
 
     With a spool, a large window folds in time-range buckets (`vgos.buckets`; `bucket_events` N, else the
     environment's VGOS_FOLD_BUCKET_EVENTS, folds windows of more than N records in buckets of N, 0 never; by default
@@ -698,7 +711,7 @@ def fold_files(
                                                prior=prior, spool_encoding=spool_encoding)
     intake = intake_files(paths, window_id, policy, progress=progress, prior=prior)
     return fold_intake(intake, tenant_id, progress=progress, policy_hash=policy_hash, spool=spool,
-                       spool_encoding=spool_encoding)
+                       spool_encoding=spool_encoding, lazy_allocations=lazy_allocations)
 
 
 def fold_canonical(
