@@ -517,7 +517,9 @@ def _seal_bytes_from_frame(window: WindowBounds, policy: Policy, tenant_id: str,
 
     Each allocation is its RFC 8785 object (member names in code-point order, integers in decimal, principal_id
     as `json_string` gives it), joined by commas; the other members are `jcs_bytes` of the rest of the seal."""
-    sums = {c: sum(g[c].to_list()) for c in ("net_minor", "bonus_floor_minor", "payout_minor", "remainder_micro")}
+    cols = ("net_minor", "bonus_floor_minor", "payout_minor", "remainder_micro")
+    # summed exactly in Int128 (each value is within ±(2^53−1), so no count of principals can overflow it)
+    sums = dict(zip(cols, g.select(pl.col(c).cast(pl.Int128).sum() for c in cols).row(0), strict=True))
     t = _totals_from_sums(events_kept, events_rejected, g.height, sums["net_minor"], sums["bonus_floor_minor"],
                           sums["payout_minor"], sums["remainder_micro"])
     rest = {
