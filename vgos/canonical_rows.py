@@ -370,16 +370,54 @@ class _SegmentSpool:
         return segments
 
 
-def _input_digest(kept: pl.DataFrame, progress: Progress, spool: _SegmentSpool | None = None,
+@dataclass(frozen=True)
+class OrderedSource:
+    """Kept events not yet gathered: the rows `order` of `body` (its columns but `ts_occurred`, and `currency` when
+    that is the constant `currency`), in fold order, with their epoch-µs instants `ts_us`. `chunk` assembles the
+    canonical columns of a range of them, so each worker gathers, renders and writes its own chunk and the whole
+    kept frame is never built."""
+
+    body: pl.DataFrame
+    order: np.ndarray
+    ts_us: np.ndarray
+    currency: str | None
+    fields: tuple[str, ...]
+
+    @property
+    def rows(self) -> int:
+        return len(self.order)
+
+    def chunk(self, start: int, length: int) -> pl.DataFrame:
+        """The canonical columns (in `fields` order) of kept events start … start+length−1."""
+        at = pl.Series(self.order[start:start + length], dtype=pl.get_index_type())
+        strings = _ts_strings(pl.Series("ts_us", self.ts_us[start:start + length]))
+        extra = [] if self.currency is None else [pl.lit(self.currency, dtype=pl.String).alias("currency")]
+        return self.body[at].with_columns(strings.alias("ts_occurred"), *extra).select(list(self.fields))
+
+
+def _input_digest(kept: pl.DataFrame | OrderedSource, progress: Progress, spool: _SegmentSpool | None = None,
                   step: int = 250_000) -> str:
-    """SHA-256 of the RFC 8785 array of kept canonical events in fold order, hashed chunk by chunk.
+    """SHA-256 of the RFC 8785 array of kept canonical events in fold order, hashed chunk by chunk; `kept` is the
+    events as one frame, or an `OrderedSource` whose chunks the workers assemble themselves.
 
     Each row's canonical bytes (plus a separator) are built column-wise; the Arrow data buffers of a chunk then hold
     exactly the concatenation of its rows, so they are hashed in place, in order, while worker threads build the
     next chunks, without joining strings in Python.
     """
     h = hashlib.sha256(b"[")
-    n = kept.height
+    if isinstance(kept, OrderedSource):
+        source = kept
+        n = source.rows
+        currency = source.currency
+    else:
+        frame = kept
+        n = frame.height
+        currency = None
+        if n and frame["currency"].null_count() == 0:
+            lo, hi = frame.select(pl.col("currency").min().alias("lo"),
+                                  pl.col("currency").max().alias("hi")).row(0)
+            currency = lo if lo == hi else None
+        source = None
 
     def feed(bufs: list[Any], first: bool) -> None:
         if not first:
@@ -390,17 +428,14 @@ def _input_digest(kept: pl.DataFrame, progress: Progress, spool: _SegmentSpool |
             h.update(b)
         h.update(memoryview(bufs[-1])[:-1])  # drop this chunk's trailing separator
 
-    currency = None
-    if n and kept["currency"].null_count() == 0:
-        lo, hi = kept.select(pl.col("currency").min().alias("lo"), pl.col("currency").max().alias("hi")).row(0)
-        currency = lo if lo == hi else None
     # Chunks are built (and, for a v2 spool, stored) by worker threads, which polars, hashlib and file writes let
     # run without the GIL, and hashed here, strictly in order; one more chunk than workers is in flight, so no worker
     # waits while this thread hashes.
     store = spool is not None and spool.encoding is not None
 
     def work(i: int, start: int) -> tuple[list[Any], pl.DataFrame | None, SpooledSegment | None]:
-        bufs, chunk = _build_chunk(kept.slice(start, step), currency)
+        part = source.chunk(start, step) if source is not None else frame.slice(start, step)
+        bufs, chunk = _build_chunk(part, currency)
         if store:
             assert spool is not None
             return bufs, None, spool.store(i, bufs, chunk)

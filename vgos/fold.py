@@ -21,6 +21,7 @@ import polars as pl
 from vgos.canonical import jcs_bytes, sha256_hex
 from vgos.canonical_rows import (
     _BUILD_THREADS,
+    OrderedSource,
     SpooledSegment,
     _input_digest,
     _json_str_col,
@@ -352,9 +353,12 @@ def _sorted_in_window(ts: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _intake(
     frames: list[pl.DataFrame], schema_rejects: list[tuple[int, int, Reject]], sources: list[str],
-    window: WindowBounds, policy: Policy, progress: Progress, prior: Prior = None,
-) -> tuple[pl.DataFrame, Sequence[Reject], dict[str, str]]:
-    """Steps 2–5 of SPEC §3 on canonical columns: kept canonical events in fold order, every reject, the matches."""
+    window: WindowBounds, policy: Policy, progress: Progress, prior: Prior = None, ordered: bool = False,
+) -> tuple[pl.DataFrame | OrderedSource, Sequence[Reject], dict[str, str]]:
+    """Steps 2–5 of SPEC §3 on canonical columns: kept canonical events in fold order, every reject, the matches.
+
+    `ordered=True` gives the kept events as an `OrderedSource` (their rows and fold order, not gathered) whenever
+    the rows are canonical, so a fold that spools its transcript never builds them as one frame."""
     df = pl.concat(
         [f.with_columns(pl.lit(i, dtype=pl.Int32).alias("_file")) for i, f in enumerate(frames)]
     ) if frames else pl.DataFrame(schema={**CANON_SCHEMA, "_file": pl.Int32})
@@ -376,11 +380,15 @@ def _intake(
         body = pool.submit(_body, df, currency)
         if canonical:
             rows, sorted_ts = _sorted_in_window(df["ts_us"].to_numpy(), ok)
-            strings = pool.submit(_ts_strings, pl.Series("ts_us", sorted_ts))
+            if not ordered:
+                strings = pool.submit(_ts_strings, pl.Series("ts_us", sorted_ts))
         keep, reject_frames = _dedupe(df, ok, reason)
         progress("sorting into fold order")
         rej = pl.concat(reject_frames).sort(["_file", "_line"])
-        if canonical:
+        if canonical and ordered:
+            perm, kept_ts = _kept_order(df["event_id"], keep, rows, sorted_ts)
+            kept: pl.DataFrame | OrderedSource = OrderedSource(body.result(), perm, kept_ts, currency, FIELDS)
+        elif canonical:
             kept = _kept_in_fold_order(df["event_id"], keep, rows, sorted_ts, strings.result(), body.result(),
                                        currency)
         else:  # nulls: not canonical rows, the general sort decides
@@ -420,10 +428,19 @@ def _kept_in_fold_order(ids: pl.Series, keep: np.ndarray, rows: np.ndarray, sort
     taken out (with one string of their instant each), ties broken by id, the other columns gathered once."""
     still = keep[rows]
     if not still.all():
-        rows, sorted_ts = rows[still], sorted_ts[still]
         strings = strings.filter(pl.Series(still))
-    perm = _break_ties(rows, sorted_ts, lambda at: ids.gather(_index(at)))
+    perm, _ = _kept_order(ids, keep, rows, sorted_ts)
     return _assemble(body[_index(perm)], strings, currency)
+
+
+def _kept_order(ids: pl.Series, keep: np.ndarray, rows: np.ndarray, sorted_ts: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the kept rows in fold order, their instants) from `_sorted_in_window`'s rows: rejected
+    duplicates taken out, ties broken by id (equal instants keep their strings: the order among them is all)."""
+    still = keep[rows]
+    if not still.all():
+        rows, sorted_ts = rows[still], sorted_ts[still]
+    return _break_ties(rows, sorted_ts, lambda at: ids.gather(_index(at))), sorted_ts
 
 
 def _fold_order(handover: list[pl.DataFrame], currency: str | None) -> pl.DataFrame:
@@ -553,6 +570,8 @@ class Intake:
     rejects: Sequence[Reject]
     input_files: list[tuple[str, str]] = field(default_factory=list)
     prior: dict[str, str] = field(default_factory=dict)  # DUPLICATE_PRIOR_WINDOW matches, sorted by event_id
+    # The kept events as their rows and fold order, not gathered (`intake_files(ordered=True)`); `kept` is then empty
+    ordered: OrderedSource | None = None
 
 
 def fold_intake(
@@ -581,6 +600,10 @@ def fold_intake(
         raise ValueError("extra_rejected is only counted with allocation_objects=False")
     progress = progress or _noop
     kept, policy = intake.kept, intake.policy
+    ordered = intake.ordered
+    if ordered is not None and (spool is None or known_input is not None or not ordered.rows):
+        kept, ordered = ordered.chunk(0, ordered.rows), None  # nowhere to spool the chunks to: gather them here
+    n_kept = ordered.rows if ordered is not None else kept.height
     if known_input is not None and known_input[0].select(list(FIELDS)).equals(kept):
         known_digest: str | None = known_input[1]
     else:
@@ -589,7 +612,16 @@ def fold_intake(
 
     frame_of_allocations: list[pl.DataFrame] = []
 
+    def amounts() -> pl.DataFrame:
+        """What the per-principal sums read: the kept events (their order does not matter to a sum)."""
+        if ordered is None:
+            return kept
+        mask = np.zeros(ordered.body.height, dtype=bool)
+        mask[ordered.order] = True
+        return ordered.body.select("principal_id", "amount_minor").filter(pl.Series(mask))
+
     def allocations_and_seal(in_digest: str) -> tuple[list[Allocation], dict[str, Any], bool]:
+        kept = amounts()
         g = _allocation_frame(kept, policy.bonus_ppm)
         if (lazy_allocations or not allocation_objects) and g is not None:
             return [], {"frame": g}, True
@@ -598,7 +630,7 @@ def fold_intake(
                 return allocate(_accumulate(kept), policy.bonus_ppm), {}, False
             cols = {c: g[c].to_list() for c in _ALLOC_COLS}
             frame_of_allocations.append(g)
-            allocations, seal = _seal_from_columns(intake.window, policy, tenant_id, cols, kept.height, n_rejects,
+            allocations, seal = _seal_from_columns(intake.window, policy, tenant_id, cols, n_kept, n_rejects,
                                                    in_digest, policy_hash, allocation_objects)
             del cols
         return allocations, seal, True
@@ -607,19 +639,19 @@ def fold_intake(
     # the GIL; the seal only needs the digest at the end.
     with ThreadPoolExecutor(max_workers=1) as pool:
         staged = pool.submit(allocations_and_seal, "")
-        progress(f"hashing {kept.height:,} kept events")
+        progress(f"hashing {n_kept:,} kept events")
         segments: list[SpooledSegment] = []
         chunk_events = 0
         normalized_file: Path | None = None
         if known_digest is not None:
             in_digest = known_digest
-        elif spool is not None and kept.height:
+        elif spool is not None and n_kept:
             from vgos.transcript import CHUNK_EVENTS
 
             chunk_events = CHUNK_EVENTS
             writer = _SegmentSpool(Path(spool), spool_encoding)
             try:
-                in_digest = _input_digest(kept, progress, writer, chunk_events)
+                in_digest = _input_digest(ordered if ordered is not None else kept, progress, writer, chunk_events)
             finally:
                 segments = writer.finish()
             normalized_file = writer.output
@@ -629,7 +661,7 @@ def fold_intake(
         allocations, seal, columnar = staged.result()
     if columnar and "frame" in seal:
         frame = seal["frame"]
-        seal, raw = _seal_bytes_from_frame(intake.window, policy, tenant_id, frame, kept.height,
+        seal, raw = _seal_bytes_from_frame(intake.window, policy, tenant_id, frame, n_kept,
                                            n_rejects + extra_rejected, in_digest, policy_hash)
         if lazy_allocations:
             from vgos.allocation_list import AllocationList
@@ -640,7 +672,7 @@ def fold_intake(
         seal["trailer"]["input_digest"] = in_digest
         raw = _columns_seal_bytes(seal)
     else:
-        seal = build_seal(intake.window, policy, tenant_id, allocations, kept.height, n_rejects, in_digest,
+        seal = build_seal(intake.window, policy, tenant_id, allocations, n_kept, n_rejects, in_digest,
                           policy_hash)
         if extra_rejected:  # as fold_canonical adds them to a finished seal
             seal["totals"] = {**seal["totals"], "events_rejected": seal["totals"]["events_rejected"] + extra_rejected}
@@ -648,25 +680,31 @@ def fold_intake(
     return FoldResult(intake.window, policy, tenant_id, kept, intake.rejects, allocations, seal, raw,
                       sha256_hex(raw), in_digest, intake.input_files, dict(intake.prior),
                       segments, chunk_events, normalized_file,
-                      frame_of_allocations[0] if frame_of_allocations and allocations else None)
+                      frame_of_allocations[0] if frame_of_allocations and allocations else None,
+                      kept_held=ordered is None)
 
 
 def _make_intake(
     frames: list[pl.DataFrame], schema_rejects: list[tuple[int, int, Reject]], sources: list[str],
     window: WindowBounds, policy: Policy, progress: Progress, input_files: list[tuple[str, str]], prior: Prior = None,
+    ordered: bool = False,
 ) -> Intake:
-    kept, rejects, matched = _intake(frames, schema_rejects, sources, window, policy, progress, prior)
+    kept, rejects, matched = _intake(frames, schema_rejects, sources, window, policy, progress, prior, ordered)
+    if isinstance(kept, OrderedSource):
+        return Intake(window, policy, pl.DataFrame(schema=CANONICAL_EVENT_SCHEMA), rejects, input_files, matched,
+                      ordered=kept)
     return Intake(window, policy, kept, rejects, input_files, matched)
 
 
 def intake_files(
     paths: Sequence[str | Path], window_id: str, policy: Policy, *, progress: Progress | None = None,
-    sources: Sequence[str] | None = None, prior: Prior = None,
+    sources: Sequence[str] | None = None, prior: Prior = None, ordered: bool = False,
 ) -> Intake:
     """Read and normalize a window's event files (JSONL, CSV, Parquet) with the columnar fast path (SPEC §1–3).
 
     `sources` names the files in rejects (e.g. their drop-zone keys) when `paths` are local copies; `prior` gives
-    the ids kept by the tenant's other sealed windows (a mapping or a lookup, see `Prior`).
+    the ids kept by the tenant's other sealed windows (a mapping or a lookup, see `Prior`). `ordered=True`: the
+    kept events may come as `Intake.ordered` (not gathered into `kept`; see `fold_intake`).
     """
     progress = progress or _noop
     window = window_bounds(window_id, policy)
@@ -686,17 +724,19 @@ def intake_files(
     if sources is not None:
         schema_rejects = [(i, line, replace(r, source=f"{names[i]}:{line}")) for i, line, r in schema_rejects]
     inputs = sorted((Path(n).name, sha) for n, (_, sha) in zip(names, file_hashes, strict=True))
-    return _make_intake(frames, schema_rejects, names, window, policy, progress, inputs, prior)
+    return _make_intake(frames, schema_rejects, names, window, policy, progress, inputs, prior, ordered)
 
 
 def fold_files(
     paths: Sequence[str | Path], window_id: str, policy: Policy, tenant_id: str = "default", *,
     progress: Progress | None = None, policy_hash: str | None = None, prior: Prior = None,
     spool: Path | None = None, spool_encoding: str | None = "parquet", bucket_events: int | None = None,
-    lazy_allocations: bool = False,
+    lazy_allocations: bool = False, keep_events: bool = True,
 ) -> FoldResult:
     """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))` (`spool`,
-    `lazy_allocations`: see there).
+    `lazy_allocations`: see there). With a spool, `keep_events=False` lets each worker gather its own chunk of
+    the kept events (`OrderedSource`) instead of building them as one frame: the result's `kept` is then empty
+    and `kept_held` False, as after a bucketed fold (the events are in the spooled segments), with the same bytes.
 
     With a spool, a large window folds in time-range buckets (`vgos.buckets`; `bucket_events` N, else the
     environment's VGOS_FOLD_BUCKET_EVENTS, folds windows of more than N records in buckets of N, 0 never; by default
@@ -711,7 +751,8 @@ def fold_files(
             return buckets.fold_files_bucketed(files, window_id, policy, tenant_id, bucket_events=setting[1],
                                                spool=spool, progress=progress, policy_hash=policy_hash,
                                                prior=prior, spool_encoding=spool_encoding)
-    intake = intake_files(paths, window_id, policy, progress=progress, prior=prior)
+    intake = intake_files(paths, window_id, policy, progress=progress, prior=prior,
+                          ordered=spool is not None and not keep_events)
     return fold_intake(intake, tenant_id, progress=progress, policy_hash=policy_hash, spool=spool,
                        spool_encoding=spool_encoding, lazy_allocations=lazy_allocations)
 

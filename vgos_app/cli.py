@@ -105,7 +105,8 @@ def _fold_into(args: argparse.Namespace, protected: list[tuple[str, str | Path]]
     policy = load_policy(args.policy)
     with progress_bar(f"folding window {args.window_id}") as progress:
         result = fold_files(args.events, args.window_id, policy, args.tenant, progress=progress,
-                            prior=prior_lookup(args.tenant, args.window_id), spool=spool, lazy_allocations=True)
+                            prior=prior_lookup(args.tenant, args.window_id), spool=spool, lazy_allocations=True,
+                            keep_events=spool is None)
     if result.totals["events_kept"] == 0 and not args.allow_empty:
         print(f"vgos: {_one_line(_empty_window_line(result, args.out))}", file=sys.stderr)
         return 1
