@@ -276,10 +276,10 @@ class _InputStream:
             facts, sums, top = streamed
             self._facts.append(facts)
             self._sums.append(sums)
-            if len(self._sums) >= 8:  # merged as they come, so the partial sums stay small
+            if len(self._sums) >= 16:  # merged every 16 chunks (one row per event until then): they stay small
                 from vgos.fold import merge_sums
 
-                self._sums = [merge_sums(self._sums)]
+                self._sums = [merge_sums(self._sums, ordered=False)]
             self._max_abs = max(self._max_abs, top)
             self._rows += frame.height
             self._blobs[len(self._done)] = (entry, data)
