@@ -77,6 +77,15 @@ def _normalized(result: Any) -> pl.DataFrame:
     return result.kept
 
 
+def window_files(root: Path, files: list[tuple[str, list[dict[str, Any]]]]) -> tuple[list[Path], Path, Path]:
+    """The window's event files written under root, and two empty spool folders."""
+    paths = [write(root / f"events{i}", fmt, recs) for i, (fmt, recs) in enumerate(files)]
+    spools = root / "s1", root / "s2"
+    for s in spools:
+        s.mkdir()
+    return paths, *spools
+
+
 def _root(result: Any) -> bytes:
     return merkle_root([hashlib.sha256(data).digest() for _, _, data in build_segments(result)])
 
@@ -94,10 +103,7 @@ def test_bucketed_fold_equals_one_bucket_and_reference(
         mp.setattr(transcript, "CHUNK_EVENTS", chunk)
         mp.setattr(buckets, "SLICE_EVENTS", slice_rows)
         root = Path(d)
-        paths = [write(root / f"events{i}", fmt, recs) for i, (fmt, recs) in enumerate(files)]
-        s1, s2 = root / "s1", root / "s2"
-        s1.mkdir()
-        s2.mkdir()
+        paths, s1, s2 = window_files(root, files)
         one = fold_files(paths, WINDOW, POLICY, prior=prior, spool=s1, bucket_events=0)
         many = buckets.fold_files_bucketed(paths, WINDOW, POLICY, prior=prior, spool=s2, bucket_events=size)
         ref = fold_reference(paths, WINDOW, POLICY, prior=prior)

@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 
 import vgos.transcript as transcript
 from tests.kernel.strategies import WINDOW
-from tests.kernel.test_bucketed_fold import SETTINGS, _root, _tree, windows
-from tests.kernel.writers import write
+from tests.kernel.test_bucketed_fold import SETTINGS, _root, _tree, window_files, windows
 from vgos.fold import fold_files, fold_reference
 from vgos.outputs import allocations_csv, rejects_jsonl, write_fold_outputs
 from vgos.policy import load_policy
@@ -46,10 +45,7 @@ def test_workers_gathering_their_chunks_write_the_same_bytes(
     with tempfile.TemporaryDirectory() as d, pytest.MonkeyPatch.context() as mp:
         mp.setattr(transcript, "CHUNK_EVENTS", chunk)
         root = Path(d)
-        paths = [write(root / f"events{i}", fmt, recs) for i, (fmt, recs) in enumerate(files)]
-        s1, s2 = root / "s1", root / "s2"
-        s1.mkdir()
-        s2.mkdir()
+        paths, s1, s2 = window_files(root, files)
         whole = fold_files(paths, WINDOW, POLICY, prior=prior, spool=s1, bucket_events=0)
         ordered = fold_files(paths, WINDOW, POLICY, prior=prior, spool=s2, bucket_events=0, keep_events=False,
                              lazy_allocations=True)
