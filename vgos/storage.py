@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from vgos.errors import InputError
 
@@ -35,16 +36,27 @@ class BlobStore(Protocol):
     def fingerprint(self, key: str) -> str: ...
 
 
-def synced_temp_file(path: Path, data: bytes, mode: int | None = None) -> str:
+_SLICE = 1 << 20  # with a hasher, each slice is hashed, then written while still in the CPU cache
+
+
+def synced_temp_file(path: Path, data: bytes | Sequence[Any], mode: int | None = None, hasher: Any = None) -> str:
     """A synced temp file with `data` beside `path` (same file system, so rename/link is atomic); `mode` is set
-    before any byte is written (mkstemp's default is 0600)."""
+    before any byte is written (mkstemp's default is 0600). `data` may be buffers, written back to back without
+    joining them; a `hasher` (hashlib object) is fed every byte written, in the same pass."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         if mode is not None:
             os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for part in [data] if isinstance(data, bytes) else data:
+                if hasher is None:
+                    fh.write(part)
+                    continue
+                view = memoryview(part).cast("B")
+                for at in range(0, len(view), _SLICE):
+                    hasher.update(view[at:at + _SLICE])
+                    fh.write(view[at:at + _SLICE])
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
@@ -96,14 +108,32 @@ class LocalBlobStore:
             return self.url(key)
         tmp = synced_temp_file(path, data, 0o444)
         try:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                if path.read_bytes() != data:
-                    raise WriteOnceViolation(f"{path} exists with different bytes") from None
+            self.link_in(key, tmp, lambda: data)
         finally:
             os.unlink(tmp)
         return self.url(key)
+
+    def link_in(self, key: str, file: str | Path, content: Callable[[], bytes]) -> None:
+        """Make a written, synced file the write-once object `key` by a hard link (no copy): an existing object must
+        hold the same bytes (`content()`), else WriteOnceViolation; OSError when the file cannot be linked here."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(file, path)
+        except FileExistsError:
+            if path.read_bytes() != content():
+                raise WriteOnceViolation(f"{path} exists with different bytes") from None
+
+    def put_addressed(self, folder: str, parts: Sequence[Any]) -> tuple[str, int]:
+        """Store buffers, back to back, as the write-once object `<folder>/<their SHA-256>`, hashed and written in
+        one pass without joining them; (sha256 hex, size)."""
+        h = hashlib.sha256()
+        tmp = synced_temp_file(self._path(folder) / "object", parts, 0o444, h)
+        try:
+            self.link_in(f"{folder}/{h.hexdigest()}", tmp, lambda: b"".join(parts))
+        finally:
+            os.unlink(tmp)
+        return h.hexdigest(), sum(memoryview(p).nbytes for p in parts)
 
     def get(self, key: str) -> bytes:
         path = self._path(key)

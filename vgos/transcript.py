@@ -22,7 +22,6 @@ import base64
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -410,56 +409,17 @@ def _put_segment(store: BlobStore, prefix: str, name: str, kind: str, data: byte
 
 
 def _put_parts(store: BlobStore, prefix: str, make: Callable[[], list[Any]]) -> tuple[str, int]:
-    """Store the segment `make()` gives as buffers under segments/<its SHA-256>; (sha256, size). On a local store
-    the buffers are hashed and written to the synced temp file in one pass, never joined; the temp file is then
-    linked in write-once, as `LocalBlobStore.put` does."""
+    """Store the segment `make()` gives as buffers under segments/<its SHA-256>; (sha256, size). A local store
+    hashes and writes the buffers in one pass, never joined (`LocalBlobStore.put_addressed`)."""
     from vgos.storage import LocalBlobStore
 
     parts = make()
-    if type(store) is not LocalBlobStore:
-        data = b"".join(parts)
-        h = sha256_hex(data)
-        store.put(_join(prefix, f"segments/{h}"), data)
-        return h, len(data)
-    tmp, h, size = _hashed_temp_file(store._path(_join(prefix, "segments")), parts)
-    path = store._path(_join(prefix, f"segments/{h}"))
-    try:
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            if path.read_bytes() != b"".join(parts):
-                raise WriteOnceViolation(f"{path} exists with different bytes") from None
-    finally:
-        os.unlink(tmp)
-    return h, size
-
-
-_SLICE = 1 << 20  # hashed, then written while still in the CPU cache
-
-
-def _hashed_temp_file(folder: Path, parts: list[Any]) -> tuple[str, str, int]:
-    """A synced read-only temp file in `folder` holding `parts` back to back; (its path, SHA-256, size), in one
-    pass over the buffers."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".segment.", suffix=".tmp", dir=folder)
-    h = hashlib.sha256()
-    size = 0
-    try:
-        os.fchmod(fd, 0o444)
-        with open(fd, "wb") as fh:
-            for part in parts:
-                view = memoryview(part).cast("B")
-                for at in range(0, len(view), _SLICE):
-                    piece = view[at:at + _SLICE]
-                    h.update(piece)
-                    fh.write(piece)
-                size += len(view)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return tmp, h.hexdigest(), size
+    if isinstance(store, LocalBlobStore):
+        return store.put_addressed(_join(prefix, "segments"), parts)
+    data = b"".join(parts)
+    h = sha256_hex(data)
+    store.put(_join(prefix, f"segments/{h}"), data)
+    return h, len(data)
 
 
 def _put_spooled(store: BlobStore, key: str, seg: _Spooled) -> None:
@@ -468,15 +428,9 @@ def _put_spooled(store: BlobStore, key: str, seg: _Spooled) -> None:
     from vgos.storage import LocalBlobStore
 
     if isinstance(store, LocalBlobStore) and seg.path is not None:
-        path = store._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.chmod(seg.path, 0o444)
-            os.link(seg.path, path)
-            return
-        except FileExistsError:
-            if path.read_bytes() != seg.read():
-                raise WriteOnceViolation(f"{path} exists with different bytes") from None
+            store.link_in(key, seg.path, seg.read)
             return
         except OSError:
             pass  # another file system or no hard links: write a copy
