@@ -11,6 +11,7 @@ import functools
 import hashlib
 import os
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,6 +247,20 @@ def _row_buffers(rows: pl.Series) -> list[Any]:
     return out
 
 
+def leaf_pieces(bufs: list[Any]) -> list[Any]:
+    """A chunk's RFC 8785 array (its Merkle leaf, the v1 segment) from its row buffers: `[`, the rows with the last
+    row's ',' left out, `]`; never joined."""
+    return [b"[", *bufs[:-1], memoryview(bufs[-1])[:-1], b"]"] if bufs else [b"[]"]
+
+
+def hash_pieces(pieces: list[Any]) -> tuple[str, int]:
+    """(SHA-256 hex, size) of buffers taken back to back."""
+    h = hashlib.sha256()
+    for piece in pieces:
+        h.update(piece)
+    return h.hexdigest(), sum(memoryview(p).nbytes for p in pieces)
+
+
 @dataclass(frozen=True)
 class SpooledSegment:
     """A normalized_input segment the fold already wrote to a file: `sha256`/`size` of its canonical RFC 8785
@@ -273,7 +288,7 @@ class _SegmentSpool:
     def __init__(self, folder: Path, encoding: str | None = None) -> None:
         self.folder = folder
         self.encoding = encoding
-        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pool = ThreadPoolExecutor(max_workers=1 if encoding is None else 2)  # v2 `add`: encode on two
         self._syncs = ThreadPoolExecutor(max_workers=2)
         self._futures: list[Any] = []
         self._synced: list[Any] = []
@@ -292,8 +307,18 @@ class _SegmentSpool:
         done.set_result(segment)
         self._futures.append(done)
 
-    def _sync_later(self, fh: Any) -> None:
-        """fsync and close an open file on an I/O thread (`finish` waits for it)."""
+    def _write_file(self, path: Path, pieces: list[Any]) -> None:
+        """Write a segment file; it is fsynced and closed on an I/O thread (`finish` waits for it), so the thread
+        that built the chunk never waits for the disk."""
+        fh = open(path, "wb")  # noqa: SIM115 - closed by the sync thread
+        try:
+            for piece in pieces:
+                fh.write(piece)
+            fh.flush()
+        except BaseException:
+            fh.close()
+            raise
+
         def sync() -> None:
             try:
                 os.fsync(fh.fileno())
@@ -305,44 +330,21 @@ class _SegmentSpool:
         if self.encoding is not None:
             assert chunk is not None
             return self.store(i, bufs, chunk)
-        pieces = [b"[", *bufs[:-1], memoryview(bufs[-1])[:-1], b"]"] if bufs else [b"[]"]
-        h = hashlib.sha256()
-        size = 0
+        pieces = leaf_pieces(bufs)
+        sha, size = hash_pieces(pieces)
         path = self.folder / f"normalized_input-{i:05d}"
-        fh = open(path, "wb")  # noqa: SIM115 - closed by the sync thread
-        try:
-            for piece in pieces:
-                h.update(piece)
-                fh.write(piece)
-                size += len(piece)
-            fh.flush()
-        except BaseException:
-            fh.close()
-            raise
-        self._sync_later(fh)
-        return SpooledSegment(path, h.hexdigest(), size)
+        self._write_file(path, pieces)
+        return SpooledSegment(path, sha, size)
 
     def store(self, i: int, bufs: list[Any], chunk: pl.DataFrame) -> SpooledSegment:
         """Hash chunk i's leaf and write it as a strict Parquet segment (transcript v2)."""
         from vgos import segment_parquet
 
-        pieces = [b"[", *bufs[:-1], memoryview(bufs[-1])[:-1], b"]"] if bufs else [b"[]"]
-        h = hashlib.sha256()
-        size = 0
-        for piece in pieces:
-            h.update(piece)
-            size += memoryview(piece).nbytes
+        sha, size = hash_pieces(leaf_pieces(bufs))
         data = segment_parquet.encode(segment_parquet.to_arrow(chunk))
         path = self.folder / f"normalized_input-{i:05d}.parquet"
-        fh = open(path, "wb")  # noqa: SIM115 - closed by the sync thread
-        try:
-            fh.write(data)
-            fh.flush()
-        except BaseException:
-            fh.close()
-            raise
-        self._sync_later(fh)
-        return SpooledSegment(path, h.hexdigest(), size, segment_parquet.ENCODING, hashlib.sha256(data).hexdigest(),
+        self._write_file(path, [data])
+        return SpooledSegment(path, sha, size, segment_parquet.ENCODING, hashlib.sha256(data).hexdigest(),
                               len(data), chunk.height)
 
     def finish(self) -> list[SpooledSegment]:
@@ -391,8 +393,13 @@ class OrderedSource:
         """The canonical columns (in `fields` order) of kept events start … start+length−1."""
         at = pl.Series(self.order[start:start + length], dtype=pl.get_index_type())
         strings = _ts_strings(pl.Series("ts_us", self.ts_us[start:start + length]))
-        extra = [] if self.currency is None else [pl.lit(self.currency, dtype=pl.String).alias("currency")]
-        return self.body[at].with_columns(strings.alias("ts_occurred"), *extra).select(list(self.fields))
+        return _assemble(self.body[at], strings, self.currency, self.fields)
+
+
+def _assemble(body: pl.DataFrame, strings: pl.Series, currency: str | None, fields: Sequence[str]) -> pl.DataFrame:
+    """Canonical columns in field order from gathered rows, their timestamp strings and the constant currency."""
+    extra = [] if currency is None else [pl.lit(currency, dtype=pl.String).alias("currency")]
+    return body.with_columns(strings.alias("ts_occurred"), *extra).select(list(fields))
 
 
 def _input_digest(kept: pl.DataFrame | OrderedSource, progress: Progress, spool: _SegmentSpool | None = None,

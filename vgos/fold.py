@@ -23,6 +23,7 @@ from vgos.canonical_rows import (
     _BUILD_THREADS,
     OrderedSource,
     SpooledSegment,
+    _assemble,
     _input_digest,
     _json_str_col,
     _row_buffers,
@@ -336,12 +337,6 @@ def _body(df: pl.DataFrame, currency: str | None) -> pl.DataFrame:
     return df.select(*_BODY, *([] if currency is not None else ["currency"])).rechunk()
 
 
-def _assemble(body: pl.DataFrame, strings: pl.Series, currency: str | None) -> pl.DataFrame:
-    """Canonical columns in field order from the gathered rows, their timestamp strings and the constant currency."""
-    extra = [] if currency is None else [pl.lit(currency, dtype=pl.String).alias("currency")]
-    return body.with_columns(strings.alias("ts_occurred"), *extra).select(list(FIELDS))
-
-
 def _sorted_in_window(ts: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(rows where `ok` sorted by (ts, row), their ts): the fold order before the duplicates are known (dropping
     a row later drops one timestamp string of its instant, and ties are broken once the kept rows are known)."""
@@ -358,7 +353,8 @@ def _intake(
     """Steps 2–5 of SPEC §3 on canonical columns: kept canonical events in fold order, every reject, the matches.
 
     `ordered=True` gives the kept events as an `OrderedSource` (their rows and fold order, not gathered) whenever
-    the rows are canonical, so a fold that spools its transcript never builds them as one frame."""
+    the rows are canonical, so a fold that spools its transcript never builds them as one frame; otherwise that
+    source is gathered here (`OrderedSource.chunk` of all of them)."""
     df = pl.concat(
         [f.with_columns(pl.lit(i, dtype=pl.Int32).alias("_file")) for i, f in enumerate(frames)]
     ) if frames else pl.DataFrame(schema={**CANON_SCHEMA, "_file": pl.Int32})
@@ -374,23 +370,19 @@ def _intake(
     in_window, reason = _window_rule(window, policy)
     ok = df.select(in_window.alias("ok"))["ok"].to_numpy()
     canonical = not (df["ts_us"].null_count() or df["event_id"].null_count())
-    # Beside the duplicate search (this thread): the columns to gather copied to one chunk, then the timestamp
-    # strings of the rows in the window, in fold order.
+    # Beside the duplicate search (this thread): the columns to gather copied to one chunk.
     with ThreadPoolExecutor(max_workers=1) as pool:
         body = pool.submit(_body, df, currency)
         if canonical:
             rows, sorted_ts = _sorted_in_window(df["ts_us"].to_numpy(), ok)
-            if not ordered:
-                strings = pool.submit(_ts_strings, pl.Series("ts_us", sorted_ts))
         keep, reject_frames = _dedupe(df, ok, reason)
         progress("sorting into fold order")
         rej = pl.concat(reject_frames).sort(["_file", "_line"])
-        if canonical and ordered:
+        if canonical:
             perm, kept_ts = _kept_order(df["event_id"], keep, rows, sorted_ts)
             kept: pl.DataFrame | OrderedSource = OrderedSource(body.result(), perm, kept_ts, currency, FIELDS)
-        elif canonical:
-            kept = _kept_in_fold_order(df["event_id"], keep, rows, sorted_ts, strings.result(), body.result(),
-                                       currency)
+            if not ordered:
+                kept = kept.chunk(0, kept.rows)
         else:  # nulls: not canonical rows, the general sort decides
             cols = ["event_id", "ts_us", *_BODY[1:], *([] if currency is not None else ["currency"])]
             kept = _fold_order_sorted([df.select(cols).filter(pl.Series(keep))], currency)
@@ -422,21 +414,10 @@ def _dedupe(df: pl.DataFrame, ok: np.ndarray, reason: pl.Expr) -> tuple[np.ndarr
     return keep, reject_frames
 
 
-def _kept_in_fold_order(ids: pl.Series, keep: np.ndarray, rows: np.ndarray, sorted_ts: np.ndarray,
-                        strings: pl.Series, body: pl.DataFrame, currency: str | None) -> pl.DataFrame:
-    """The kept rows in fold order from `_sorted_in_window`'s rows and their timestamp strings: rejected duplicates
-    taken out (with one string of their instant each), ties broken by id, the other columns gathered once."""
-    still = keep[rows]
-    if not still.all():
-        strings = strings.filter(pl.Series(still))
-    perm, _ = _kept_order(ids, keep, rows, sorted_ts)
-    return _assemble(body[_index(perm)], strings, currency)
-
-
 def _kept_order(ids: pl.Series, keep: np.ndarray, rows: np.ndarray, sorted_ts: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(positions of the kept rows in fold order, their instants) from `_sorted_in_window`'s rows: rejected
-    duplicates taken out, ties broken by id (equal instants keep their strings: the order among them is all)."""
+    duplicates taken out, ties broken by id."""
     still = keep[rows]
     if not still.all():
         rows, sorted_ts = rows[still], sorted_ts[still]
@@ -454,15 +435,13 @@ def _fold_order(handover: list[pl.DataFrame], currency: str | None) -> pl.DataFr
         body = pool.submit(_body, kept, currency)
         del kept
         order, sorted_ts = _fold_permutation(ts, lambda at: ids.gather(_index(at)))
-        strings = _ts_strings(pl.Series("ts_us", sorted_ts))
-        return _assemble(body.result()[_index(order)], strings, currency)
+        return OrderedSource(body.result(), order, sorted_ts, currency, FIELDS).chunk(0, len(order))
 
 
 def _fold_order_sorted(handover: list[pl.DataFrame], currency: str | None) -> pl.DataFrame:
     """`_fold_order` by a polars sort on (ts_us, event_id): the general path (nulls in either column)."""
     kept = handover.pop().sort(["ts_us", "event_id"], maintain_order=False)
-    extra = [] if currency is None else [pl.lit(currency, dtype=pl.String).alias("currency")]
-    return kept.with_columns(_ts_strings(kept["ts_us"]), *extra).select(list(FIELDS))
+    return _assemble(kept, _ts_strings(kept["ts_us"]), currency, FIELDS)
 
 
 def _accumulate(kept: pl.DataFrame) -> list[tuple[str, int, int]]:

@@ -810,11 +810,10 @@ def _verify_segments(store: BlobStore, index: dict[str, Any], ck: Any, signers: 
             data = b""
         by_kind.setdefault(e["kind"], []).append((e, data))
         del data
-    # The rejects segment is parsed while the last input chunks are verified (its result or failure is taken where
-    # the documented order checks it) when it is small; a large one is parsed after them, so that its objects never
-    # add to the chunks' memory (verify must stay within the fold's peak).
+    # The rejects segment is parsed (in batches when large: few of its objects live at once) while the last input
+    # chunks are verified; its result or failure is taken where the documented order checks it.
     rejects_facts = None
-    if len(by_kind.get("rejects", ())) == 1 and len(by_kind["rejects"][0][1]) <= _CONCURRENT_REJECTS_BYTES:
+    if len(by_kind.get("rejects", ())) == 1:
         facts_pool = ThreadPoolExecutor(max_workers=1)
         rejects_facts = facts_pool.submit(_rejects_facts, by_kind["rejects"][0][1])
         facts_pool.shutdown(wait=False)
@@ -850,9 +849,6 @@ def _verify_segments(store: BlobStore, index: dict[str, Any], ck: Any, signers: 
         for check in deferred:  # the earlier exact checks first: their failure is the one to report
             check()
         raise
-
-
-_CONCURRENT_REJECTS_BYTES = 64 << 20  # about 600,000 rejects: their parsed objects stay well under the chunks' memory
 
 
 def _rejects_facts(data: bytes) -> tuple[int, set[Any]]:

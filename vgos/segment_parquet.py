@@ -17,7 +17,6 @@ what reproduces the canonical bytes exactly (no time-zone or precision conversio
 
 from __future__ import annotations
 
-import hashlib
 import io
 from typing import Any
 
@@ -121,20 +120,11 @@ def decode(data: bytes, rows: int) -> pl.DataFrame:
 def canonical_chunk(df: pl.DataFrame) -> tuple[list[Any], str, int]:
     """(row buffers, SHA-256 hex, size) of the RFC 8785 array of a decoded chunk: the v1 segment bytes, never
     joined. The buffers' concatenation is the rows each followed by ',' (see vgos.canonical_rows._row_bytes)."""
-    from vgos.canonical_rows import _row_bytes
+    from vgos.canonical_rows import _row_bytes, hash_pieces, leaf_pieces
 
-    if df.height == 0:
-        return [], hashlib.sha256(b"[]").hexdigest(), 2
-    bufs = _row_bytes(df, _constant(df["currency"]))
-    h = hashlib.sha256(b"[")
-    size = 1
-    for b in bufs[:-1]:
-        h.update(b)
-        size += memoryview(b).nbytes
-    last = memoryview(bufs[-1])[:-1]
-    h.update(last)
-    h.update(b"]")
-    return bufs, h.hexdigest(), size + last.nbytes + 1
+    bufs = _row_bytes(df, _constant(df["currency"])) if df.height else []
+    sha, size = hash_pieces(leaf_pieces(bufs))
+    return bufs, sha, size
 
 
 def _constant(col: pl.Series) -> str | None:
