@@ -741,8 +741,12 @@ def _civil_ts_us_polars(col: pl.Series) -> pl.Series | None:
 def _canonical_part(col: pl.Series) -> pl.Series | None:
     """`_canonical_ts_to_us` of a slice without nulls (element-wise, so halves can be done apart)."""
     fast = _civil_ts_us(col)
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _round_trip_ts_us(col)
+
+
+def _round_trip_ts_us(col: pl.Series) -> pl.Series | None:
+    """Epoch µs when every value parses with the canonical format and formats back to itself, else None: the
+    definition the digit arithmetic of `_civil_ts_us` must agree with (tests hold it to this)."""
     parsed = col.str.strptime(pl.Datetime("us", "UTC"), "%Y-%m-%dT%H:%M:%S%.fZ", strict=False)
     if parsed.null_count():
         return None
