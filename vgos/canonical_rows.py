@@ -166,26 +166,6 @@ def _row_expr(chunk: pl.DataFrame, escape: bool, currency: str | None = None) ->
     ).alias("row")
 
 
-_ROW_QUOTES = 22  # '"' characters of one row's literal parts when no value contains one
-
-
-def _plain_bytes(bufs: list[Any], rows: int) -> bool:
-    """True when rows built with `escape=False` are exact: no value added a quote, a backslash or a control byte.
-
-    Values can only add quote characters to the literal ones, so an exact count proves that neither event_id nor
-    principal_id holds a character RFC 8785 escapes (and so that their plain quoting is their canonical form).
-    """
-    quotes = 0
-    for b in bufs:
-        arr = np.frombuffer(b, dtype=np.uint8)
-        if not arr.size:
-            continue
-        if int(arr.min()) < 0x20 or np.count_nonzero(arr == 0x5C):
-            return False
-        quotes += int(np.count_nonzero(arr == 0x22))
-    return quotes == _ROW_QUOTES * rows
-
-
 def _view_buffers(arr: pa.Array) -> list[Any] | None:
     """Data buffers of a string-view array when they hold exactly its values back to back, in order; else None."""
     if not pa.types.is_string_view(arr.type) or arr.null_count or len(arr) == 0:
@@ -206,28 +186,88 @@ def _view_buffers(arr: pa.Array) -> list[Any] | None:
     return list(data)
 
 
-def _compact(chunk: pl.DataFrame) -> pl.DataFrame:
-    """The chunk with its id strings copied next to each other in row order.
+def _compact(chunk: pl.DataFrame, currency: str | None = None) -> tuple[pl.DataFrame, bool]:
+    """The chunk with its id and timestamp strings copied next to each other in row order, and whether the rows
+    can be built without escaping (`_plain_values`; a constant `currency` stands for that column).
 
     After the fold-order sort, each id is a view into the input's buffers at a random place; building the rows and
     encoding the segment would each pay a cache miss per id. One copy here pays it once (same values, same bytes):
     Arrow's cast to 64-bit offsets copies the values in order, and polars takes that layout back without a copy.
+    The copies are also where the escape check is cheapest: a few bytes a value, not the whole rows.
     """
-    ids = [pl.Series(c, chunk[c].to_arrow(), dtype=pl.String) for c in ("event_id", "principal_id")]
-    return chunk.with_columns(ids)
+    arrays = {c: chunk[c].to_arrow() for c in _IDS}
+    plain = (all(_plain_data(a) for a in arrays.values()) and _plain_strings(chunk["ts_occurred"])
+             and _plain_small(chunk, currency))
+    ids = [pl.Series(c, a, dtype=pl.String) for c, a in arrays.items()]
+    return chunk.with_columns(ids), plain
+
+
+_IDS = ("event_id", "principal_id")  # the strings `_compact` copies
+_LONG_STRINGS = (*_IDS, "ts_occurred")  # per-event strings, checked byte-wise
+_SMALL_STRINGS = ("source_type", "currency")  # a handful of distinct values a window, checked one by one
+
+
+def _plain_data(arr: pa.Array | pa.ChunkedArray) -> bool:
+    """True when no value of a string array holds a quote, a backslash or a control character (RFC 8785 escapes
+    exactly these), checked on its value bytes in one block per Arrow chunk (string views whose data buffers hold
+    exactly the values are checked in place, others copied to 64-bit offsets first)."""
+    for part in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if part.null_count:
+            return False
+        if not len(part):
+            continue
+        blocks = _view_buffers(part)
+        if blocks is None:
+            if not pa.types.is_large_string(part.type):
+                part = part.cast(pa.large_string())
+            offsets, data = part.buffers()[1:3]
+            offs = np.frombuffer(offsets, dtype=np.int64)
+            first, last = int(offs[part.offset]), int(offs[part.offset + len(part)])
+            blocks = [memoryview(data)[first:last]] if last > first else []
+        for block in blocks:
+            b = np.frombuffer(block, dtype=np.uint8)
+            if b.size and (int(b.min()) < 0x20 or np.count_nonzero(b == 0x22) or np.count_nonzero(b == 0x5C)):
+                return False
+    return True
+
+
+def _plain_strings(col: pl.Series) -> bool:
+    """`_plain_data` of a polars string column, exported without a copy where its layout allows."""
+    return _plain_data(col.to_arrow(compat_level=CompatLevel.newest()))
+
+
+def _plain_small(chunk: pl.DataFrame, currency: str | None = None) -> bool:
+    """`_plain_data` for the low-cardinality string columns present, on their distinct values; a constant
+    `currency` is checked instead of that column (the rows take the constant)."""
+    if currency is not None and _needs_escape(pl.Series([currency])):
+        return False
+    for c in _SMALL_STRINGS:
+        if c in chunk.columns and not (c == "currency" and currency is not None):
+            col = chunk[c]
+            if col.null_count() or _needs_escape(col.unique()):
+                return False
+    return True
+
+
+def _plain_values(chunk: pl.DataFrame, currency: str | None) -> bool:
+    """True when rows built with `escape=False` are exact: no string value in them needs escaping (the constant
+    `currency` included)."""
+    return all(_plain_strings(chunk[c]) for c in _LONG_STRINGS) and _plain_small(chunk, currency)
 
 
 def _build_chunk(chunk: pl.DataFrame, currency: str | None) -> tuple[list[Any], pl.DataFrame]:
     """(row buffers, the compacted chunk) of one chunk of kept events: what the input digest and the spool need."""
-    chunk = _compact(chunk)
-    return _row_bytes(chunk, currency), chunk
+    chunk, plain = _compact(chunk, currency)
+    return _row_bytes(chunk, currency, plain=plain), chunk
 
 
-def _row_bytes(chunk: pl.DataFrame, currency: str | None) -> list[Any]:
-    """Buffers whose concatenation is the chunk's canonical rows, each followed by a ',' separator."""
-    bufs = _row_buffers(chunk.select(_row_expr(chunk, escape=False, currency=currency))["row"])
-    if _plain_bytes(bufs, chunk.height):
-        return bufs
+def _row_bytes(chunk: pl.DataFrame, currency: str | None, *, plain: bool | None = None) -> list[Any]:
+    """Buffers whose concatenation is the chunk's canonical rows, each followed by a ',' separator. `plain`: whether
+    the values need no escaping, when the caller knows (`_plain_values`); else it is checked here."""
+    if plain is None:
+        plain = _plain_values(chunk, currency)
+    if plain:
+        return _row_buffers(chunk.select(_row_expr(chunk, escape=False, currency=currency))["row"])
     return _row_buffers(chunk.select(_row_expr(chunk, escape=True))["row"])
 
 
@@ -341,11 +381,11 @@ class _SegmentSpool:
         from vgos import segment_parquet
 
         sha, size = hash_pieces(leaf_pieces(bufs))
-        data = segment_parquet.encode(segment_parquet.to_arrow(chunk))
+        data = segment_parquet.encode_buffer(segment_parquet.to_arrow(chunk))
         path = self.folder / f"normalized_input-{i:05d}.parquet"
         self._write_file(path, [data])
         return SpooledSegment(path, sha, size, segment_parquet.ENCODING, hashlib.sha256(data).hexdigest(),
-                              len(data), chunk.height)
+                              data.size, chunk.height)
 
     def finish(self) -> list[SpooledSegment]:
         """Every segment, in order, once all are written (and normalized.parquet closed): each Parquet segment is

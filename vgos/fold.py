@@ -370,15 +370,17 @@ def _intake(
     in_window, reason = _window_rule(window, policy)
     ok = df.select(in_window.alias("ok"))["ok"].to_numpy()
     canonical = not (df["ts_us"].null_count() or df["event_id"].null_count())
-    # Beside the duplicate search (this thread): the columns to gather copied to one chunk.
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    # Beside the duplicate search (this thread): the columns to gather copied to one chunk, and the window's rows
+    # sorted by instant (numpy's sort and polars' copy release the GIL).
+    with ThreadPoolExecutor(max_workers=2) as pool:
         body = pool.submit(_body, df, currency)
         if canonical:
-            rows, sorted_ts = _sorted_in_window(df["ts_us"].to_numpy(), ok)
+            by_ts = pool.submit(_sorted_in_window, df["ts_us"].to_numpy(), ok)
         keep, reject_frames = _dedupe(df, ok, reason)
         progress("sorting into fold order")
         rej = pl.concat(reject_frames).sort(["_file", "_line"])
         if canonical:
+            rows, sorted_ts = by_ts.result()
             perm, kept_ts = _kept_order(df["event_id"], keep, rows, sorted_ts)
             kept: pl.DataFrame | OrderedSource = OrderedSource(body.result(), perm, kept_ts, currency, FIELDS)
             if not ordered:
@@ -507,12 +509,13 @@ def _allocations_from_sums(g: pl.DataFrame, bonus_ppm: int) -> pl.DataFrame | No
 
 def _seal_bytes_from_frame(window: WindowBounds, policy: Policy, tenant_id: str, g: pl.DataFrame,
                            events_kept: int, events_rejected: int, input_digest: str,
-                           policy_hash: str | None) -> tuple[dict[str, Any], bytes]:
+                           policy_hash: str | None, body: bytes | None = None) -> tuple[dict[str, Any], bytes]:
     """The seal (with an empty `allocations` list standing in) and the exact bytes `_seal_from_columns` +
     `_columns_seal_bytes` give, with the allocation objects written column-wise: no per-principal Python objects.
 
     Each allocation is its RFC 8785 object (member names in code-point order, integers in decimal, principal_id
-    as `json_string` gives it), joined by commas; the other members are `jcs_bytes` of the rest of the seal."""
+    as `json_string` gives it), joined by commas (`allocations_body`, or `body` when the caller built it already);
+    the other members are `jcs_bytes` of the rest of the seal."""
     cols = ("net_minor", "bonus_floor_minor", "payout_minor", "remainder_micro")
     # summed exactly in Int128 (each value is within ±(2^53−1), so no count of principals can overflow it)
     sums = dict(zip(cols, g.select(pl.col(c).cast(pl.Int128).sum() for c in cols).row(0), strict=True))
@@ -525,18 +528,26 @@ def _seal_bytes_from_frame(window: WindowBounds, policy: Policy, tenant_id: str,
         "window": window_section(window, policy, tenant_id, policy.policy_hash if policy_hash is None else policy_hash),
     }
     rest_bytes = jcs_bytes(rest)
-    body = b""
-    if g.height:
-        num = {c: pl.col(c).cast(pl.String) for c in _ALLOC_COLS[1:]}
-        rows = g.select(pl.concat_str([
-            pl.lit('{"bonus_floor_minor":'), num["bonus_floor_minor"], pl.lit(',"carry_minor":'), num["carry_minor"],
-            pl.lit(',"events":'), num["events"], pl.lit(',"net_minor":'), num["net_minor"],
-            pl.lit(',"payout_minor":'), num["payout_minor"], pl.lit(',"principal_id":'),
-            _json_str_col(g, "principal_id"), pl.lit(',"remainder_micro":'), num["remainder_micro"], pl.lit("},"),
-        ]).alias("row"))["row"]
-        body = b"".join(bytes(b) for b in _row_buffers(rows))[:-1]
-    raw = b'{"allocations":[' + body + b"]," + rest_bytes[1:]
+    if body is None:
+        body = allocations_body(g)
+    raw = b"".join([b'{"allocations":[', body, b"],", memoryview(rest_bytes)[1:]])
     return {"allocations": [], **rest}, raw
+
+
+def allocations_body(g: pl.DataFrame) -> bytes:
+    """The seal's allocation objects in RFC 8785 form joined by commas (what goes between `"allocations":[` and
+    `]`), from the allocation columns; it does not depend on the input digest, so the fold builds it while hashing."""
+    if not g.height:
+        return b""
+    num = {c: pl.col(c).cast(pl.String) for c in _ALLOC_COLS[1:]}
+    rows = g.select(pl.concat_str([
+        pl.lit('{"bonus_floor_minor":'), num["bonus_floor_minor"], pl.lit(',"carry_minor":'), num["carry_minor"],
+        pl.lit(',"events":'), num["events"], pl.lit(',"net_minor":'), num["net_minor"],
+        pl.lit(',"payout_minor":'), num["payout_minor"], pl.lit(',"principal_id":'),
+        _json_str_col(g, "principal_id"), pl.lit(',"remainder_micro":'), num["remainder_micro"], pl.lit("},"),
+    ]).alias("row"))["row"]
+    bufs = _row_buffers(rows)
+    return b"".join([*bufs[:-1], memoryview(bufs[-1])[:-1]])  # the last object's ',' left out
 
 
 @dataclass
@@ -603,7 +614,7 @@ def fold_intake(
         kept = amounts()
         g = _allocation_frame(kept, policy.bonus_ppm)
         if (lazy_allocations or not allocation_objects) and g is not None:
-            return [], {"frame": g}, True
+            return [], {"frame": g, "body": allocations_body(g)}, True
         with _no_gc():
             if g is None:
                 return allocate(_accumulate(kept), policy.bonus_ppm), {}, False
@@ -641,7 +652,7 @@ def fold_intake(
     if columnar and "frame" in seal:
         frame = seal["frame"]
         seal, raw = _seal_bytes_from_frame(intake.window, policy, tenant_id, frame, n_kept,
-                                           n_rejects + extra_rejected, in_digest, policy_hash)
+                                           n_rejects + extra_rejected, in_digest, policy_hash, seal["body"])
         if lazy_allocations:
             from vgos.allocation_list import AllocationList
 

@@ -17,7 +17,6 @@ what reproduces the canonical bytes exactly (no time-zone or precision conversio
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import polars as pl
@@ -65,11 +64,16 @@ def to_arrow(chunk: pl.DataFrame) -> pa.Table:
 
 def encode(chunk: pl.DataFrame | pa.Table) -> bytes:
     """The Parquet bytes of one chunk of canonical events (fold order kept, one row group, no Arrow metadata)."""
+    return encode_buffer(chunk).to_pybytes()
+
+
+def encode_buffer(chunk: pl.DataFrame | pa.Table) -> pa.Buffer:
+    """`encode` into an Arrow buffer: the writer never calls back into Python (a BytesIO sink takes the GIL for
+    every page) and the bytes are not copied again."""
     table = chunk if isinstance(chunk, pa.Table) else to_arrow(chunk)
-    sink = io.BytesIO()
+    sink = pa.BufferOutputStream()
     pq.write_table(table, sink, store_schema=False, row_group_size=max(1, table.num_rows), **WRITE_OPTIONS)
     return sink.getvalue()
-
 
 
 def _check_parquet_schema(pf: pq.ParquetFile) -> None:
