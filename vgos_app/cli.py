@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+import threading
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -131,11 +132,9 @@ _FOLD_LATER_IMPORTS = ("pyarrow.compute", "pyarrow.parquet", "vgos.segment_parqu
                        "vgos.allocation_list", "vgos.audit", "vgos.report")
 
 
-def _import_ahead(names: Sequence[str]) -> None:
+def _import_ahead(names: Sequence[str]) -> threading.Thread:
     """Import modules a command needs later on a thread now, while its input is read (the read releases the GIL),
     so no worker waits about 0.1 s for them mid-fold. A failure is left to the real import, which reports it."""
-    import threading
-
     def run() -> None:
         for name in names:
             try:
@@ -143,7 +142,9 @@ def _import_ahead(names: Sequence[str]) -> None:
             except Exception:  # noqa: BLE001, S112 - the command's own import raises it where it matters
                 continue
 
-    threading.Thread(target=run, name="vgos-import-ahead", daemon=True).start()
+    thread = threading.Thread(target=run, name="vgos-import-ahead", daemon=True)
+    thread.start()
+    return thread
 
 
 def _standalone() -> bool:
