@@ -92,13 +92,15 @@ def generate(path: Path, n: int, principals: int, seed: int = 1) -> None:
 
 @dataclass
 class Run:
-    """One child process: wall seconds, its own peak RSS, its exit code and output."""
+    """One child process: wall seconds, its own peak RSS, its exit code and output, and its CPU seconds (user +
+    system: steadier than wall time on a shared host, so a change's effect shows in it first)."""
 
     seconds: float
     rss_mib: float
     code: int
     stdout: str
     stderr: str
+    cpu_s: float = 0.0
 
 
 def run_child(argv: list[str], env: dict[str, str] | None = None) -> Run:
@@ -112,7 +114,7 @@ def run_child(argv: list[str], env: dict[str, str] | None = None) -> Run:
         out.seek(0)
         err.seek(0)
         return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, out.read().decode(errors="replace"),
-                   err.read().decode(errors="replace"))
+                   err.read().decode(errors="replace"), usage.ru_utime + usage.ru_stime)
 
 
 def _checked(run: Run, what: str) -> Run:
@@ -194,13 +196,17 @@ def bench_size(n: int, args: argparse.Namespace, vgos: str, work: Path) -> dict[
         raise SystemExit(f"output digests differ between runs: {sorted(digests)}")
     duck_s, fold_s, ver_s = (_median(runs[k], "seconds") for k in ("duckdb", "fold", "verify"))
     duck_m, fold_m, ver_m = (_median(runs[k], "rss_mib") for k in ("duckdb", "fold", "verify"))
+    duck_c, fold_c, ver_c = (_median(runs[k], "cpu_s") for k in ("duckdb", "fold", "verify"))
     print(f"medians over {args.rounds} round(s):")
-    print(f"{'contender':<44} {'seconds':>8} {'peak RSS MiB':>13} {'vs duckdb':>10}")
-    print(f"{'duckdb dedupe+filter+sort+group-by':<44} {duck_s:>8.2f} {duck_m:>13.0f} {1.0:>9.2f}x")
-    print(f"{'vgos fold (whole command, subprocess)':<44} {fold_s:>8.2f} {fold_m:>13.0f} {fold_s / duck_s:>9.2f}x")
-    print(f"{'vgos verify (fold output, subprocess)':<44} {ver_s:>8.2f} {ver_m:>13.0f} {ver_s / duck_s:>9.2f}x")
+    print(f"{'contender':<44} {'seconds':>8} {'peak RSS MiB':>13} {'vs duckdb':>10} {'CPU s':>7}")
+    print(f"{'duckdb dedupe+filter+sort+group-by':<44} {duck_s:>8.2f} {duck_m:>13.0f} {1.0:>9.2f}x {duck_c:>7.2f}")
+    print(f"{'vgos fold (whole command, subprocess)':<44} {fold_s:>8.2f} {fold_m:>13.0f} {fold_s / duck_s:>9.2f}x "
+          f"{fold_c:>7.2f}")
+    print(f"{'vgos verify (fold output, subprocess)':<44} {ver_s:>8.2f} {ver_m:>13.0f} {ver_s / duck_s:>9.2f}x "
+          f"{ver_c:>7.2f}")
     row = {"events": n, "duckdb_s": duck_s, "fold_s": fold_s, "verify_s": ver_s,
-           "duckdb_mib": duck_m, "fold_mib": fold_m, "verify_mib": ver_m}
+           "duckdb_mib": duck_m, "fold_mib": fold_m, "verify_mib": ver_m,
+           "duckdb_cpu_s": duck_c, "fold_cpu_s": fold_c, "verify_cpu_s": ver_c}
     if inprocess:
         ip_s, ip_m = statistics.median(inprocess), _median(runs["inprocess"], "rss_mib")
         print(f"{'fold_files (in-process timer, no outputs)':<44} {ip_s:>8.2f} {ip_m:>13.0f} {ip_s / duck_s:>9.2f}x")

@@ -27,7 +27,9 @@ def test_fold_bench_smoke(tmp_path: Path) -> None:
         assert label in text
     (row,) = json.loads(out.read_text())
     assert row["events"] == 2000
-    assert all(row[k] > 0 for k in ("duckdb_s", "fold_s", "verify_s", "fold_mib", "verify_mib", "duckdb_mib"))
+    assert all(row[k] > 0 for k in ("duckdb_s", "fold_s", "verify_s", "fold_mib", "verify_mib", "duckdb_mib",
+                                    "duckdb_cpu_s", "fold_cpu_s", "verify_cpu_s"))
+    assert "CPU s" in text
 
 
 @pytest.mark.slow  # a separate process end to end: CI runs it (make test stays < 3 min)
