@@ -37,7 +37,7 @@ import numpy as np
 import polars as pl
 
 from vgos.canonical import sha256_hex
-from vgos.canonical_rows import SpooledSegment, _row_bytes, _SegmentSpool
+from vgos.canonical_rows import SpooledSegment, _row_bytes, _SegmentSpool, rows_pieces
 from vgos.errors import InputError
 from vgos.events import (
     FIELDS,
@@ -356,9 +356,8 @@ class _ChunkStream:
         bufs = _row_bytes(chunk, None)
         if self.count:
             self.h.update(b",")
-        for b in bufs[:-1]:
+        for b in rows_pieces(bufs):
             self.h.update(b)
-        self.h.update(memoryview(bufs[-1])[:-1])
         self.spool.add(bufs, chunk if self.spool.encoding else None)
         self.count += chunk.height
 

@@ -287,10 +287,15 @@ def _row_buffers(rows: pl.Series) -> list[Any]:
     return out
 
 
+def rows_pieces(bufs: list[Any]) -> list[Any]:
+    """The rows of row buffers (each row followed by ',') joined by commas: the last row's ',' left out, nothing
+    joined or copied."""
+    return [*bufs[:-1], memoryview(bufs[-1])[:-1]] if bufs else []
+
+
 def leaf_pieces(bufs: list[Any]) -> list[Any]:
-    """A chunk's RFC 8785 array (its Merkle leaf, the v1 segment) from its row buffers: `[`, the rows with the last
-    row's ',' left out, `]`; never joined."""
-    return [b"[", *bufs[:-1], memoryview(bufs[-1])[:-1], b"]"] if bufs else [b"[]"]
+    """A chunk's RFC 8785 array (its Merkle leaf, the v1 segment) from its row buffers: `[`, `rows_pieces`, `]`."""
+    return [b"[", *rows_pieces(bufs), b"]"]
 
 
 def hash_pieces(pieces: list[Any]) -> tuple[str, int]:
@@ -469,11 +474,8 @@ def _input_digest(kept: pl.DataFrame | OrderedSource, progress: Progress, spool:
     def feed(bufs: list[Any], first: bool) -> None:
         if not first:
             h.update(b",")
-        if not bufs:
-            return
-        for b in bufs[:-1]:
+        for b in rows_pieces(bufs):
             h.update(b)
-        h.update(memoryview(bufs[-1])[:-1])  # drop this chunk's trailing separator
 
     # Chunks are built (and, for a v2 spool, stored) by worker threads, which polars, hashlib and file writes let
     # run without the GIL, and hashed here, strictly in order; one more chunk than workers is in flight, so no worker

@@ -30,6 +30,8 @@ from vgos.canonical_rows import (
     _row_bytes,
     _SegmentSpool,
     _ts_strings,
+    leaf_pieces,
+    rows_pieces,
 )
 from vgos.errors import InputError
 from vgos.events import (
@@ -546,8 +548,7 @@ def allocations_body(g: pl.DataFrame) -> bytes:
         pl.lit(',"payout_minor":'), num["payout_minor"], pl.lit(',"principal_id":'),
         _json_str_col(g, "principal_id"), pl.lit(',"remainder_micro":'), num["remainder_micro"], pl.lit("},"),
     ]).alias("row"))["row"]
-    bufs = _row_buffers(rows)
-    return b"".join([*bufs[:-1], memoryview(bufs[-1])[:-1]])  # the last object's ',' left out
+    return b"".join(rows_pieces(_row_buffers(rows)))
 
 
 @dataclass
@@ -1021,8 +1022,7 @@ def canonical_events_bytes(events: pl.DataFrame) -> bytes:
     """RFC 8785 bytes of the JSON array of canonical events (the six SPEC §1 columns), built column-wise."""
     if events.height == 0:
         return b"[]"
-    body = b"".join(bytes(b) for b in _row_bytes(events.select(list(FIELDS)), None))
-    return b"[" + body[:-1] + b"]"
+    return b"".join(leaf_pieces(_row_bytes(events.select(list(FIELDS)), None)))
 
 
 def events_from_canonical_bytes(data: bytes) -> pl.DataFrame:

@@ -14,6 +14,7 @@ import orjson
 import polars as pl
 
 from vgos.canonical import json_string
+from vgos.canonical_rows import _row_buffers, leaf_pieces
 from vgos.events import REASONS, Reject
 
 _ESCAPED = ['"', "\\", *(chr(i) for i in range(32))]
@@ -117,8 +118,6 @@ class RejectLog(Sequence[Reject]):
         """Per reject, in (file, line) order, its serialized form: `frame_line` for the frame part (a string
         expression), `schema_line(reject)` (bytes) for the others; returned as few large buffers, not copied (the
         Arrow buffers of the column), so they can be hashed and written without joining them."""
-        from vgos.canonical_rows import _row_buffers
-
         parts = self._frame.select(pl.col("_file"), pl.col("_line"), frame_line.alias("s"))
         if self._schema:
             extra = pl.DataFrame({"_file": [f for f, _l, _r in self._schema],
@@ -174,9 +173,7 @@ class RejectLog(Sequence[Reject]):
         row = pl.concat_str([*_json_pieces("event_id", self._frame, '{"event_id":', ',"field":null,"reason":"'),
                              reason, pl.lit('","source":'), head, line, pl.lit('"},')])
         body = self._merged_lines(row, lambda r: orjson.dumps(by_id[id(r)], option=orjson.OPT_SORT_KEYS) + b",")
-        if not body:
-            return [b"[]"]
-        return [b"[", *body[:-1], memoryview(body[-1])[:-1], b"]"]  # the last row's ',' becomes the ']'
+        return leaf_pieces(body)
 
 
 def frame_rejects(rejects: Sequence[Reject]) -> RejectLog | None:

@@ -250,6 +250,7 @@ class _InputStream:
             self._seen += 1
             self._progress("verifying input segments", self._seen, self._n_segments, "segments")
             return
+        from vgos.canonical_rows import rows_pieces
         from vgos.segment_parquet import SegmentError
 
         name = f"{entry['name']} ({stored_key(entry)})"
@@ -267,9 +268,8 @@ class _InputStream:
         if bufs:
             if not self._first:
                 self._h.update(b",")
-            for b in bufs[:-1]:
+            for b in rows_pieces(bufs):
                 self._h.update(b)
-            self._h.update(memoryview(bufs[-1])[:-1])
             self._first = False
         del bufs
         if streamed is not None and self._context is not None:

@@ -532,12 +532,10 @@ def read_segment(store: BlobStore, entry: dict[str, Any]) -> bytes:
     if not entry.get("encoding"):
         return data
     from vgos import segment_parquet
+    from vgos.canonical_rows import leaf_pieces
 
     bufs, _sha, _size = segment_parquet.canonical_chunk(segment_parquet.decode(data, int(entry["rows"])))
-    if not bufs:
-        return b"[]"
-    body = b"".join(bytes(b) for b in bufs)
-    return b"[" + body[:-1] + b"]"
+    return b"".join(leaf_pieces(bufs))
 
 
 def load_ref(url: str) -> TranscriptRef:
