@@ -14,10 +14,8 @@ import orjson
 import polars as pl
 
 from vgos.canonical import json_string
-from vgos.canonical_rows import _row_buffers, leaf_pieces
+from vgos.canonical_rows import _needs_escape, _row_buffers, leaf_pieces
 from vgos.events import REASONS, Reject
-
-_ESCAPED = ['"', "\\", *(chr(i) for i in range(32))]
 
 
 def _short_name(name: str) -> str:
@@ -26,22 +24,18 @@ def _short_name(name: str) -> str:
 
 
 def _json_pieces(col: str, frame: pl.DataFrame, before: str, after: str) -> list[pl.Expr]:
-    """`concat_str` pieces of `before` + the RFC 8785 form of a string column + `after`: when no value is null or
-    needs escaping, the column itself between literal quotes (no quoted copy of it is built first)."""
+    """`concat_str` pieces of `before` + the RFC 8785 (= orjson) form of a string column + `after`, `null` for
+    nulls: when no value is null or needs escaping, the column itself between literal quotes (no quoted copy of it
+    is built first); per-value escaping only when some value needs it."""
     series = frame[col]
-    if series.null_count() == 0 and not bool(series.str.contains_any(_ESCAPED).any()):
+    escape = _needs_escape(series)
+    if series.null_count() == 0 and not escape:
         return [pl.lit(before + '"'), pl.col(col), pl.lit('"' + after)]
-    return [pl.lit(before), _json_col(col, frame), pl.lit(after)]
-
-
-def _json_col(col: str, frame: pl.DataFrame) -> pl.Expr:
-    """RFC 8785 (= orjson) form of a string column, `null` for nulls; per-value escaping only when needed."""
-    series = frame[col]
-    if bool(series.str.contains_any(_ESCAPED).any()):
+    if escape:
         quoted = pl.col(col).map_elements(json_string, return_dtype=pl.String, skip_nulls=True)
     else:
         quoted = pl.lit('"') + pl.col(col) + pl.lit('"')
-    return pl.when(pl.col(col).is_null()).then(pl.lit("null")).otherwise(quoted)
+    return [pl.lit(before), pl.when(pl.col(col).is_null()).then(pl.lit("null")).otherwise(quoted), pl.lit(after)]
 
 
 def _reason_names() -> pl.Expr:
