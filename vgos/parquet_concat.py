@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -176,13 +177,30 @@ def _field(fields: list[list[Any]], fid: int) -> list[Any] | None:
 
 def _footer(data: bytes) -> tuple[list[list[Any]], int]:
     """The parsed FileMetaData of a Parquet file's bytes and where the footer starts."""
-    if len(data) < 12 or data[:4] != MAGIC or data[-4:] != MAGIC:
+    return _parse_footer(len(data), lambda at, n: data[at:at + n])
+
+
+def _read_footer(fd: int) -> tuple[list[list[Any]], int]:
+    """`_footer` of an open file, reading only its magic bytes and footer."""
+    return _parse_footer(os.fstat(fd).st_size, lambda at, n: os.pread(fd, n, at))
+
+
+def _parse_footer(size: int, read: Callable[[int, int], bytes]) -> tuple[list[list[Any]], int]:
+    """`_footer` of a file of `size` bytes whose byte ranges `read(offset, count)` gives: the magic bytes checked,
+    the footer parsed with nothing left over."""
+    if size < 12:
         raise ParquetConcatError("not a Parquet file (magic bytes)")
-    n = int.from_bytes(data[-8:-4], "little")
-    start = len(data) - 8 - n
+    tail = read(size - 8, 8)
+    if read(0, 4) != MAGIC or tail[4:] != MAGIC:
+        raise ParquetConcatError("not a Parquet file (magic bytes)")
+    n = int.from_bytes(tail[:4], "little")
+    start = size - 8 - n
     if start < 4:
         raise ParquetConcatError("footer length out of range")
-    reader = _Reader(data[start:len(data) - 8])
+    footer = read(start, n)
+    if len(footer) != n:
+        raise ParquetConcatError("file shorter than its footer says")
+    reader = _Reader(footer)
     meta = reader.struct()
     if reader.pos != n:
         raise ParquetConcatError("footer has trailing bytes")
@@ -347,28 +365,6 @@ class LenientConcatenation:
         joined, self._joined = self._joined, None
         if joined is not None:
             joined.abort()
-
-
-def _read_footer(fd: int) -> tuple[list[list[Any]], int]:
-    """`_footer` of an open file, reading only its magic bytes and footer."""
-    size = os.fstat(fd).st_size
-    if size < 12:
-        raise ParquetConcatError("not a Parquet file (magic bytes)")
-    tail = os.pread(fd, 8, size - 8)
-    n = int.from_bytes(tail[:4], "little")
-    start = size - 8 - n
-    if os.pread(fd, 4, 0) != MAGIC or tail[4:] != MAGIC:
-        raise ParquetConcatError("not a Parquet file (magic bytes)")
-    if start < 4:
-        raise ParquetConcatError("footer length out of range")
-    footer = os.pread(fd, n, start)
-    if len(footer) != n:
-        raise ParquetConcatError("file shorter than its footer says")
-    reader = _Reader(footer)
-    meta = reader.struct()
-    if reader.pos != n:
-        raise ParquetConcatError("footer has trailing bytes")
-    return meta, start
 
 
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.ETXTBSY}
