@@ -24,6 +24,7 @@ from polars import CompatLevel
 
 from vgos.canonical import json_string
 from vgos.progress import Progress
+from vgos.string_bytes import value_blocks, view_buffers
 
 _PARALLEL_MIN = 1_000_000  # below this many rows, splitting work across threads does not pay
 _BUILD_THREADS = 2
@@ -166,26 +167,6 @@ def _row_expr(chunk: pl.DataFrame, escape: bool, currency: str | None = None) ->
     ).alias("row")
 
 
-def _view_buffers(arr: pa.Array) -> list[Any] | None:
-    """Data buffers of a string-view array when they hold exactly its values back to back, in order; else None."""
-    if not pa.types.is_string_view(arr.type) or arr.null_count or len(arr) == 0:
-        return None
-    bufs = arr.buffers()
-    views = np.frombuffer(bufs[1], dtype=np.uint32).reshape(-1, 4)[arr.offset:arr.offset + len(arr)]
-    data = bufs[2:]
-    lens = views[:, 0].astype(np.int64)
-    if int(lens.min()) <= 12:  # inline values are not in the data buffers
-        return None
-    sizes = np.array([b.size for b in data], dtype=np.int64)
-    starts = np.zeros(len(sizes) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=starts[1:])
-    pos = starts[views[:, 2].astype(np.int64)] + views[:, 3].astype(np.int64)
-    ends = pos + lens
-    if pos[0] != 0 or ends[-1] != starts[-1] or not np.array_equal(pos[1:], ends[:-1]):
-        return None
-    return list(data)
-
-
 def _compact(chunk: pl.DataFrame, currency: str | None = None) -> tuple[pl.DataFrame, bool]:
     """The chunk with its id and timestamp strings copied next to each other in row order, and whether the rows
     can be built without escaping (`_plain_values`; a constant `currency` stands for that column).
@@ -209,25 +190,13 @@ _SMALL_STRINGS = ("source_type", "currency")  # a handful of distinct values a w
 
 def _plain_data(arr: pa.Array | pa.ChunkedArray) -> bool:
     """True when no value of a string array holds a quote, a backslash or a control character (RFC 8785 escapes
-    exactly these), checked on its value bytes in one block per Arrow chunk (string views whose data buffers hold
-    exactly the values are checked in place, others copied to 64-bit offsets first)."""
-    for part in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
-        if part.null_count:
+    exactly these), checked on its value bytes in one block per Arrow chunk (`string_bytes.value_blocks`)."""
+    parts = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    if any(part.null_count for part in parts):
+        return False
+    for b in value_blocks(arr):
+        if int(b.min()) < 0x20 or np.count_nonzero(b == 0x22) or np.count_nonzero(b == 0x5C):
             return False
-        if not len(part):
-            continue
-        blocks = _view_buffers(part)
-        if blocks is None:
-            if not pa.types.is_large_string(part.type):
-                part = part.cast(pa.large_string())
-            offsets, data = part.buffers()[1:3]
-            offs = np.frombuffer(offsets, dtype=np.int64)
-            first, last = int(offs[part.offset]), int(offs[part.offset + len(part)])
-            blocks = [memoryview(data)[first:last]] if last > first else []
-        for block in blocks:
-            b = np.frombuffer(block, dtype=np.uint8)
-            if b.size and (int(b.min()) < 0x20 or np.count_nonzero(b == 0x22) or np.count_nonzero(b == 0x5C)):
-                return False
     return True
 
 
@@ -276,7 +245,7 @@ def _row_buffers(rows: pl.Series) -> list[Any]:
     out: list[Any] = []
     exported = rows.to_arrow(compat_level=CompatLevel.newest())
     for arr in exported.chunks if isinstance(exported, pa.ChunkedArray) else [exported]:
-        bufs = _view_buffers(arr)
+        bufs = view_buffers(arr)
         if bufs is None:  # not a plain view layout: copy to an offset layout and slice that
             large = arr.cast(pa.large_string())
             _, offsets, data = large.buffers()

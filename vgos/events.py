@@ -589,11 +589,34 @@ def _ts_string_to_us(col: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return valid, us
 
 
-def _str_rule(df: pl.DataFrame, name: str) -> pl.Expr:
+def _str_rule(df: pl.DataFrame, name: str, printable: frozenset[str] = frozenset()) -> pl.Expr:
+    """1..128 characters, no control character; the per-value search for control characters is left out for a
+    column in `printable` (one whose bytes a scan found all printable ASCII: `_printable`)."""
     if df.schema[name] != pl.String:
         return pl.lit(False)
     c = pl.col(name)
-    return (c.str.len_chars().is_between(1, 128) & ~c.str.contains_any(CONTROL_CHARS)).fill_null(False)
+    rule = c.str.len_chars().is_between(1, 128)
+    if name not in printable:
+        rule = rule & ~c.str.contains_any(CONTROL_CHARS)
+    return rule.fill_null(False)
+
+
+_ID_FIELDS = ("event_id", "principal_id")  # the free-text fields `_str_rule` checks
+
+
+def _printable(df: pl.DataFrame) -> frozenset[str]:
+    """The id columns of `df` whose value bytes are all printable ASCII (then none holds a control character): a
+    few numpy reductions a column instead of a search of every value for 65 characters."""
+    from vgos.string_bytes import printable_ascii
+
+    cols = [c for c in _ID_FIELDS if df.height and df.schema.get(c) == pl.String]
+    if df.height < _TS_SPLIT:
+        return frozenset(c for c in cols if printable_ascii(df[c]))
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(cols) or 1) as pool:  # the export, the copies and numpy free the GIL
+        found = list(pool.map(lambda c: printable_ascii(df[c]), cols))
+    return frozenset(c for c, ok in zip(cols, found, strict=True) if ok)
 
 
 def _amount_rule(df: pl.DataFrame, mode: str) -> tuple[pl.Expr, pl.Expr]:
@@ -795,14 +818,16 @@ def _ccy_rule(df: pl.DataFrame, mode: str, default_currency: str) -> tuple[pl.Ex
     return ok.fill_null(False), pl.when(absent).then(pl.lit(default_currency)).otherwise(c)
 
 
-def _checks(df: pl.DataFrame, v_ts: pl.Expr, v_amt: pl.Expr, v_ccy: pl.Expr) -> list[tuple[str, pl.Expr]]:
-    """(field, row is valid) per field in field order: one list for `normalize_frame` and the checked Parquet read."""
+def _checks(df: pl.DataFrame, v_ts: pl.Expr, v_amt: pl.Expr, v_ccy: pl.Expr,
+            printable: frozenset[str] = frozenset()) -> list[tuple[str, pl.Expr]]:
+    """(field, row is valid) per field in field order: one list for `normalize_frame` and the checked Parquet read
+    (`printable`: id columns known to hold only printable ASCII, see `_str_rule`)."""
     v_st = (
         pl.col("source_type").is_in(SOURCE_TYPES).fill_null(False)
         if df.schema["source_type"] == pl.String else pl.lit(False)
     )
-    return [("event_id", _str_rule(df, "event_id")), ("ts_occurred", v_ts),
-            ("principal_id", _str_rule(df, "principal_id")), ("amount_minor", v_amt),
+    return [("event_id", _str_rule(df, "event_id", printable)), ("ts_occurred", v_ts),
+            ("principal_id", _str_rule(df, "principal_id", printable)), ("amount_minor", v_amt),
             ("source_type", v_st), ("currency", v_ccy)]
 
 
@@ -818,7 +843,7 @@ def normalize_frame(
     v_ts, ts_us = _ts_rule(df, canonical_ts)
     v_amt, amt = _amount_rule(df, mode)
     v_ccy, ccy = _ccy_rule(df, mode, default_currency)
-    checks = _checks(df, v_ts, v_amt, v_ccy)
+    checks = _checks(df, v_ts, v_amt, v_ccy, frozenset() if valid else _printable(df))
     eid = pl.col("event_id") if df.schema["event_id"] == pl.String else pl.lit(None, dtype=pl.String)
     if df.height and (valid or df.select(pl.all_horizontal([ok for _, ok in checks]).all().alias("ok")).item()):
         # Every row is valid (the common case): no reject bookkeeping, no filtering copies.
@@ -938,7 +963,8 @@ def _row_check(schema: dict[str, pl.DataType], default_currency: str) -> pl.Expr
         v_ccy = (pl.col("currency") == default_currency).fill_null(False)
     else:
         v_ccy = _ccy_rule(empty, "parquet", default_currency)[0]
-    checks = _checks(empty, _ts_rule(empty)[0], _amount_rule(empty, "parquet")[0], v_ccy)
+    # The ids' control-character search is left to `_read_parquet_checked`, which scans their bytes once read.
+    checks = _checks(empty, _ts_rule(empty)[0], _amount_rule(empty, "parquet")[0], v_ccy, frozenset(_ID_FIELDS))
     return pl.all_horizontal([c for _, c in checks])
 
 
@@ -947,7 +973,11 @@ def _read_parquet_checked(path: Path, default_currency: str) -> tuple[pl.DataFra
     df = _read_frame_parquet(path, default_currency)
     if "_ok" not in df.columns:
         return df, False
-    return df.drop("_ok"), bool(df.height) and bool(df["_ok"].all())
+    ok = bool(df.height) and bool(df["_ok"].all())
+    df = df.drop("_ok")
+    # `_ok` leaves out the ids' control-character search: their bytes all printable ASCII settles it; anything
+    # else is not vouched for here (`normalize_frame` then runs every check, that search included).
+    return df, ok and _printable(df) == frozenset(_ID_FIELDS)
 
 
 def _frame_from_events(kept: list[dict[str, Any]]) -> pl.DataFrame:

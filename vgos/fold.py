@@ -268,7 +268,7 @@ def _repeat_candidates(ids: pl.Series) -> np.ndarray | None:
     keys = ids.hash().to_numpy() >> np.uint64(bits)
     keys <<= np.uint64(bits)
     keys |= np.arange(n, dtype=np.uint64)
-    keys.sort()
+    keys = _sorted_ints(keys)
     prefix = keys >> np.uint64(bits)
     same = prefix[1:] == prefix[:-1]
     if not same.any():
@@ -279,6 +279,14 @@ def _repeat_candidates(ids: pl.Series) -> np.ndarray | None:
     mask = np.zeros(n, dtype=bool)
     mask[(keys[hit] & np.uint64((1 << bits) - 1)).astype(np.int64)] = True
     return mask
+
+
+def _sorted_ints(keys: np.ndarray) -> np.ndarray:
+    """`keys` (distinct 64-bit integers, so any sort gives the same result) in ascending order, as a new read-only
+    array: polars' sort, about four times cheaper than numpy's on millions of keys even on one thread."""
+    out = pl.Series(keys).sort().to_numpy()
+    assert out.dtype == keys.dtype and len(out) == len(keys)
+    return out
 
 
 def _index(rows: np.ndarray) -> pl.Series:
@@ -298,11 +306,11 @@ def _ts_order(ts: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarra
     keys = ts - lo
     keys <<= bits
     keys |= rows
-    keys.sort()
+    keys = _sorted_ints(keys)
     order = keys & ((1 << bits) - 1)
-    keys >>= bits
-    keys += lo
-    return order, keys
+    sorted_ts = keys >> bits
+    sorted_ts += lo
+    return order, sorted_ts
 
 
 def _break_ties(order: np.ndarray, sorted_ts: np.ndarray, ids_at: Callable[[np.ndarray], pl.Series]
