@@ -347,6 +347,16 @@ def _body(df: pl.DataFrame, currency: str | None) -> pl.DataFrame:
     return df.select(*_BODY, *([] if currency is not None else ["currency"])).rechunk()
 
 
+def _one_chunk(df: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """`df` with these columns each copied to one chunk, one at a time, each copy replacing its column in `df`: the
+    chunks it replaces are freed before the next copy is made (the caller hands `df` over), so the copies reuse
+    their memory instead of touching as much fresh memory again (`_body` of the result then copies nothing)."""
+    for c in columns:
+        if df[c].n_chunks() > 1:
+            df = df.with_columns(df.get_column(c).rechunk())
+    return df
+
+
 def _sorted_in_window(ts: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(rows where `ok` sorted by (ts, row), their ts): the fold order before the duplicates are known (dropping
     a row later drops one timestamp string of its instant, and ties are broken once the kept rows are known)."""
@@ -380,19 +390,19 @@ def _intake(
     in_window, reason = _window_rule(window, policy)
     ok = df.select(in_window.alias("ok"))["ok"].to_numpy()
     canonical = not (df["ts_us"].null_count() or df["event_id"].null_count())
-    # Beside the duplicate search (this thread): the columns to gather copied to one chunk, and the window's rows
-    # sorted by instant (numpy's sort and polars' copy release the GIL).
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        body = pool.submit(_body, df, currency)
+    # The window's rows sorted by instant on a second thread (polars' sort and numpy release the GIL), beside the
+    # copy of the columns the fold order gathers to one chunk and the duplicate search (this thread).
+    with ThreadPoolExecutor(max_workers=1) as pool:
         if canonical:
             by_ts = pool.submit(_sorted_in_window, df["ts_us"].to_numpy(), ok)
+        df = _one_chunk(df, [*_BODY, *([] if currency is not None else ["currency"])])
         keep, reject_frames = _dedupe(df, ok, reason)
         progress("sorting into fold order")
         rej = pl.concat(reject_frames).sort(["_file", "_line"])
         if canonical:
             rows, sorted_ts = by_ts.result()
             perm, kept_ts = _kept_order(df["event_id"], keep, rows, sorted_ts)
-            kept: pl.DataFrame | OrderedSource = OrderedSource(body.result(), perm, kept_ts, currency, FIELDS)
+            kept: pl.DataFrame | OrderedSource = OrderedSource(_body(df, currency), perm, kept_ts, currency, FIELDS)
             if not ordered:
                 kept = kept.chunk(0, kept.rows)
         else:  # nulls: not canonical rows, the general sort decides

@@ -65,5 +65,8 @@ _SLICE = 1 << 17
 def printable_ascii(col: pl.Series) -> bool:
     """True when every byte of every value of a string column is printable ASCII (0x20–0x7E), so no value holds a
     control character (C0, DEL or C1: C1 needs a byte ≥ 0x80); False says nothing, an exact check must decide."""
-    return all(int(b.min()) >= 0x20 and int(b.max()) <= 0x7E
-               for b in value_blocks(col.to_arrow(compat_level=CompatLevel.newest()), in_place=False))
+    for start in range(0, len(col), _SLICE):  # exported a slice at a time: polars copies the views it exports
+        arr = col.slice(start, _SLICE).to_arrow(compat_level=CompatLevel.newest())
+        if not all(int(b.min()) >= 0x20 and int(b.max()) <= 0x7E for b in value_blocks(arr, in_place=False)):
+            return False
+    return True
