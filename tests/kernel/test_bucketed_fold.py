@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import vgos.buckets as buckets
 import vgos.transcript as transcript
+from tests.examples import examples
 from tests.kernel.strategies import CUTOFF, EVENT_IDS, WINDOW, _fmt_ts, record
 from tests.kernel.writers import write
 from vgos.errors import InputError
@@ -35,7 +36,7 @@ from vgos.storage import open_store
 from vgos.transcript import build_segments, merkle_root, rejects_bytes, write_transcript
 
 POLICY = load_policy(None)
-SETTINGS = settings(max_examples=60, deadline=None,
+SETTINGS = settings(max_examples=examples(60), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 # A few instants (in, at the edges of and outside the window) that many records share, so ties cross bucket edges.
 TIES = [CUTOFF - dt.timedelta(hours=h, microseconds=m)

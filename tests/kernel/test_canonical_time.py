@@ -8,6 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from vgos.canonical_rows import _ts_strings, _ts_strings_strftime
 from vgos.events import MAX_TS_US, MIN_TS_US, _civil_ts_us
 from vgos.events import _round_trip_ts_us as _round_trip  # the reference: strptime, then strftime back
@@ -17,7 +18,7 @@ _us = st.one_of(st.integers(MIN_TS_US, MAX_TS_US),
                 st.integers(-(10**6), 10**6).map(lambda d: 1_758_660_600_000_000 + d * 1_000_000))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(_us, min_size=1, max_size=200), st.integers(1, 3))
 def test_table_strings_equal_strftime(values: list[int], repeat: int) -> None:
     import vgos.canonical_rows as fold
@@ -39,7 +40,7 @@ _MUTATIONS = ["2025-02-29T10:00:00Z", "2024-02-29T10:00:00Z", "2100-02-29T00:00:
               "0000-01-01T00:00:00Z", "2025-01-01T00:00:00.000001Z", "2025-01-01T00:00:00Z\n", "２025-01-01T00:00:00Z"]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(_us, max_size=5), st.lists(st.sampled_from(_MUTATIONS), max_size=2))
 def test_civil_parse_agrees_with_the_round_trip(values: list[int], odd: list[str]) -> None:
     canonical = _ts_strings_strftime(pl.Series(values, dtype=pl.Int64)).to_list()

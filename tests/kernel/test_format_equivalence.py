@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.kernel.strategies import EVENT_IDS, WINDOW, record
 from tests.kernel.writers import FIELDS
 from vgos.errors import InputError
@@ -102,7 +103,7 @@ def _outcome(path: Path, first_line: int, fold=fold_files) -> tuple:
     return (r.output_digest, rejects)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(edge_record(), max_size=25), st.data())
 def test_every_format_and_encoding_gives_one_digest(records: list[dict[str, Any]], data: st.DataObject) -> None:
     if records:  # some exact copies: the duplicate rule must see them the same way everywhere

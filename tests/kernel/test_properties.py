@@ -12,13 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.kernel.strategies import WINDOW, window_records
 from tests.kernel.writers import write, write_jsonl
 from vgos.fold import FoldResult, fold_files, fold_reference
 from vgos.policy import load_policy
 
 POLICY = load_policy()
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _fold_split(records: list[dict], parts: list[tuple[int, str]], fold=fold_files) -> FoldResult:

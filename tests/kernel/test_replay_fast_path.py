@@ -12,6 +12,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.kernel.strategies import WINDOW, window_records
 from tests.kernel.writers import write
 from vgos.fold import _fold_kept_as_given, fold_canonical, fold_files
@@ -47,7 +48,7 @@ MUTATIONS = {
 }
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=window_records(max_size=25), mutation=st.sampled_from(sorted(MUTATIONS)), at=st.integers(0, 100),
        rejected=st.integers(0, 3), cuts=st.lists(st.integers(1, 30), max_size=3))
 def test_shortcut_equals_the_general_replay(records: list[dict[str, Any]], mutation: str, at: int,

@@ -16,6 +16,8 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
+
 WINDOW = "2025-09-23"
 PRINCIPALS = ("P1", "P2", "P3")
 
@@ -110,7 +112,7 @@ class World:
                                actor=self.actor(), db_url=self.db)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(first=amounts, ops=steps)
 def test_money_moves_at_most_once_and_the_books_agree(vgos_home: Path, monkeypatch, first: dict[str, int],
                                                       ops) -> None:

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vgos.transcript as transcript
+from tests.examples import examples
 from tests.kernel.strategies import WINDOW, window_records
 from tests.kernel.writers import write
 from tests.transcript import old_impl
@@ -40,7 +41,7 @@ from vgos.trust import trusted_keys
 
 POLICY = load_policy(None)
 FORMATS = st.sampled_from(["jsonl", "csv", "parquet"])
-SETTINGS = settings(max_examples=40, deadline=None,
+SETTINGS = settings(max_examples=examples(40), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
@@ -94,7 +95,7 @@ _pid = st.text(min_size=0, max_size=5) | st.sampled_from(["a,b", 'q"', "l\nf", "
 _val = st.integers(-(2**60), 2**60) | st.sampled_from([True, None, "1,2", 1.5])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.tuples(_pid, _val), max_size=5))
 def test_allocations_csv_on_any_values(rows: list[tuple[Any, Any]]) -> None:
     allocs = [Allocation(p, 1, v, 0, 0, 0, v) for p, v in rows]
@@ -124,7 +125,7 @@ def test_replay_fold_equals_the_old_one(records: list[dict[str, Any]], fmt: str,
 _any_pid = st.text(min_size=1, max_size=6) | st.sampled_from(['q"', "b\\s", "c\x00t", "\x1f", "😀", "\ue000"])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(rows=st.lists(st.tuples(_any_pid, st.integers(1, 9), st.integers(-(2**40), 2**40), st.integers(0, 10**6 - 1),
                                st.integers(0, 1)), max_size=6, unique_by=lambda r: r[0]),
        rejected=st.integers(0, 5))
