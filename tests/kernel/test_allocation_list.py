@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from tests.examples import examples
 from tests.kernel.strategies import WINDOW, window_records
 from tests.kernel.writers import write
 from vgos.allocation_list import AllocationList
@@ -20,7 +21,7 @@ from vgos.report import fold_summary_parts
 POLICY = load_policy(None)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(window_records())
 def test_lazy_allocations_read_as_the_eager_ones(tmp_path_factory: pytest.TempPathFactory, records: list) -> None:
     path = write(tmp_path_factory.mktemp("w") / "events", "parquet", records)

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vgos.canonical_rows as canonical_rows
+from tests.examples import examples
 from vgos.events import MAX_TS_US, MIN_TS_US
 from vgos.fold import _fold_order, _fold_permutation, fold_files, fold_reference, intake_files
 from vgos.policy import load_policy
@@ -25,10 +26,10 @@ WINDOW = "2025-09-23"
 CUTOFF = dt.datetime(2025, 9, 23, 20, 50, tzinfo=dt.UTC)
 IDS = ["a", "aa", "ab", "b", "B", "Z", "z", "é", "e\u0301", "日本", "😀", "\ue000", "\uffff", "ÿ", "a\u00a0", "~",
        " x", "a-1", "a-10", "a-9", "q\"", "b\\"]
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.tuples(st.one_of(st.sampled_from([0, 1, -1, 5]), st.integers(MIN_TS_US, MAX_TS_US)),
                           st.one_of(st.sampled_from(IDS), st.text(min_size=1, max_size=5))),
                 unique_by=lambda p: p[1], max_size=60))
@@ -101,7 +102,7 @@ def test_large_window_with_ties_repeats_and_whole_seconds(tmp_path: Path, monkey
     assert list(fast.rejects) == list(ref.rejects)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.lists(st.integers(-3 * 86_400, 3 * 86_400), min_size=1, max_size=30), st.integers(0, 2))
 def test_fold_order_of_canonical_rows_equals_a_sort(seconds: list[int], micro: int) -> None:
     """`_fold_order` (the bucketed fold's) above the table threshold equals polars' sort and strftime."""

@@ -14,6 +14,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.kernel.strategies import WINDOW, window_records
 from tests.kernel.writers import write
 from vgos.canonical import jcs_bytes
@@ -67,7 +68,7 @@ def _old_largest(allocations: list[Allocation], n: int) -> list[Allocation]:
 # ---------------------------------------------------------------------------------------------- the properties
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=window_records(max_size=30), fmt=st.sampled_from(["jsonl", "csv", "parquet"]),
        max_rows=st.integers(-3, 6))
 def test_outputs_equal_the_previous_implementation(records: list[dict[str, Any]], fmt: str, max_rows: int) -> None:
@@ -90,7 +91,7 @@ def test_outputs_equal_the_previous_implementation(records: list[dict[str, Any]]
 _text = st.one_of(st.none(), st.text(max_size=6), st.sampled_from(['q"', "b\\s", "t\tab", "😀", "\ue000", "a:7"]))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.tuples(_text, st.sampled_from(["SCHEMA_INVALID", "DUPLICATE_EVENT"]), _text, _text, _text),
                 max_size=8))
 def test_rejects_segment_on_any_reject_values(rows: list[tuple]) -> None:
@@ -109,7 +110,7 @@ def test_rejects_segment_falls_back_for_other_values() -> None:
 _pid = st.text(min_size=1, max_size=8) | st.sampled_from(['],"schema":"vgos.seal/1",', '"]', "\\", "]"])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.tuples(_pid, st.integers(-(2**53) + 1, 2**53 - 1)), max_size=5, unique_by=lambda t: t[0]))
 def test_allocations_slice_of_any_seal(rows: list[tuple[str, int]]) -> None:
     seal = {"schema": "vgos.seal/1", "window": {"window_id": WINDOW}, "totals": {"events_kept": 1},

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.kernel.strategies import EVENT_IDS, WINDOW, window_records
 from tests.kernel.writers import write, write_jsonl
 from vgos.events import DUPLICATE_PRIOR_WINDOW, REASONS
@@ -21,7 +22,7 @@ from vgos_app.demo import seed_events_path
 POLICY = load_policy()
 ZERO = "0" * 64
 SPEC_DIGEST = "90833464347fd19e2779e0929d7e57b81d4e951f1d96e84eab947d8c4bf97a73"
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FOLDS = pytest.mark.parametrize("fold", [fold_files, fold_reference], ids=["fast", "reference"])
 
 

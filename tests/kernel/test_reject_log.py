@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.kernel.strategies import WINDOW, window_records
 from tests.kernel.writers import write
 from vgos.fold import fold_files
@@ -23,7 +24,7 @@ POLICY = load_policy(None)
 NAMES = ["events", 'q"uote', "back\\slash", "co:lon", "é😀"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=window_records(max_size=30), split=st.integers(0, 30),
        fmts=st.tuples(*[st.sampled_from(["jsonl", "csv", "parquet"])] * 2),
        names=st.tuples(*[st.sampled_from(NAMES)] * 2), prior=st.booleans())

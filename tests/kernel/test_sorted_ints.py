@@ -8,13 +8,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from vgos.fold import _repeat_candidates, _sorted_ints
 
 U64 = st.integers(0, 2**64 - 1)
 I64 = st.integers(-(2**63), 2**63 - 1)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.one_of(st.lists(U64, unique=True, max_size=300).map(lambda v: np.array(v, dtype=np.uint64)),
                  st.lists(I64, unique=True, max_size=300).map(lambda v: np.array(v, dtype=np.int64))))
 def test_sorted_ints_equals_numpy(keys: np.ndarray) -> None:

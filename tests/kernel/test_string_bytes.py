@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from vgos.events import CONTROL_CHARS, SCHEMA_INVALID, read_fast, read_reference
 from vgos.string_bytes import printable_ascii
 
@@ -32,7 +33,7 @@ def _layouts(values: list[str], cut: int) -> list[pl.Series]:
     return [s, chunked, gathered, padded, from_arrow]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(VALUES, st.integers(0, 50))
 def test_printable_ascii_matches_a_per_character_oracle_on_every_layout(values: list[str], cut: int) -> None:
     expected = all(0x20 <= ord(ch) <= 0x7E for v in values for ch in v)
@@ -55,7 +56,7 @@ def _rows(n: int) -> list[dict[str, object]]:
             for i in range(n)]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.sampled_from(["\x00", "\x1f", "\x7f", "\x80", "\x85", "\x9f"]), st.sampled_from(["event_id", "principal_id"]),
        st.integers(0, 39))
 def test_a_control_character_in_a_typed_parquet_id_is_still_rejected(tmp_path_factory, ctl: str, field: str,

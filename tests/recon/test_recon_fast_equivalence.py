@@ -19,6 +19,7 @@ from recon.digest import result_digest
 from recon.fast import reconcile_frames, split_clean
 from recon.frames import MatchFrame, receipt_frame
 from recon.match import reconcile
+from tests.examples import examples
 from vgos.canonical import jcs_bytes, sha256_hex
 
 WINDOW, DIGEST = "2025-09-23", "d" * 64
@@ -108,7 +109,8 @@ def _with_items(batches, items):
     return [b | {"items": [i for i in items if i["provider_batch_id"] == b["provider_batch_id"]]} for b in batches]
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(100), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(windows(), st.randoms(use_true_random=False))
 def test_columnar_reconcile_is_the_exact_rules(window, rnd):
     batches, items, receipts, tol = window
@@ -128,7 +130,7 @@ def test_columnar_reconcile_is_the_exact_rules(window, rnd):
     assert got.result_digest == want.result_digest == sha256_hex(jcs_bytes(want.to_dict()))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.tuples(st.text(min_size=1, max_size=6), st.text(max_size=6), st.none() | st.text(max_size=4),
                           st.integers(0, 100)), min_size=0, max_size=8, unique_by=lambda t: t[0]))
 def test_columnar_digest_escapes_like_the_canonical_form(rows):

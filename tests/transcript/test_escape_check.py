@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from vgos.canonical import jcs_bytes
 from vgos.canonical_rows import _compact, _plain_values, _row_bytes
 from vgos.fold import _seal_bytes_from_frame, allocations_body
@@ -68,7 +69,7 @@ def _oracle(df: pl.DataFrame, currency: str | None) -> bool:
     return not any(_needs_escape(v) for v in values)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(_chunks(), st.sampled_from([None, "USD", 'U"D']))
 def test_plain_check_agrees_with_a_per_character_oracle(df: pl.DataFrame, currency: str | None) -> None:
     expected = _oracle(df, currency)
@@ -78,7 +79,7 @@ def test_plain_check_agrees_with_a_per_character_oracle(df: pl.DataFrame, curren
     assert compacted.equals(df)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(_chunks())
 def test_rows_equal_rfc8785_whenever_only_ids_may_escape(df: pl.DataFrame) -> None:
     """The fold's values: source type, currency and timestamps never escape (the intake checked them); ids may."""

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vgos.transcript as transcript
+from tests.examples import examples
 from tests.kernel.strategies import WINDOW, window_records
 from tests.kernel.writers import write
 from tests.transcript.conftest import SEED_EVENTS, SEED_WINDOW
@@ -43,7 +44,7 @@ from vgos.trust import trusted_keys
 
 POLICY = load_policy(None)
 VGOS = str(Path(sys.executable).parent / "vgos")
-SETTINGS = settings(max_examples=30, deadline=None,
+SETTINGS = settings(max_examples=examples(30), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
