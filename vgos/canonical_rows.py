@@ -24,7 +24,7 @@ from polars import CompatLevel
 
 from vgos.canonical import json_string
 from vgos.progress import Progress
-from vgos.string_bytes import value_blocks, view_buffers
+from vgos.string_bytes import has_bytes, value_blocks, view_buffers
 
 _PARALLEL_MIN = 1_000_000  # below this many rows, splitting work across threads does not pay
 _BUILD_THREADS = 2
@@ -125,8 +125,11 @@ _ESCAPED = ['"', "\\", *(chr(i) for i in range(32))]
 
 
 def _needs_escape(col: pl.Series) -> bool:
-    """True when some value has a character RFC 8785 escapes (quote, backslash, control)."""
-    return bool(col.str.contains_any(_ESCAPED).any())
+    """True when some value has a character RFC 8785 escapes (quote, backslash, control): a byte scan of the values
+    (`string_bytes.has_bytes`; these characters are all ASCII), a per-value search when the column has nulls."""
+    if col.null_count():
+        return bool(col.str.contains_any(_ESCAPED).any())
+    return has_bytes(col, below=0x20, among=b'"\\')
 
 
 def _json_str_col(df: pl.DataFrame, name: str) -> pl.Expr:

@@ -70,3 +70,20 @@ def printable_ascii(col: pl.Series) -> bool:
         if not all(int(b.min()) >= 0x20 and int(b.max()) <= 0x7E for b in value_blocks(arr, in_place=False)):
             return False
     return True
+
+
+def has_bytes(col: pl.Series, *, below: int = 0, among: bytes = b"") -> bool:
+    """True when some value of a string column without nulls holds a byte below `below` or one of the ASCII bytes
+    `among`: for ASCII characters the answer of a per-value search for them, since UTF-8 uses bytes below 0x80 for
+    nothing else (`below` must be at most 0x80)."""
+    if not 0 <= below <= 0x80 or any(b >= 0x80 for b in among):
+        raise ValueError("has_bytes looks for ASCII bytes only")
+    if col.null_count():
+        raise ValueError("has_bytes takes a column without nulls")
+    wanted = np.frombuffer(among, dtype=np.uint8)
+    for start in range(0, len(col), _SLICE):
+        arr = col.slice(start, _SLICE).to_arrow(compat_level=CompatLevel.newest())
+        for b in value_blocks(arr, in_place=False):
+            if (below and int(b.min()) < below) or any(np.count_nonzero(b == w) for w in wanted):
+                return True
+    return False

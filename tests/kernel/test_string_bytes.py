@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.examples import examples
+from vgos.canonical_rows import _needs_escape
 from vgos.events import CONTROL_CHARS, SCHEMA_INVALID, read_fast, read_reference
-from vgos.string_bytes import printable_ascii
+from vgos.string_bytes import has_bytes, printable_ascii
 
 # Short (inline in a string view) and long (out of line) values; controls of C0, DEL and C1, other non-ASCII.
 CHARS = st.sampled_from(["a", "Z", "0", "-", " ", "~", '"', "\\", "\x00", "\x1f", "\x7f", "\x80", "\x85", "\x9f",
@@ -81,3 +82,25 @@ def test_printable_non_ascii_ids_are_kept(tmp_path: Path) -> None:
     assert rejects == []
     assert frame["principal_id"][2] == "Ünïcødé \u00a0😀"
     assert frame["event_id"][3] == "é" * 128
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(VALUES, st.integers(0, 50))
+def test_has_bytes_answers_what_a_per_value_search_answers(values: list[str], cut: int) -> None:
+    """The escape test (control, quote, backslash) and the CSV test (comma, quote, CR, LF) by bytes, on every layout,
+    against the character search they replace."""
+    escaped = ['"', "\\", *(chr(i) for i in range(32))]
+    csv_special = [",", '"', "\r", "\n"]
+    for col in _layouts(values, cut):
+        assert has_bytes(col, below=0x20, among=b'"\\') == any(ch in escaped for v in values for ch in v)
+        assert _needs_escape(col) == bool(col.str.contains_any(escaped).any())
+        assert has_bytes(col, among=b',"\r\n') == any(ch in csv_special for v in values for ch in v)
+
+
+def test_has_bytes_refuses_what_it_cannot_answer() -> None:
+    import pytest
+
+    with pytest.raises(ValueError):
+        has_bytes(pl.Series(["a", None]), among=b"a")
+    with pytest.raises(ValueError):
+        has_bytes(pl.Series(["a"]), among="é".encode())
