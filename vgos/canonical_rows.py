@@ -24,7 +24,7 @@ from polars import CompatLevel
 
 from vgos.canonical import json_string
 from vgos.progress import Progress
-from vgos.string_bytes import has_bytes, value_blocks, view_buffers
+from vgos.string_bytes import block_has, has_bytes, value_blocks, view_buffers
 
 _PARALLEL_MIN = 1_000_000  # below this many rows, splitting work across threads does not pay
 _BUILD_THREADS = 2
@@ -122,6 +122,7 @@ def _ts_strings_strftime(ts_us: pl.Series) -> pl.Series:
 
 
 _ESCAPED = ['"', "\\", *(chr(i) for i in range(32))]
+_ESCAPED_ASCII = b'"\\'  # with every byte below 0x20: what RFC 8785 escapes, as bytes
 
 
 def _needs_escape(col: pl.Series) -> bool:
@@ -129,7 +130,7 @@ def _needs_escape(col: pl.Series) -> bool:
     (`string_bytes.has_bytes`; these characters are all ASCII), a per-value search when the column has nulls."""
     if col.null_count():
         return bool(col.str.contains_any(_ESCAPED).any())
-    return has_bytes(col, below=0x20, among=b'"\\')
+    return has_bytes(col, below=0x20, among=_ESCAPED_ASCII)
 
 
 def _json_str_col(df: pl.DataFrame, name: str) -> pl.Expr:
@@ -197,10 +198,7 @@ def _plain_data(arr: pa.Array | pa.ChunkedArray) -> bool:
     parts = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     if any(part.null_count for part in parts):
         return False
-    for b in value_blocks(arr):
-        if int(b.min()) < 0x20 or np.count_nonzero(b == 0x22) or np.count_nonzero(b == 0x5C):
-            return False
-    return True
+    return not any(block_has(b, 0x20, _ESCAPED_ASCII) for b in value_blocks(arr))
 
 
 def _plain_strings(col: pl.Series) -> bool:

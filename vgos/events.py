@@ -833,17 +833,22 @@ def _checks(df: pl.DataFrame, v_ts: pl.Expr, v_amt: pl.Expr, v_ccy: pl.Expr,
 
 def normalize_frame(
     df: pl.DataFrame, *, source: str, mode: str, default_currency: str, canonical_ts: pl.Series | None = None,
-    valid: bool = False,
+    valid: bool = False, printable: frozenset[str] | None = None,
 ) -> tuple[pl.DataFrame, list[tuple[int, Reject]]]:
     """Columnar normalization of one file's rows (with `_line`): canonical columns and SCHEMA_INVALID rejects.
 
     `canonical_ts`, when the caller already has it, is `_canonical_ts_to_us(df["ts_occurred"])` (not None).
-    `valid=True`: the caller evaluated these checks on every row of `df` (`_read_parquet_checked`), all passed."""
+    `valid=True`: the caller evaluated these checks on every row of `df` (`_read_parquet_checked`), all passed.
+    `printable`: `_printable(df)` when the caller has it already."""
     _require_columns(Path(source), df.columns)
     v_ts, ts_us = _ts_rule(df, canonical_ts)
     v_amt, amt = _amount_rule(df, mode)
     v_ccy, ccy = _ccy_rule(df, mode, default_currency)
-    checks = _checks(df, v_ts, v_amt, v_ccy, frozenset() if valid else _printable(df))
+    if valid:
+        printable = frozenset()  # the checks are not evaluated
+    elif printable is None:
+        printable = _printable(df)
+    checks = _checks(df, v_ts, v_amt, v_ccy, printable)
     eid = pl.col("event_id") if df.schema["event_id"] == pl.String else pl.lit(None, dtype=pl.String)
     if df.height and (valid or df.select(pl.all_horizontal([ok for _, ok in checks]).all().alias("ok")).item()):
         # Every row is valid (the common case): no reject bookkeeping, no filtering copies.
@@ -968,16 +973,20 @@ def _row_check(schema: dict[str, pl.DataType], default_currency: str) -> pl.Expr
     return pl.all_horizontal([c for _, c in checks])
 
 
-def _read_parquet_checked(path: Path, default_currency: str) -> tuple[pl.DataFrame, bool]:
-    """(event columns and `_line`, every row valid): the checks run with the decoding, not in a second pass."""
+def _read_parquet_checked(path: Path, default_currency: str) -> tuple[pl.DataFrame, bool, frozenset[str] | None]:
+    """(event columns and `_line`, every row valid, `_printable` of them when it was computed): the checks run
+    with the decoding, not in a second pass."""
     df = _read_frame_parquet(path, default_currency)
     if "_ok" not in df.columns:
-        return df, False
+        return df, False, None
     ok = bool(df.height) and bool(df["_ok"].all())
     df = df.drop("_ok")
+    if not ok:
+        return df, False, None
     # `_ok` leaves out the ids' control-character search: their bytes all printable ASCII settles it; anything
     # else is not vouched for here (`normalize_frame` then runs every check, that search included).
-    return df, ok and _printable(df) == frozenset(_ID_FIELDS)
+    printable = _printable(df)
+    return df, printable == frozenset(_ID_FIELDS), printable
 
 
 def _frame_from_events(kept: list[dict[str, Any]]) -> pl.DataFrame:
@@ -1006,9 +1015,9 @@ def read_fast(path: Path, default_currency: str) -> tuple[pl.DataFrame, list[tup
         kept, rejects = read_reference(path, default_currency)
         return _frame_from_events(kept), rejects
     if fmt == "parquet":
-        df, valid = _read_parquet_checked(path, default_currency)
+        df, valid, printable = _read_parquet_checked(path, default_currency)
         return normalize_frame(df, source=str(path), mode="parquet", default_currency=default_currency,
-                               valid=valid)
+                               valid=valid, printable=printable)
     df = _read_frame_csv(path)
     if df is None:
         return pl.DataFrame(schema=CANON_SCHEMA), []

@@ -62,14 +62,21 @@ def value_blocks(arr: pa.Array | pa.ChunkedArray, *, in_place: bool = True) -> I
 _SLICE = 1 << 17
 
 
+def series_blocks(col: pl.Series) -> Iterator[np.ndarray]:
+    """`value_blocks` of a polars string column, exported a slice at a time (polars copies the views it exports)."""
+    for start in range(0, len(col), _SLICE):
+        yield from value_blocks(col.slice(start, _SLICE).to_arrow(compat_level=CompatLevel.newest()), in_place=False)
+
+
+def block_has(b: np.ndarray, below: int, wanted: bytes) -> bool:
+    """True when the byte block holds a byte below `below` or one of the bytes `wanted`."""
+    return (bool(below) and int(b.min()) < below) or any(np.count_nonzero(b == w) for w in wanted)
+
+
 def printable_ascii(col: pl.Series) -> bool:
     """True when every byte of every value of a string column is printable ASCII (0x20–0x7E), so no value holds a
     control character (C0, DEL or C1: C1 needs a byte ≥ 0x80); False says nothing, an exact check must decide."""
-    for start in range(0, len(col), _SLICE):  # exported a slice at a time: polars copies the views it exports
-        arr = col.slice(start, _SLICE).to_arrow(compat_level=CompatLevel.newest())
-        if not all(int(b.min()) >= 0x20 and int(b.max()) <= 0x7E for b in value_blocks(arr, in_place=False)):
-            return False
-    return True
+    return all(int(b.min()) >= 0x20 and int(b.max()) <= 0x7E for b in series_blocks(col))
 
 
 def has_bytes(col: pl.Series, *, below: int = 0, among: bytes = b"") -> bool:
@@ -80,10 +87,4 @@ def has_bytes(col: pl.Series, *, below: int = 0, among: bytes = b"") -> bool:
         raise ValueError("has_bytes looks for ASCII bytes only")
     if col.null_count():
         raise ValueError("has_bytes takes a column without nulls")
-    wanted = np.frombuffer(among, dtype=np.uint8)
-    for start in range(0, len(col), _SLICE):
-        arr = col.slice(start, _SLICE).to_arrow(compat_level=CompatLevel.newest())
-        for b in value_blocks(arr, in_place=False):
-            if (below and int(b.min()) < below) or any(np.count_nonzero(b == w) for w in wanted):
-                return True
-    return False
+    return any(block_has(b, below, among) for b in series_blocks(col))
