@@ -278,8 +278,8 @@ class Concatenation:
             raise ParquetConcatError("the concatenation is closed")
         return self._fd
 
-    def add(self, part: Path) -> None:
-        """Append one Parquet file (its schema must be the first part's)."""
+    def add(self, part: Path) -> int:
+        """Append one Parquet file (its schema must be the first part's); the number of bytes appended."""
         name = Path(part).name
         src = os.open(part, os.O_RDONLY)
         try:
@@ -298,8 +298,13 @@ class Concatenation:
             self._rows += num[2] if num else 0
             _copy_range(src, self._require_fd(), len(MAGIC), start - len(MAGIC))
             self._pos += start - len(MAGIC)
+            return start - len(MAGIC)
         finally:
             os.close(src)
+
+    def sync(self) -> None:
+        """fdatasync what has been appended so far (the file's final fsync then has little left to write)."""
+        os.fdatasync(self._require_fd())
 
     def close(self) -> int:
         """Write the footer listing every row group and close the file; its row count."""
@@ -340,11 +345,20 @@ class LenientConcatenation:
         except self.GIVE_UP:
             self._joined = None
 
-    def add(self, part: Path) -> None:
-        """Append a part, or give up."""
+    def add(self, part: Path) -> int:
+        """Append a part, or give up; the number of bytes appended (0 once given up)."""
         if self._joined is not None:
             try:
-                self._joined.add(part)
+                return self._joined.add(part)
+            except self.GIVE_UP:
+                self.abort()
+        return 0
+
+    def sync(self) -> None:
+        """fdatasync what has been appended so far, or give up."""
+        if self._joined is not None:
+            try:
+                self._joined.sync()
             except self.GIVE_UP:
                 self.abort()
 

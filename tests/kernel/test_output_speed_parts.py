@@ -131,6 +131,69 @@ def test_a_lenient_concatenation_gives_up_and_leaves_nothing(tmp_path: Path) -> 
         Concatenation(tmp_path / "empty.parquet").close()
 
 
+def _spooled(kept: pl.DataFrame, folder: Path, n: int = 4) -> list[tuple[list[Any], pl.DataFrame]]:
+    from vgos.canonical_rows import _row_bytes
+
+    step = -(-kept.height // n)
+    return [(_row_bytes(c, None), c) for c in (kept.slice(i, step) for i in range(0, kept.height, step))]
+
+
+def test_the_spool_appends_and_syncs_normalized_parquet_as_segments_arrive(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each v2 segment is appended to normalized.parquet while later ones are still coming, and the file is
+    fdatasynced as it grows (the outputs' final fsync then has little left to write); the bytes are those of
+    concatenating the finished segments."""
+    import os
+
+    from vgos import canonical_rows
+
+    _parts, kept = _segments(tmp_path)
+    chunks = _spooled(kept, tmp_path)
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd))[1])
+    monkeypatch.setattr(canonical_rows._SegmentSpool, "_SYNC_EVERY", 1)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    writer = canonical_rows._SegmentSpool(spool, "parquet")
+    out = spool / "normalized.parquet"
+    for i, (bufs, chunk) in enumerate(chunks[:-1]):
+        writer.stored(writer.store(i, bufs, chunk))
+    for j in writer._joins:  # appended before the last segment even exists
+        j.result()
+    assert out.stat().st_size > 0 and len(synced) == len(chunks) - 1
+    writer.add(*chunks[-1])
+    segments = writer.finish()
+    assert writer.output == out and len(segments) == len(chunks)
+    concat_files([s.path for s in segments], tmp_path / "all.parquet")
+    assert out.read_bytes() == (tmp_path / "all.parquet").read_bytes()
+    assert pl.read_parquet(out).equals(kept)
+
+
+def test_a_failed_segment_leaves_no_normalized_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vgos import canonical_rows
+
+    _parts, kept = _segments(tmp_path)
+    chunks = _spooled(kept, tmp_path)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    writer = canonical_rows._SegmentSpool(spool, "parquet")
+    writer.add(*chunks[0])
+    real = canonical_rows._SegmentSpool.store
+
+    def broken(self: Any, i: int, bufs: list[Any], chunk: pl.DataFrame) -> Any:
+        if i == 1:
+            raise OSError("disk full")
+        return real(self, i, bufs, chunk)
+
+    monkeypatch.setattr(canonical_rows._SegmentSpool, "store", broken)
+    writer.add(*chunks[1])
+    writer.add(*chunks[2])
+    with pytest.raises(OSError, match="disk full"):
+        writer.finish()
+    assert not (spool / "normalized.parquet").exists() and writer.output is None
+
+
 # ---------------------------------------------------------------- transcript segments written from buffers
 
 
