@@ -33,6 +33,7 @@ from vgos.canonical_rows import (
     leaf_pieces,
     rows_pieces,
 )
+from vgos.early_files import EarlyFiles
 from vgos.errors import InputError
 from vgos.events import (
     AFTER_CUTOFF,
@@ -587,6 +588,7 @@ def fold_intake(
     intake: Intake, tenant_id: str = "default", *, progress: Progress | None = None, policy_hash: str | None = None,
     known_input: tuple[pl.DataFrame, str] | None = None, spool: Path | None = None, allocation_objects: bool = True,
     extra_rejected: int = 0, spool_encoding: str | None = "parquet", lazy_allocations: bool = False,
+    early: EarlyFiles | None = None,
 ) -> FoldResult:
     """Fold and seal a normalized log (SPEC §4–5): input digest, accumulation, carry, seal.
 
@@ -602,6 +604,8 @@ def fold_intake(
     `lazy_allocations=True` (`vgos fold`, which writes its files from the columns) writes the seal bytes
     column-wise too and gives `FoldResult.allocations` as an `AllocationList` over the columns, whose objects are made
     only where they are read; the seal object's `allocations` is then empty (the seal bytes hold them).
+    `early` (with a spool and `lazy_allocations`): handed the rejects and the allocations as soon as each is final,
+    so their output files are made while the input is hashed (`vgos.early_files`).
     """
     if lazy_allocations and not allocation_objects:
         raise ValueError("lazy_allocations gives allocation objects: do not combine it with allocation_objects=False")
@@ -633,7 +637,10 @@ def fold_intake(
         kept = amounts()
         g = _allocation_frame(kept, policy.bonus_ppm)
         if (lazy_allocations or not allocation_objects) and g is not None:
-            return [], {"frame": g, "body": allocations_body(g)}, True
+            body = allocations_body(g)
+            if early_files is not None:
+                early_files.allocations(g, body)
+            return [], {"frame": g, "body": body}, True
         with _no_gc():
             if g is None:
                 return allocate(_accumulate(kept), policy.bonus_ppm), {}, False
@@ -644,6 +651,11 @@ def fold_intake(
             del cols
         return allocations, seal, True
 
+    # The rejects are final, and the allocations will be before the input digest is: their files are made while
+    # the input is hashed, when only the files the fold itself writes to its spool are linked in later.
+    early_files = early if spool is not None and lazy_allocations and known_digest is None else None
+    if early_files is not None:
+        early_files.rejects(intake.rejects)
     # The per-principal work (polars, then Python objects) overlaps the input hashing, which mostly runs without
     # the GIL; the seal only needs the digest at the end.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -740,7 +752,7 @@ def fold_files(
     paths: Sequence[str | Path], window_id: str, policy: Policy, tenant_id: str = "default", *,
     progress: Progress | None = None, policy_hash: str | None = None, prior: Prior = None,
     spool: Path | None = None, spool_encoding: str | None = "parquet", bucket_events: int | None = None,
-    lazy_allocations: bool = False, keep_events: bool = True,
+    lazy_allocations: bool = False, keep_events: bool = True, early: EarlyFiles | None = None,
 ) -> FoldResult:
     """Intake, fold and seal a window from event files: `fold_intake(intake_files(...))` (`spool`,
     `lazy_allocations`: see there). With a spool, `keep_events=False` lets each worker gather its own chunk of
@@ -750,7 +762,7 @@ def fold_files(
     With a spool, a large window folds in time-range buckets (`vgos.buckets`; `bucket_events` N, else the
     environment's VGOS_FOLD_BUCKET_EVENTS, folds windows of more than N records in buckets of N, 0 never; by default
     above 8,000,000 records in buckets of 2,000,000): the same bytes, in memory bounded by a bucket (the result's
-    `kept` is then empty and `kept_held` False)."""
+    `kept` is then empty and `kept_held` False). `early`: see `fold_intake` (the one-bucket fold only)."""
     if spool is not None:
         from vgos import buckets
 
@@ -763,7 +775,7 @@ def fold_files(
     intake = intake_files(paths, window_id, policy, progress=progress, prior=prior,
                           ordered=spool is not None and not keep_events)
     return fold_intake(intake, tenant_id, progress=progress, policy_hash=policy_hash, spool=spool,
-                       spool_encoding=spool_encoding, lazy_allocations=lazy_allocations)
+                       spool_encoding=spool_encoding, lazy_allocations=lazy_allocations, early=early)
 
 
 def fold_canonical(

@@ -19,14 +19,16 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from vgos.early_files import ALLOCATIONS_CSV, REJECTS_JSONL, EarlyFiles
 from vgos.errors import InputError
+from vgos.events import Reject
 from vgos.fold import FoldResult
 from vgos.rejects import frame_rejects
 from vgos.seal import Allocation
@@ -52,17 +54,10 @@ def allocations_csv(result: FoldResult) -> bytes:
 def allocations_csv_parts(result: FoldResult) -> list[Any]:
     """`allocations_csv` as buffers whose concatenation is the file (column-wise rows are not joined)."""
     frame = getattr(result, "allocation_frame", None)
-    if frame is not None and frame.height == len(result.allocations) and frame.height:
-        pid = frame["principal_id"]
-        if not bool(pid.str.contains_any(list(_CSV_SPECIAL)).any()) and bool((pid.str.len_bytes() > 0).all()):
-            import polars as pl
-
-            from vgos.canonical_rows import _row_buffers
-
-            cells = [pl.col(c).cast(pl.String) for c in ALLOCATION_COLUMNS]
-            cells[-1] = cells[-1] + "\n"  # the line end joined to the last cell, not appended to whole rows
-            rows = frame.select(pl.concat_str(cells, separator=",")).to_series()
-            return [(",".join(ALLOCATION_COLUMNS) + "\n").encode("utf-8"), *_row_buffers(rows)]
+    if frame is not None and frame.height == len(result.allocations):
+        parts = allocations_csv_frame_parts(frame)
+        if parts is not None:
+            return parts
     rows = list(map(_allocation_row, result.allocations))
     pids = [r[0] for r in rows]
     if all(type(p) is str and p for p in pids) and {type(v) for r in rows for v in r[1:]} <= {int}:
@@ -72,6 +67,25 @@ def allocations_csv_parts(result: FoldResult) -> list[Any]:
             body = "".join([f"{p},{e},{n},{b},{m},{c},{y}\n" for p, e, n, b, m, c, y in rows])
             return [(head + body).encode("utf-8")]
     return [_allocations_csv_writer(result)]
+
+
+def allocations_csv_frame_parts(frame: Any) -> list[Any] | None:
+    """allocations.csv built column-wise from the allocation columns (one row per principal, in order), as buffers;
+    None when that is not the csv writer's output (no rows, or a principal_id the writer would quote or that is
+    empty)."""
+    if not frame.height:
+        return None
+    pid = frame["principal_id"]
+    if bool(pid.str.contains_any(list(_CSV_SPECIAL)).any()) or not bool((pid.str.len_bytes() > 0).all()):
+        return None
+    import polars as pl
+
+    from vgos.canonical_rows import _row_buffers
+
+    cells = [pl.col(c).cast(pl.String) for c in ALLOCATION_COLUMNS]
+    cells[-1] = cells[-1] + "\n"  # the line end joined to the last cell, not appended to whole rows
+    rows = frame.select(pl.concat_str(cells, separator=",")).to_series()
+    return [(",".join(ALLOCATION_COLUMNS) + "\n").encode("utf-8"), *_row_buffers(rows)]
 
 
 def _allocations_csv_writer(result: FoldResult) -> bytes:
@@ -87,18 +101,20 @@ def _allocations_csv_writer(result: FoldResult) -> bytes:
 def rejects_jsonl(result: FoldResult) -> bytes:
     """rejects.jsonl: one object per reject with event_id, reason, source (file:line), field, detail (column-wise
     when the fold kept its rejects as columns, the same bytes)."""
-    log = frame_rejects(result.rejects)
-    if log is not None:
-        return log.jsonl_bytes()
-    return b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in result.rejects)
+    return b"".join(rejects_jsonl_parts(result))
 
 
 def rejects_jsonl_parts(result: FoldResult) -> list[Any]:
     """`rejects_jsonl` as buffers whose concatenation is the file (a column-wise log's are written unjoined)."""
-    log = frame_rejects(result.rejects)
+    return rejects_jsonl_parts_of(result.rejects)
+
+
+def rejects_jsonl_parts_of(rejects: Sequence[Reject]) -> list[Any]:
+    """`rejects_jsonl_parts` of a fold's rejects."""
+    log = frame_rejects(rejects)
     if log is not None:
         return log.jsonl_parts()
-    return [rejects_jsonl(result)]
+    return [b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in rejects)]
 
 
 def _write_synced(path: Path, make: Callable[[], list[Any]]) -> None:
@@ -265,14 +281,29 @@ def _make_normalized_parquet(result: FoldResult, path: Path) -> None:
     result.kept.write_parquet(path, compression="zstd", statistics=False)
 
 
+def _early_or_synced(path: Path, early: EarlyFiles | None, name: str, make: Callable[[], list[Any]]) -> None:
+    """The output file `name`: the fold's early file hard-linked in when there is one (written and synced while
+    the fold hashed its input), else built and written now."""
+    made = early.get(name) if early is not None else None
+    if made is not None:
+        try:
+            os.link(made.path, path)
+            return
+        except OSError:
+            pass  # another file system or no hard links: build and write it
+    _write_synced(path, make)
+
+
 def write_fold_outputs(
     result: FoldResult, out: str | Path, extra: Callable[[Path], None] | None = None, *,
     inputs: Iterable[str | Path] = (), protected: Iterable[tuple[str, str | Path]] = (),
+    early: EarlyFiles | None = None,
 ) -> Path:
     """seal.json, output_digest, rejects.jsonl, allocations.csv, normalized.parquet (+ `extra`, e.g. transcript).
 
     The folder also gets `MARKER`, which lets a later fold replace it; `out` is checked (`check_out_dir`) before
-    anything is written and again before the swap.
+    anything is written and again before the swap. `early`: the fold's `EarlyFiles` of this result, whose
+    rejects.jsonl and allocations.csv are linked in instead of written again.
     """
     inputs, protected = list(inputs), list(protected)
     target = check_out_dir(out, inputs=inputs, protected=protected)
@@ -283,10 +314,12 @@ def write_fold_outputs(
         # are built and written (and synced, so the swap's fsync finds them clean) on the other threads, which
         # polars, file writes and fsync let run at once: each writes only its own files.
         jobs = [pool.submit(extra, tmp)] if extra is not None else []
-        jobs += [pool.submit(_write_synced, tmp / "rejects.jsonl", lambda: rejects_jsonl_parts(result)),
+        jobs += [pool.submit(_early_or_synced, tmp / "rejects.jsonl", early, REJECTS_JSONL,
+                             lambda: rejects_jsonl_parts(result)),
                  pool.submit(_write_synced, tmp / "seal.json", lambda: [result.seal_bytes]),
                  pool.submit(_normalized_parquet, result, tmp / "normalized.parquet"),
-                 pool.submit(_write_synced, tmp / "allocations.csv", lambda: allocations_csv_parts(result))]
+                 pool.submit(_early_or_synced, tmp / "allocations.csv", early, ALLOCATIONS_CSV,
+                             lambda: allocations_csv_parts(result))]
         (tmp / "output_digest").write_text(result.output_digest + "\n")
         for job in jobs:
             job.result()

@@ -23,12 +23,13 @@ def _short_name(name: str) -> str:
     return name.replace(chr(92), "/").rsplit("/", 1)[-1]
 
 
-def _json_pieces(col: str, frame: pl.DataFrame, before: str, after: str) -> list[pl.Expr]:
+def _json_pieces(col: str, frame: pl.DataFrame, before: str, after: str, escape: bool | None = None
+                 ) -> list[pl.Expr]:
     """`concat_str` pieces of `before` + the RFC 8785 (= orjson) form of a string column + `after`, `null` for
     nulls: when no value is null or needs escaping, the column itself between literal quotes (no quoted copy of it
-    is built first); per-value escaping only when some value needs it."""
+    is built first); per-value escaping only when some value needs it (`escape`, when the caller knows)."""
     series = frame[col]
-    escape = _needs_escape(series)
+    escape = _needs_escape(series) if escape is None else escape
     if series.null_count() == 0 and not escape:
         return [pl.lit(before + '"'), pl.col(col), pl.lit('"' + after)]
     if escape:
@@ -53,6 +54,7 @@ class RejectLog(Sequence[Reject]):
         self._sources = list(sources)
         self._schema = sorted(schema, key=lambda t: (t[0], t[1]))
         self._list: list[Reject] | None = None
+        self._prepared: tuple[pl.DataFrame, bool] | None = None
 
     # ------------------------------------------------------------------ the list every reader sees
 
@@ -108,11 +110,21 @@ class RejectLog(Sequence[Reject]):
             counts[r.reason] = counts.get(r.reason, 0) + 1
         return dict(sorted(counts.items()))
 
+    def _prepare(self) -> tuple[pl.DataFrame, bool]:
+        """The frame with its reason names and line numbers as strings, and whether some event_id needs escaping:
+        what the rows of both column-wise outputs read, made once (`_line_str`, `_reason_name`)."""
+        if self._prepared is None:
+            frame = self._frame.with_columns(pl.col("_line").cast(pl.String).alias("_line_str"),
+                                             _reason_names().alias("_reason_name"))
+            self._prepared = (frame, _needs_escape(frame["event_id"]))
+        return self._prepared
+
     def _merged_lines(self, frame_line: pl.Expr, schema_line: Any) -> list[Any]:
         """Per reject, in (file, line) order, its serialized form: `frame_line` for the frame part (a string
-        expression), `schema_line(reject)` (bytes) for the others; returned as few large buffers, not copied (the
-        Arrow buffers of the column), so they can be hashed and written without joining them."""
-        parts = self._frame.select(pl.col("_file"), pl.col("_line"), frame_line.alias("s"))
+        expression over `_prepare`'s frame), `schema_line(reject)` (bytes) for the others; returned as few large
+        buffers, not copied (the Arrow buffers of the column), so they can be hashed and written without joining
+        them."""
+        parts = self._prepare()[0].select(pl.col("_file"), pl.col("_line"), frame_line.alias("s"))
         if self._schema:
             extra = pl.DataFrame({"_file": [f for f, _l, _r in self._schema],
                                   "_line": [ln for _f, ln, _r in self._schema],
@@ -128,11 +140,11 @@ class RejectLog(Sequence[Reject]):
         """(opening of the JSON source string per file, the line digits): `"<name>:` + line + `"`."""
         names = [(_short_name(s) if s else "") if short else s for s in self._sources]
         if len(names) == 1:  # one input file: the same opening on every row
-            return pl.lit(json_string(names[0] + ":")[:-1]), pl.col("_line").cast(pl.String)
+            return pl.lit(json_string(names[0] + ":")[:-1]), pl.col("_line_str")
         opening = pl.Series([json_string(n + ":")[:-1] for n in names], dtype=pl.String)
         head = pl.col("_file").replace_strict(pl.Series(range(len(names)), dtype=pl.Int32), opening,
                                               return_dtype=pl.String)
-        return head, pl.col("_line").cast(pl.String)
+        return head, pl.col("_line_str")
 
     def jsonl_bytes(self) -> bytes:
         """rejects.jsonl: exactly `orjson.dumps(r.to_dict()) + b"\\n"` per reject, built column-wise."""
@@ -141,9 +153,9 @@ class RejectLog(Sequence[Reject]):
     def jsonl_parts(self) -> list[Any]:
         """`jsonl_bytes` as buffers whose concatenation is the file (written as they are, never joined)."""
         head, line = self._source_exprs(short=False)
-        reason = _reason_names()
-        row = pl.concat_str([*_json_pieces("event_id", self._frame, '{"event_id":', ',"reason":"'),
-                             reason, pl.lit('","source":'), head, line,
+        frame, escape = self._prepare()
+        row = pl.concat_str([*_json_pieces("event_id", frame, '{"event_id":', ',"reason":"', escape),
+                             pl.col("_reason_name"), pl.lit('","source":'), head, line,
                              pl.lit('","field":null,"detail":null}\n')])
         return self._merged_lines(row, lambda r: orjson.dumps(r.to_dict()) + b"\n")
 
@@ -163,9 +175,9 @@ class RejectLog(Sequence[Reject]):
             return None
         by_id = {id(r): e for (_f, _l, r), e in zip(self._schema, entries, strict=True)}
         head, line = self._source_exprs(short=True)
-        reason = _reason_names()
-        row = pl.concat_str([*_json_pieces("event_id", self._frame, '{"event_id":', ',"field":null,"reason":"'),
-                             reason, pl.lit('","source":'), head, line, pl.lit('"},')])
+        frame, escape = self._prepare()
+        row = pl.concat_str([*_json_pieces("event_id", frame, '{"event_id":', ',"field":null,"reason":"', escape),
+                             pl.col("_reason_name"), pl.lit('","source":'), head, line, pl.lit('"},')])
         body = self._merged_lines(row, lambda r: orjson.dumps(by_id[id(r)], option=orjson.OPT_SORT_KEYS) + b",")
         return leaf_pieces(body)
 

@@ -39,6 +39,18 @@ class BlobStore(Protocol):
 _SLICE = 1 << 20  # with a hasher, each slice is hashed, then written while still in the CPU cache
 
 
+def write_hashed(fh: Any, parts: Sequence[Any], hasher: Any) -> int:
+    """Write buffers back to back to `fh`, feeding `hasher` every byte in the same pass; the bytes written."""
+    size = 0
+    for part in parts:
+        view = memoryview(part).cast("B")
+        for at in range(0, len(view), _SLICE):
+            hasher.update(view[at:at + _SLICE])
+            fh.write(view[at:at + _SLICE])
+        size += len(view)
+    return size
+
+
 def synced_temp_file(path: Path, data: bytes | Sequence[Any], mode: int | None = None, hasher: Any = None) -> str:
     """A synced temp file with `data` beside `path` (same file system, so rename/link is atomic); `mode` is set
     before any byte is written (mkstemp's default is 0600). `data` may be buffers, written back to back without
@@ -49,14 +61,12 @@ def synced_temp_file(path: Path, data: bytes | Sequence[Any], mode: int | None =
         if mode is not None:
             os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
-            for part in [data] if isinstance(data, bytes) else data:
-                if hasher is None:
+            parts = [data] if isinstance(data, bytes) else data
+            if hasher is None:
+                for part in parts:
                     fh.write(part)
-                    continue
-                view = memoryview(part).cast("B")
-                for at in range(0, len(view), _SLICE):
-                    hasher.update(view[at:at + _SLICE])
-                    fh.write(view[at:at + _SLICE])
+            else:
+                write_hashed(fh, parts, hasher)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:

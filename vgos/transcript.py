@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from vgos.canonical import jcs_bytes, sha256_hex
+from vgos.early_files import ALLOCATIONS_SEGMENT, REJECTS_SEGMENT, EarlyFiles
 from vgos.signing import ECDSA_P256, ED25519, Signer, verify_signature
 from vgos.storage import BlobNotFound, BlobStore, WriteOnceViolation, open_store
 
@@ -422,6 +423,19 @@ def _put_parts(store: BlobStore, prefix: str, make: Callable[[], list[Any]]) -> 
     return h, len(data)
 
 
+_EARLY_SEGMENTS = {"rejects": REJECTS_SEGMENT, "allocations": ALLOCATIONS_SEGMENT}
+
+
+def _put_tail(store: BlobStore, prefix: str, name: str, make: Callable[[], list[Any]],
+              early: EarlyFiles | None) -> tuple[str, int]:
+    """Store a tail segment: the fold's early file of it when there is one (`_put_spooled`), else `_put_parts`."""
+    made = early.get(_EARLY_SEGMENTS[name]) if early is not None and name in _EARLY_SEGMENTS else None
+    if made is not None:
+        _put_spooled(store, _join(prefix, f"segments/{made.sha256}"), _Spooled(made.path, made.sha256, made.size))
+        return made.sha256, made.size
+    return _put_parts(store, prefix, make)
+
+
 def _put_spooled(store: BlobStore, key: str, seg: _Spooled) -> None:
     """Put a spooled segment: hard-linked into a local store (the file is already written and synced), else put
     from its bytes; an existing object must hold the same bytes (write-once), as `put` requires."""
@@ -450,12 +464,13 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key
 
 
-def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer, *, version: int = 2
-                     ) -> TranscriptRef:
+def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer, *, version: int = 2,
+                     early: EarlyFiles | None = None) -> TranscriptRef:
     """Write segments, index, key and (last) the signed checkpoint; write-once, idempotent for equal content.
 
     `version=2` (default) stores the normalized input as Parquet segments, `version=1` as RFC 8785 arrays; both
-    give the same transcript_root (docs/transcript.md)."""
+    give the same transcript_root (docs/transcript.md). `early`: the fold's `EarlyFiles` of this result, whose
+    `rejects` and `allocations` segments are linked in (a local store) instead of built again."""
     if version not in SCHEMAS:
         raise ValueError(f"unknown transcript version {version}")
     from vgos.segment_parquet import ENCODING
@@ -466,7 +481,7 @@ def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer,
     # The large last segments are built, hashed and written on worker threads (polars, hashlib and file writes
     # release the GIL) while this one stores the others; the index lists them all in SEGMENT_ORDER.
     with ThreadPoolExecutor(max_workers=3) as pool:
-        tail = [(name, kind, pool.submit(_put_parts, store, prefix, make))
+        tail = [(name, kind, pool.submit(_put_tail, store, prefix, name, make, early))
                 for name, kind, make in _tail_segments(result)]
         for name, kind, data in _head_segments(result, encoding=ENCODING if version == 2 else None):
             entries.append(_put_segment(store, prefix, name, kind, data))

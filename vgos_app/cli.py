@@ -94,6 +94,7 @@ def _spool_dir(target: Path) -> Path | None:
 
 def _fold_into(args: argparse.Namespace, protected: list[tuple[str, str | Path]], spool: Path | None) -> int:
     """The fold itself, its outputs and the audit row (`cmd_fold` after --out is checked)."""
+    from vgos.early_files import EarlyFiles
     from vgos.fold import fold_files
     from vgos.outputs import write_fold_outputs
     from vgos.policy import load_policy
@@ -105,17 +106,25 @@ def _fold_into(args: argparse.Namespace, protected: list[tuple[str, str | Path]]
 
     policy = load_policy(args.policy)
     _import_ahead(_FOLD_LATER_IMPORTS)
-    with progress_bar(f"folding window {args.window_id}") as progress:
-        result = fold_files(args.events, args.window_id, policy, args.tenant, progress=progress,
-                            prior=prior_lookup(args.tenant, args.window_id), spool=spool, lazy_allocations=True,
-                            keep_events=spool is None)
-    if result.totals["events_kept"] == 0 and not args.allow_empty:
-        print(f"vgos: {_one_line(_empty_window_line(result, args.out))}", file=sys.stderr)
-        return 1
-    signer = load_signer()
-    out = write_fold_outputs(
-        result, args.out, lambda folder: write_transcript(result, open_store(str(folder)), "transcript", signer),
-        inputs=args.events, protected=protected)
+    # rejects.jsonl, allocations.csv and their transcript segments are made in the spool while the fold hashes
+    # its input (`vgos.early_files`), then linked into the outputs
+    early = EarlyFiles(spool) if spool is not None else None
+    try:
+        with progress_bar(f"folding window {args.window_id}") as progress:
+            result = fold_files(args.events, args.window_id, policy, args.tenant, progress=progress,
+                                prior=prior_lookup(args.tenant, args.window_id), spool=spool, lazy_allocations=True,
+                                keep_events=spool is None, early=early)
+        if result.totals["events_kept"] == 0 and not args.allow_empty:
+            print(f"vgos: {_one_line(_empty_window_line(result, args.out))}", file=sys.stderr)
+            return 1
+        signer = load_signer()
+        out = write_fold_outputs(
+            result, args.out,
+            lambda folder: write_transcript(result, open_store(str(folder)), "transcript", signer, early=early),
+            inputs=args.events, protected=protected, early=early)
+    finally:
+        if early is not None:
+            early.close()  # before the spool is removed
     from vgos.audit import note
 
     note("fold", f"window/{args.tenant}/{args.window_id}",
