@@ -14,7 +14,7 @@ import threading
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # No command does linear algebra, but numpy's OpenBLAS starts a thread per core that spins after any BLAS call,
 # taking CPU from the fold's workers on a small machine; set before numpy loads (an operator's value wins).
@@ -24,6 +24,7 @@ from vgos.errors import InputError, VerificationError  # noqa: E402 - after the 
 
 if TYPE_CHECKING:
     from vgos.fold import FoldResult
+    from vgos.progress import Progress
 
 # Modules that add subcommands through `register(subparsers)`.
 REGISTRARS = (
@@ -105,12 +106,12 @@ def _fold_into(args: argparse.Namespace, protected: list[tuple[str, str | Path]]
     from vgos_app.render import progress_bar
 
     policy = load_policy(args.policy)
-    _import_ahead(_FOLD_LATER_IMPORTS)
     # rejects.jsonl, allocations.csv and their transcript segments are made in the spool while the fold hashes
     # its input (`vgos.early_files`), then linked into the outputs
     early = EarlyFiles(spool) if spool is not None else None
     try:
         with progress_bar(f"folding window {args.window_id}") as progress:
+            progress = _importing_ahead(progress, _FOLD_LATER_IMPORTS)
             result = fold_files(args.events, args.window_id, policy, args.tenant, progress=progress,
                                 prior=prior_lookup(args.tenant, args.window_id), spool=spool, lazy_allocations=True,
                                 keep_events=spool is None, early=early)
@@ -154,6 +155,21 @@ def _import_ahead(names: Sequence[str]) -> threading.Thread:
     thread = threading.Thread(target=run, name="vgos-import-ahead", daemon=True)
     thread.start()
     return thread
+
+
+def _importing_ahead(progress: Progress, names: Sequence[str]) -> Progress:
+    """`progress`, starting `_import_ahead(names)` at its first report (the fold's "reading ..."), so the imports
+    run while the input is read without the GIL, not beside the command's own Python work before the read."""
+    started = False
+
+    def report(*args: Any, **kwargs: Any) -> None:
+        nonlocal started
+        if not started:
+            started = True
+            _import_ahead(names)
+        progress(*args, **kwargs)
+
+    return report
 
 
 def _standalone() -> bool:
