@@ -105,6 +105,35 @@ def test_a_v1_transcript_still_verifies_and_replays(vgos_home: Path, tmp_path: P
     assert replay_transcript(ref.url).ok
 
 
+# What VGOS wrote into v2 segments before 2026-12 (DELTA_BYTE_ARRAY strings, nothing compressed).
+EARLIER_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "none", "write_statistics": False, "use_dictionary": ["source_type", "currency"],
+    "column_encoding": {"event_id": "DELTA_BYTE_ARRAY", "ts_occurred": "DELTA_BYTE_ARRAY",
+                        "amount_minor": "DELTA_BINARY_PACKED"},
+}
+
+
+def test_a_v2_transcript_of_the_earlier_encoder_still_verifies_and_replays(
+        vgos_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The segment encoder's settings changed (PLAIN + LZ4_RAW strings); transcripts written before still verify
+    and replay, with the same root: only the stored objects differ."""
+    from vgos_app.cli import main
+
+    result = fold_files([SEED_EVENTS], SEED_WINDOW, POLICY)
+    now = write_transcript(result, open_store(str(tmp_path / "now")), "transcript", load_signer())
+    with monkeypatch.context() as mp:
+        mp.setattr(segment_parquet, "WRITE_OPTIONS", EARLIER_WRITE_OPTIONS)
+        before = write_transcript(result, open_store(str(tmp_path / "before")), "transcript", load_signer())
+    assert before.transcript_root == now.transcript_root
+    stored = {e["stored_sha256"] for e in read_index(open_store(before.url))["segments"] if "encoding" in e}
+    assert stored and stored.isdisjoint(e.get("stored_sha256") for e in read_index(open_store(now.url))["segments"])
+    data = next((tmp_path / "before/transcript/segments").glob(next(iter(stored))))
+    meta = pq.ParquetFile(data).metadata.row_group(0)
+    assert "DELTA_BYTE_ARRAY" in meta.column(0).encodings and meta.column(0).compression == "UNCOMPRESSED"
+    assert main(["verify", str(tmp_path / "before")]) == 0
+    assert replay_transcript(before.url).ok
+
+
 # ------------------------------------------------------------------------------------------------- forgeries
 
 
