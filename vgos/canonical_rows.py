@@ -171,20 +171,30 @@ def _row_expr(chunk: pl.DataFrame, escape: bool, currency: str | None = None) ->
     ).alias("row")
 
 
-def _compact(chunk: pl.DataFrame, currency: str | None = None) -> tuple[pl.DataFrame, bool]:
-    """The chunk with its id and timestamp strings copied next to each other in row order, and whether the rows
-    can be built without escaping (`_plain_values`; a constant `currency` stands for that column).
+def _compact(chunk: pl.DataFrame, currency: str | None = None, known: frozenset[str] = frozenset()
+             ) -> tuple[pl.DataFrame, bool]:
+    """The chunk with its id strings copied next to each other in row order, and whether the rows can be built
+    without escaping (`_plain_values`; a constant `currency` stands for that column; the columns in `known` are
+    known to need no escaping: the caller checked them once for all chunks, or rendered them).
 
     After the fold-order sort, each id is a view into the input's buffers at a random place; building the rows and
     encoding the segment would each pay a cache miss per id. One copy here pays it once (same values, same bytes):
     Arrow's cast to 64-bit offsets copies the values in order, and polars takes that layout back without a copy.
+    An id column whose every value fits in its view (12 bytes or fewer) is not copied: no view points anywhere.
     The copies are also where the escape check is cheapest: a few bytes a value, not the whole rows.
     """
-    arrays = {c: chunk[c].to_arrow() for c in _IDS}
-    plain = (all(_plain_data(a) for a in arrays.values()) and _plain_strings(chunk["ts_occurred"])
-             and _plain_small(chunk, currency))
-    ids = [pl.Series(c, a, dtype=pl.String) for c, a in arrays.items()]
-    return chunk.with_columns(ids), plain
+    copied = {c: chunk[c].to_arrow() for c in _IDS if c not in known and _out_of_line(chunk[c])}
+    plain = (all(_plain_data(a) for a in copied.values())
+             and all(_plain_strings(chunk[c]) for c in (*_IDS, "ts_occurred") if c not in copied and c not in known)
+             and (all(c in known for c in _SMALL_STRINGS) or _plain_small(chunk, currency)))
+    if not copied:
+        return chunk, plain
+    return chunk.with_columns([pl.Series(c, a, dtype=pl.String) for c, a in copied.items()]), plain
+
+
+def _out_of_line(col: pl.Series) -> bool:
+    """True when some value of a string column is longer than the 12 bytes a string view holds in itself."""
+    return bool(len(col)) and (col.str.len_bytes().max() or 0) > 12  # type: ignore[operator]
 
 
 _IDS = ("event_id", "principal_id")  # the strings `_compact` copies
@@ -207,14 +217,15 @@ def _plain_strings(col: pl.Series) -> bool:
 
 
 def _plain_small(chunk: pl.DataFrame, currency: str | None = None) -> bool:
-    """`_plain_data` for the low-cardinality string columns present, on their distinct values; a constant
-    `currency` is checked instead of that column (the rows take the constant)."""
+    """`_plain_data` for the low-cardinality string columns present (a byte scan of their values: cheaper than
+    finding their distinct values first); a constant `currency` is checked instead of that column (the rows take
+    the constant)."""
     if currency is not None and _needs_escape(pl.Series([currency])):
         return False
     for c in _SMALL_STRINGS:
         if c in chunk.columns and not (c == "currency" and currency is not None):
             col = chunk[c]
-            if col.null_count() or _needs_escape(col.unique()):
+            if col.null_count() or _needs_escape(col):
                 return False
     return True
 
@@ -225,10 +236,17 @@ def _plain_values(chunk: pl.DataFrame, currency: str | None) -> bool:
     return all(_plain_strings(chunk[c]) for c in _LONG_STRINGS) and _plain_small(chunk, currency)
 
 
-def _build_chunk(chunk: pl.DataFrame, currency: str | None) -> tuple[list[Any], pl.DataFrame]:
-    """(row buffers, the compacted chunk) of one chunk of kept events: what the input digest and the spool need."""
-    chunk, plain = _compact(chunk, currency)
+def _build_chunk(chunk: pl.DataFrame, currency: str | None, known: frozenset[str] = frozenset()
+                 ) -> tuple[list[Any], pl.DataFrame]:
+    """(row buffers, the compacted chunk) of one chunk of kept events: what the input digest and the spool need
+    (`known`: see `_compact`)."""
+    chunk, plain = _compact(chunk, currency, known)
     return _row_bytes(chunk, currency, plain=plain), chunk
+
+
+# What no chunk of an `OrderedSource` needs checked for escaping: the timestamps it renders itself (digits and
+# '-', 'T', ':', '.', 'Z' only; `_ts_strings`).
+_RENDERED_PLAIN = frozenset({"ts_occurred"})
 
 
 def _row_bytes(chunk: pl.DataFrame, currency: str | None, *, plain: bool | None = None) -> list[Any]:
@@ -453,10 +471,12 @@ def _input_digest(kept: pl.DataFrame | OrderedSource, progress: Progress, spool:
     next chunks, without joining strings in Python.
     """
     h = hashlib.sha256(b"[")
+    known: frozenset[str] = frozenset()
     if isinstance(kept, OrderedSource):
         source = kept
         n = source.rows
         currency = source.currency
+        known = _RENDERED_PLAIN
     else:
         frame = kept
         n = frame.height
@@ -480,7 +500,7 @@ def _input_digest(kept: pl.DataFrame | OrderedSource, progress: Progress, spool:
 
     def work(i: int, start: int) -> tuple[list[Any], pl.DataFrame | None, SpooledSegment | None]:
         part = source.chunk(start, step) if source is not None else frame.slice(start, step)
-        bufs, chunk = _build_chunk(part, currency)
+        bufs, chunk = _build_chunk(part, currency, known)
         if store:
             assert spool is not None
             return bufs, None, spool.store(i, bufs, chunk)
