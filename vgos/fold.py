@@ -402,7 +402,6 @@ def _intake(
         df = _one_chunk(df, [*_BODY, *([] if currency is not None else ["currency"])])
         keep, reject_frames = _dedupe(df, ok, reason)
         progress("sorting into fold order")
-        rej = pl.concat(reject_frames).sort(["_file", "_line"])
         if canonical:
             rows, sorted_ts = by_ts.result()
             perm, kept_ts = _kept_order(df["event_id"], keep, rows, sorted_ts)
@@ -412,8 +411,9 @@ def _intake(
         else:  # nulls: not canonical rows, the general sort decides
             cols = ["event_id", "ts_us", *_BODY[1:], *([] if currency is not None else ["currency"])]
             kept = _fold_order_sorted([df.select(cols).filter(pl.Series(keep))], currency)
-    # Merged by (file, line) with the read-time rejects; Reject objects are made only if someone reads them.
-    return kept, RejectLog(rej, sources, schema_rejects), matched
+    # Sorted by (file, line) and merged with the read-time rejects when first read in order (with early files, on
+    # their thread while the input is hashed); Reject objects are made only if someone reads them.
+    return kept, RejectLog(reject_frames, sources, schema_rejects), matched
 
 
 def _dedupe(df: pl.DataFrame, ok: np.ndarray, reason: pl.Expr) -> tuple[np.ndarray, list[pl.DataFrame]]:

@@ -45,16 +45,34 @@ def _reason_names() -> pl.Expr:
                                             pl.Series(list(REASONS), dtype=pl.String), return_dtype=pl.String)
 
 
+_REJECT_COLUMNS = ("event_id", "_file", "_line", "_reason")
+_EMPTY_SCHEMA = {"event_id": pl.String, "_file": pl.Int32, "_line": pl.Int64, "_reason": pl.UInt8}
+
+
 class RejectLog(Sequence[Reject]):
     """Rejects in (file, line) order: field-less intake rejects as a frame (event_id, _file, _line, _reason code)
     plus the few records rejected while reading (schema) as objects, merged by (file, line) like the fold did."""
 
-    def __init__(self, frame: pl.DataFrame, sources: list[str], schema: list[tuple[int, int, Reject]]) -> None:
-        self._frame = frame.select("event_id", "_file", "_line", "_reason")
+    def __init__(self, frame: pl.DataFrame | list[pl.DataFrame], sources: list[str],
+                 schema: list[tuple[int, int, Reject]]) -> None:
+        """`frame`: the intake rejects in (file, line) order, or frames of them in any order, sorted only when
+        first read in order (a fold that writes its rejects early sorts them there, off its intake's path)."""
+        self._given = frame if isinstance(frame, list) else None
+        self._sorted = None if isinstance(frame, list) else frame.select(*_REJECT_COLUMNS)
         self._sources = list(sources)
         self._schema = sorted(schema, key=lambda t: (t[0], t[1]))
         self._list: list[Reject] | None = None
         self._prepared: tuple[pl.DataFrame, bool] | None = None
+
+    @property
+    def _frame(self) -> pl.DataFrame:
+        """The intake rejects in (file, line) order (each record has its own (file, line): one order only)."""
+        if self._sorted is None:
+            given = self._given or []
+            frame = (pl.concat([f.select(*_REJECT_COLUMNS) for f in given]) if given
+                     else pl.DataFrame(schema=_EMPTY_SCHEMA))
+            self._sorted = frame.sort(["_file", "_line"])  # two threads may both sort: the same frame either way
+        return self._sorted
 
     # ------------------------------------------------------------------ the list every reader sees
 
@@ -74,7 +92,8 @@ class RejectLog(Sequence[Reject]):
         return self._list
 
     def __len__(self) -> int:
-        return self._frame.height + len(self._schema)
+        height = self._sorted.height if self._sorted is not None else sum(f.height for f in self._given or [])
+        return height + len(self._schema)
 
     @overload
     def __getitem__(self, i: int) -> Reject: ...
@@ -103,9 +122,10 @@ class RejectLog(Sequence[Reject]):
     def by_reason(self) -> dict[str, int]:
         """Reject counts per reason code, in code order."""
         counts: dict[str, int] = {}
-        if self._frame.height:
-            for code, n in self._frame.group_by("_reason").len().iter_rows():
-                counts[REASONS[code]] = counts.get(REASONS[code], 0) + int(n)
+        for frame in [self._sorted] if self._sorted is not None else self._given or []:  # counts need no order
+            if frame.height:
+                for code, n in frame.group_by("_reason").len().iter_rows():
+                    counts[REASONS[code]] = counts.get(REASONS[code], 0) + int(n)
         for _f, _l, r in self._schema:
             counts[r.reason] = counts.get(r.reason, 0) + 1
         return dict(sorted(counts.items()))

@@ -65,6 +65,29 @@ def test_event_ids_that_are_null_or_need_escaping() -> None:
         assert log.transcript_bytes() == rejects_segment_bytes(_reject_entries(objects))
 
 
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["e1", "e2", 'q"', None]), st.integers(0, 1), st.integers(1, 60),
+                               st.integers(0, 3)), max_size=40, unique_by=lambda r: (r[1], r[2])),
+       cuts=st.lists(st.integers(0, 40), max_size=3), reads=st.lists(st.integers(1, 60), max_size=3, unique=True))
+def test_a_log_of_unsorted_frames_is_the_log_of_their_sorted_concatenation(
+        rows: list[tuple[Any, int, int, int]], cuts: list[int], reads: list[int]) -> None:
+    """The fold hands its reject frames over unsorted (they are sorted when first read in order): every reader sees
+    what the sorted frame gives, and counts and length come without sorting."""
+    from vgos.events import Reject
+
+    schema = {"event_id": pl.String, "_file": pl.Int32, "_line": pl.Int64, "_reason": pl.UInt8}
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    bounds = [0, *sorted(min(c, len(rows)) for c in cuts), len(rows)]
+    frames = [frame.slice(a, b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True)][::-1]
+    read_time = [(0, line, Reject(f"r{line}", "SCHEMA_INVALID", f"a.csv:{line}", "amount_minor", "x"))
+                 for line in reads]
+    sources = ["a.csv", "b.csv"]
+    lazy, plain = RejectLog(frames, sources, read_time), RejectLog(frame.sort(["_file", "_line"]), sources, read_time)
+    assert len(lazy) == len(plain) and lazy.by_reason() == plain.by_reason()
+    assert lazy.jsonl_bytes() == plain.jsonl_bytes() and lazy.transcript_bytes() == plain.transcript_bytes()
+    assert list(lazy) == list(plain)
+
+
 def test_allocations_csv_parts_are_the_csv_writer_bytes(tmp_path: Path) -> None:
     from tests.transcript.conftest import SEED_EVENTS
 
