@@ -50,6 +50,7 @@ def _ts_tables() -> tuple[pl.Series, pl.Series]:
 
 
 _DAY_SPAN = 8  # a slice within this many calendar days takes its date and time of day from one table
+TS_TABLE_MIN = 50_000  # from this many timestamps on, `_ts_strings` renders them from `_ts_tables`
 
 
 @functools.lru_cache(maxsize=8)
@@ -64,7 +65,7 @@ def _ts_strings(ts_us: pl.Series) -> pl.Series:
     """Canonical SPEC §1 strings of epoch microseconds: the date and time of day looked up per second, the fraction
     per microsecond (no per-value formatting), in slices on two threads; `_ts_strings_strftime` gives the same."""
     n = len(ts_us)
-    if n < 50_000 or ts_us.null_count():
+    if n < TS_TABLE_MIN or ts_us.null_count():
         return _ts_strings_strftime(ts_us)
     if n <= _TS_SLICE and n < _PARALLEL_MIN:
         return _ts_slice_strings(ts_us)

@@ -48,6 +48,8 @@ class EarlyFiles:
         from vgos.outputs import rejects_jsonl_parts_of
         from vgos.transcript import rejects_parts
 
+        self._once(REJECTS_JSONL)
+
         self._submit(REJECTS_JSONL, lambda: rejects_jsonl_parts_of(rejects))
         self._submit(REJECTS_SEGMENT, lambda: rejects_parts(rejects))
 
@@ -56,12 +58,16 @@ class EarlyFiles:
         joined by commas (`vgos.fold.allocations_body`; in brackets, the `allocations` segment)."""
         from vgos.outputs import allocations_csv_frame_parts
 
+        self._once(ALLOCATIONS_SEGMENT)
         self._submit(ALLOCATIONS_SEGMENT, lambda: [b"[", body, b"]"])
         self._submit(ALLOCATIONS_CSV, lambda: allocations_csv_frame_parts(frame))
 
+    def _once(self, name: str) -> None:
+        if name in self._jobs:  # the outputs would link in the files of the first fold
+            raise ValueError("an EarlyFiles serves one fold: make a new one for each")
+
     def _submit(self, name: str, make: Callable[[], list[Any] | None]) -> None:
-        if name not in self._jobs:
-            self._jobs[name] = self._pool.submit(self._write, name, make)
+        self._jobs[name] = self._pool.submit(self._write, name, make)
 
     def _write(self, name: str, make: Callable[[], list[Any] | None]) -> EarlyFile | None:
         parts = make()

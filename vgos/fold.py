@@ -21,6 +21,7 @@ import polars as pl
 from vgos.canonical import jcs_bytes, sha256_hex
 from vgos.canonical_rows import (
     _BUILD_THREADS,
+    TS_TABLE_MIN,
     OrderedSource,
     SpooledSegment,
     _assemble,
@@ -397,8 +398,8 @@ def _intake(
     with ThreadPoolExecutor(max_workers=1) as pool:
         if canonical:
             by_ts = pool.submit(_sorted_in_window, df["ts_us"].to_numpy(), ok)
-            # then the timestamp tables the rows will need (0.17 s to build), while this thread still dedupes
-            pool.submit(_ts_tables)
+            if int(ok.sum()) >= TS_TABLE_MIN:  # then the timestamp tables the rows will use (0.17 s to build)
+                pool.submit(_ts_tables)
         df = _one_chunk(df, [*_BODY, *([] if currency is not None else ["currency"])])
         keep, reject_frames = _dedupe(df, ok, reason)
         progress("sorting into fold order")
@@ -656,7 +657,7 @@ def fold_intake(
 
     # The rejects are final, and the allocations will be before the input digest is: their files are made while
     # the input is hashed, when only the files the fold itself writes to its spool are linked in later.
-    early_files = early if spool is not None and lazy_allocations and known_digest is None else None
+    early_files = early if spool is not None and lazy_allocations and known_digest is None and n_kept else None
     if early_files is not None:
         early_files.rejects(intake.rejects)
     # The per-principal work (polars, then Python objects) overlaps the input hashing, which mostly runs without

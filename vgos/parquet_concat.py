@@ -303,8 +303,9 @@ class Concatenation:
             os.close(src)
 
     def sync(self) -> None:
-        """fdatasync what has been appended so far (the file's final fsync then has little left to write)."""
-        os.fdatasync(self._require_fd())
+        """fdatasync what has been appended so far (the file's final fsync then has little left to write); fsync
+        where the system has no fdatasync (macOS)."""
+        getattr(os, "fdatasync", os.fsync)(self._require_fd())
 
     def close(self) -> int:
         """Write the footer listing every row group and close the file; its row count."""

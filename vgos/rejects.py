@@ -7,6 +7,7 @@ largest costs of a fold; the bytes written are exactly those of the per-object c
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
@@ -57,8 +58,9 @@ class RejectLog(Sequence[Reject]):
                  schema: list[tuple[int, int, Reject]]) -> None:
         """`frame`: the intake rejects in (file, line) order, or frames of them in any order, sorted only when
         first read in order (a fold that writes its rejects early sorts them there, off its intake's path)."""
-        self._given = frame if isinstance(frame, list) else None
+        self._given = list(frame) if isinstance(frame, list) else None
         self._sorted = None if isinstance(frame, list) else frame.select(*_REJECT_COLUMNS)
+        self._sorting = threading.Lock()
         self._sources = list(sources)
         self._schema = sorted(schema, key=lambda t: (t[0], t[1]))
         self._list: list[Reject] | None = None
@@ -67,11 +69,16 @@ class RejectLog(Sequence[Reject]):
     @property
     def _frame(self) -> pl.DataFrame:
         """The intake rejects in (file, line) order (each record has its own (file, line): one order only)."""
+        with self._sorting:  # one sort, and no reader of `_given` after it is cleared
+            return self._sort()
+
+    def _sort(self) -> pl.DataFrame:
         if self._sorted is None:
             given = self._given or []
             frame = (pl.concat([f.select(*_REJECT_COLUMNS) for f in given]) if given
                      else pl.DataFrame(schema=_EMPTY_SCHEMA))
-            self._sorted = frame.sort(["_file", "_line"])  # two threads may both sort: the same frame either way
+            self._sorted = frame.sort(["_file", "_line"])
+            self._given = None
         return self._sorted
 
     # ------------------------------------------------------------------ the list every reader sees
@@ -92,7 +99,8 @@ class RejectLog(Sequence[Reject]):
         return self._list
 
     def __len__(self) -> int:
-        height = self._sorted.height if self._sorted is not None else sum(f.height for f in self._given or [])
+        given, done = self._given, self._sorted  # read once: another thread may sort meanwhile
+        height = done.height if done is not None else sum(f.height for f in given or [])
         return height + len(self._schema)
 
     @overload
@@ -122,7 +130,8 @@ class RejectLog(Sequence[Reject]):
     def by_reason(self) -> dict[str, int]:
         """Reject counts per reason code, in code order."""
         counts: dict[str, int] = {}
-        for frame in [self._sorted] if self._sorted is not None else self._given or []:  # counts need no order
+        given, done = self._given, self._sorted  # read once: another thread may sort meanwhile
+        for frame in [done] if done is not None else given or []:  # counts need no order
             if frame.height:
                 for code, n in frame.group_by("_reason").len().iter_rows():
                     counts[REASONS[code]] = counts.get(REASONS[code], 0) + int(n)

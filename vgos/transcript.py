@@ -503,7 +503,10 @@ def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer,
         "segments": entries,
     }
     index_bytes = jcs_bytes(index)
-    store.put(_join(prefix, INDEX), index_bytes)
+    url = store.root.rstrip("/") + ("/" + prefix.strip("/") if prefix.strip("/") else "")
+    kept = _kept_index(store, prefix, index_bytes, index)
+    if kept is not None:  # the same transcript, stored earlier by another segment encoder: that one stands
+        return TranscriptRef(url, window_id, tenant_id, result.output_digest, root.hex(), kept["key"]["key_id"])
     store.put(_join(prefix, KEY), signer.public_key_pem())
     text = (f"{index['origin']}\n{len(entries)}\n{base64.b64encode(root).decode()}\n"
             f"index {sha256_hex(index_bytes)}\n")
@@ -512,8 +515,38 @@ def write_transcript(result: Any, store: BlobStore, prefix: str, signer: Signer,
         pass  # already written by an earlier identical run (ECDSA signatures differ run to run)
     else:
         store.put(ck_key, sign_note(text, signer))
-    url = store.root.rstrip("/") + ("/" + prefix.strip("/") if prefix.strip("/") else "")
     return TranscriptRef(url, window_id, tenant_id, result.output_digest, root.hex(), signer.key_id)
+
+
+# What two indexes of one window's transcript share whatever encoder stored its Parquet segments: everything but
+# the segment entries' stored_* fields (and the signing key, when it was rotated since).
+_ENCODER_FREE = ("schema", "origin", "window_id", "tenant_id", "output_digest", "input_digest", "policy_hash",
+                 "transcript_root")
+
+
+def _kept_index(store: BlobStore, prefix: str, index_bytes: bytes, index: dict[str, Any]) -> dict[str, Any] | None:
+    """Store the index (write-once: the same bytes again are fine), None once stored. When the store already holds
+    another index there for the same transcript (same window, digests and root; only the stored Parquet objects
+    differ: written by an earlier VGOS, whose segment encoder had other settings) and its signed checkpoint, that
+    index is returned and kept: re-publishing a window after an upgrade is idempotent. Anything else differing
+    still raises WriteOnceViolation."""
+    key = _join(prefix, INDEX)
+    try:
+        store.put(key, index_bytes)
+        return None
+    except WriteOnceViolation:
+        try:
+            existing = orjson.loads(store.get(key))
+        except (orjson.JSONDecodeError, BlobNotFound):
+            raise WriteOnceViolation(f"{key} exists with different bytes") from None
+        same = isinstance(existing, dict) and all(existing.get(k) == index[k] for k in _ENCODER_FREE) \
+            and [{k: e.get(k) for k in ("name", "kind", "sha256", "size")} for e in existing.get("segments", [])] \
+            == [{k: e.get(k) for k in ("name", "kind", "sha256", "size")} for e in index["segments"]] \
+            and isinstance(existing.get("key"), dict) and isinstance(existing["key"].get("key_id"), str) \
+            and store.exists(_join(prefix, CHECKPOINT))
+        if not same:
+            raise
+        return existing
 
 
 def _same_checkpoint(existing: bytes, text: str, signer: Signer) -> bool:

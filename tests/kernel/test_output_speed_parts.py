@@ -84,8 +84,30 @@ def test_a_log_of_unsorted_frames_is_the_log_of_their_sorted_concatenation(
     sources = ["a.csv", "b.csv"]
     lazy, plain = RejectLog(frames, sources, read_time), RejectLog(frame.sort(["_file", "_line"]), sources, read_time)
     assert len(lazy) == len(plain) and lazy.by_reason() == plain.by_reason()
+    assert lazy._sorted is None  # length and counts did not sort
     assert lazy.jsonl_bytes() == plain.jsonl_bytes() and lazy.transcript_bytes() == plain.transcript_bytes()
     assert list(lazy) == list(plain)
+
+
+def test_a_log_read_from_several_threads_agrees_with_the_sorted_log() -> None:
+    """The rejects are read by the early-files thread and others at once: every reader sees the sorted log."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    schema = {"event_id": pl.String, "_file": pl.Int32, "_line": pl.Int64, "_reason": pl.UInt8}
+    frames = [pl.DataFrame({"event_id": [f"e{i}" for i in range(k, 3000, 3)], "_file": 0,
+                            "_line": list(range(k, 3000, 3)), "_reason": k}, schema=schema) for k in range(3)]
+    plain = RejectLog(pl.concat(frames).sort(["_file", "_line"]), ["a.csv"], [])
+    expected = [plain.jsonl_bytes(), plain.transcript_bytes(), len(plain), plain.by_reason()]
+    for _ in range(20):
+        log = RejectLog(list(frames), ["a.csv"], [])
+        readers = [log.jsonl_bytes, log.transcript_bytes, log.__len__, log.by_reason]
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(lambda read: read(), readers)) == expected
+
+
+def test_an_empty_log() -> None:
+    log = RejectLog([], ["a.csv"], [])
+    assert len(log) == 0 and log.by_reason() == {} and list(log) == [] and log.jsonl_bytes() == b""
 
 
 def test_allocations_csv_parts_are_the_csv_writer_bytes(tmp_path: Path) -> None:
@@ -191,6 +213,25 @@ def test_the_spool_appends_and_syncs_normalized_parquet_as_segments_arrive(tmp_p
     concat_files([s.path for s in segments], tmp_path / "all.parquet")
     assert out.read_bytes() == (tmp_path / "all.parquet").read_bytes()
     assert pl.read_parquet(out).equals(kept)
+
+
+def test_the_growing_sync_falls_back_to_fsync_without_fdatasync(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS has no os.fdatasync: the sync of the growing normalized.parquet is then an fsync, not a crash."""
+    import os
+
+    parts, kept = _segments(tmp_path)
+    synced: list[int] = []
+    monkeypatch.delattr(os, "fdatasync", raising=False)
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    joined = Concatenation(tmp_path / "out.parquet")
+    joined.add(parts[0])
+    joined.sync()
+    for part in parts[1:]:
+        joined.add(part)
+    joined.close()
+    assert synced and pl.read_parquet(tmp_path / "out.parquet").equals(kept)
 
 
 def test_a_failed_segment_leaves_no_normalized_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

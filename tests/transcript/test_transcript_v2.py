@@ -134,6 +134,34 @@ def test_a_v2_transcript_of_the_earlier_encoder_still_verifies_and_replays(
     assert replay_transcript(before.url).ok
 
 
+def test_rewriting_a_window_stored_by_the_earlier_encoder_keeps_it(vgos_home: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-publishing a window (a retry) after the encoder changed finds the earlier transcript at its write-once
+    place: the same window, digests and root, other stored objects. It is kept, not refused; a transcript that
+    differs in anything else still is."""
+    from vgos.storage import WriteOnceViolation
+
+    result = fold_files([SEED_EVENTS], SEED_WINDOW, POLICY)
+    store = open_store(str(tmp_path / "art"))
+    with monkeypatch.context() as mp:
+        mp.setattr(segment_parquet, "WRITE_OPTIONS", EARLIER_WRITE_OPTIONS)
+        before = write_transcript(result, store, "w", load_signer())
+    index = (tmp_path / "art/w/index.json").read_bytes()
+    checkpoint = (tmp_path / "art/w/checkpoint").read_bytes()
+    again = write_transcript(result, store, "w", load_signer())
+    assert again == before
+    assert (tmp_path / "art/w/index.json").read_bytes() == index
+    assert (tmp_path / "art/w/checkpoint").read_bytes() == checkpoint
+    from vgos_app.cli import main
+
+    assert main(["verify", str(tmp_path / "art/w")]) == 0
+    from dataclasses import replace
+
+    other = fold_files([SEED_EVENTS], SEED_WINDOW, replace(POLICY, bonus_ppm=POLICY.bonus_ppm + 1))
+    with pytest.raises(WriteOnceViolation):
+        write_transcript(other, store, "w", load_signer())
+
+
 # ------------------------------------------------------------------------------------------------- forgeries
 
 
