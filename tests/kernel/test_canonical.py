@@ -7,6 +7,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from vgos.canonical import CanonicalError, jcs_bytes
 
 MAX = 2**53 - 1
@@ -25,13 +26,13 @@ seal = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(seal)
 def test_jcs_bytes_equal_rfc8785_on_random_seals(value) -> None:
     assert jcs_bytes(value) == rfc8785.dumps(value)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.recursive(st.one_of(st.none(), st.booleans(), ints, text),
                     lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(text, c, max_size=4)),
                     max_leaves=20))

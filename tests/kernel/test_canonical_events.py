@@ -8,6 +8,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from vgos.fold import CANONICAL_EVENT_SCHEMA, canonical_events_bytes, events_from_canonical_bytes
 
 text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12)
@@ -18,7 +19,7 @@ event = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(event, max_size=8))
 def test_column_wise_bytes_equal_rfc8785_and_round_trip(events) -> None:
     df = pl.DataFrame(events, schema=CANONICAL_EVENT_SCHEMA)

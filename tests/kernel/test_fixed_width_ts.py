@@ -14,6 +14,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from vgos.canonical_rows import _ts_strings
 from vgos.events import _civil_ts_us, _civil_ts_us_polars, _fixed_width_ts_us
 
@@ -22,7 +23,7 @@ MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 _us = st.integers(MIN_US, MAX_US)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(_us, min_size=1, max_size=50), st.booleans())
 def test_canonical_columns_of_one_width_take_the_fast_path(values: list[int], whole: bool) -> None:
     if whole:
@@ -38,7 +39,7 @@ def test_canonical_columns_of_one_width_take_the_fast_path(values: list[int], wh
 _noise = st.sampled_from(["0", "9", "-", "T", ":", ".", "Z", " ", "é", "١", "\x00", "a"])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.lists(st.tuples(_us, st.booleans(), st.lists(st.tuples(st.integers(0, 26), _noise), max_size=2)),
                 min_size=1, max_size=20))
 def test_the_fast_path_answers_only_what_the_polars_path_answers(rows: list) -> None:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.kernel.strategies import WINDOW, window_records
 from tests.kernel.writers import write
 from vgos import segment_parquet
@@ -40,7 +41,7 @@ POLICY = load_policy(None)
 NAMES = ["events", 'q"uote', "back\\slash", "co:lon", "é😀"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=window_records(max_size=30), fmt=st.sampled_from(["jsonl", "csv", "parquet"]),
        name=st.sampled_from(NAMES))
 def test_one_input_file_rejects_are_the_per_object_bytes(records: list[dict[str, Any]], fmt: str,
@@ -65,7 +66,7 @@ def test_event_ids_that_are_null_or_need_escaping() -> None:
         assert log.transcript_bytes() == rejects_segment_bytes(_reject_entries(objects))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(rows=st.lists(st.tuples(st.sampled_from(["e1", "e2", 'q"', None]), st.integers(0, 1), st.integers(1, 60),
                                st.integers(0, 3)), max_size=40, unique_by=lambda r: (r[1], r[2])),
        cuts=st.lists(st.integers(0, 40), max_size=3), reads=st.lists(st.integers(1, 60), max_size=3, unique=True))
@@ -117,7 +118,7 @@ def test_allocations_csv_parts_are_the_csv_writer_bytes(tmp_path: Path) -> None:
     assert b"".join(allocations_csv_parts(result)) == allocations_csv(result) == _allocations_csv_writer(result)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(payouts=st.lists(st.integers(-3, 3), max_size=40), n=st.integers(0, 45))
 def test_largest_from_columns_is_the_sorted_prefix(payouts: list[int], n: int) -> None:
     allocs = [Allocation(f"p{i:03d}", 1, p, 0, 0, 0, p) for i, p in enumerate(payouts)]

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from tests.kernel.strategies import WINDOW, window_records
 from tests.kernel.writers import write
 from vgos import segment_parquet
@@ -24,7 +25,7 @@ from vgos.policy import load_policy
 POLICY = load_policy(None)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=window_records(max_size=40), chunk=st.integers(1, 7))
 def test_concatenated_segments_are_the_kept_events(records: list[dict[str, Any]], chunk: int) -> None:
     with tempfile.TemporaryDirectory() as d:

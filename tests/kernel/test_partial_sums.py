@@ -7,13 +7,14 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from vgos.fold import chunk_sums, merge_sums
 
 _rows = st.lists(st.tuples(st.sampled_from(["p1", "p2", "é", "P10", "p"]), st.integers(-10**9, 10**9)),
                  min_size=1, max_size=60)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(_rows, st.lists(st.integers(1, 9), min_size=1, max_size=8), st.integers(1, 4))
 def test_partial_sums_in_any_grouping_equal_one_group_by(rows: list, cuts: list, every: int) -> None:
     events = pl.DataFrame({"principal_id": [p for p, _ in rows], "amount_minor": [a for _, a in rows]},

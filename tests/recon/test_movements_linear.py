@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from connectors.psp.receipts import BOOKED, BOOKING, FEE, PENDING, Receipt
 from recon.evidence import Movement, _state, _value_key, movements
+from tests.examples import examples
 
 FILES = {f"f{n}": (hashlib.sha256(bytes([n])).hexdigest(), fmt)
          for n, fmt in enumerate(("camt053", "camt053", "camt054", "mt940", "camt052"))}
@@ -66,7 +67,7 @@ receipt = st.builds(lambda f, a, b, acct, k, bk: (f, a, b, acct, k, bk), st.samp
                     st.sampled_from([BOOKED, BOOKED, PENDING]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(receipt, max_size=30))
 def test_movements_are_the_first_match_scan(spec):
     rs = [_r(f, n, a, b, acct, k, bk) for n, (f, a, b, acct, k, bk) in enumerate(spec, 1)]

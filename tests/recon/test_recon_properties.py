@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from connectors.psp.reports import parse_bytes
 from recon.match import reconcile
+from tests.examples import examples
 from tests.recon.bankfiles import Entry, Tx, statement
 from tests.recon.test_recon_scenarios import DIGEST, WINDOW, big_batch
 
@@ -54,7 +55,7 @@ def _run(b, files):
     return reconcile(WINDOW, DIGEST, None, [b], rs)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fates=st.lists(st.sampled_from(FATES), min_size=N, max_size=N),
        advice_too=st.lists(st.booleans(), min_size=N, max_size=N),
        copies=st.lists(st.booleans(), min_size=1, max_size=1), order=st.randoms(use_true_random=False))

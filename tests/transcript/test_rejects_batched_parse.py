@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vgos.replay as replay
+from tests.examples import examples
 from vgos.events import DUPLICATE_PRIOR_WINDOW
 
 _text = st.sampled_from(['},{"', '"},{"event_id":', "plain", "\\", "é", ""]) | st.text(max_size=8)
@@ -43,7 +44,7 @@ def _batched(data: bytes) -> tuple[int, set] | str:
         return exc.reason
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.one_of(_reject, _element), max_size=12), st.integers(1, 40),
        st.sampled_from(["canonical", "spaced", "truncated"]))
 def test_batched_parse_answers_as_the_whole_parse(elements: list, batch: int, form: str) -> None:

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
 from vgos import segment_parquet
 from vgos.canonical import jcs_bytes
 from vgos.canonical_rows import _build_chunk, _row_bytes
@@ -44,7 +45,7 @@ def _scattered(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_row_index("_i").sort("_i", descending=True).sort("_i").drop("_i") if n else df
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(_rows)
 def test_segment_bytes_do_not_depend_on_the_arrow_string_layout(rows: list[tuple]) -> None:
     df = _frame(rows)
@@ -74,7 +75,7 @@ def test_segments_use_the_fast_encodings() -> None:
     assert any("DICTIONARY" in e for e in cols["source_type"].encodings)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(_rows)
 def test_compacted_chunk_gives_the_same_rows(rows: list[tuple]) -> None:
     df = _scattered(_frame(rows))
