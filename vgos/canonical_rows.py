@@ -175,8 +175,8 @@ def _row_expr(chunk: pl.DataFrame, escape: bool, currency: str | None = None) ->
 def _compact(chunk: pl.DataFrame, currency: str | None = None, known: frozenset[str] = frozenset()
              ) -> tuple[pl.DataFrame, bool]:
     """The chunk with its id strings copied next to each other in row order, and whether the rows can be built
-    without escaping (`_plain_values`; a constant `currency` stands for that column; the columns in `known` are
-    known to need no escaping: the caller checked them once for all chunks, or rendered them).
+    without escaping (`_plain_values`; a constant `currency` stands for that column; the per-event string columns
+    in `known` are not checked: the caller rendered them, `_RENDERED_PLAIN`).
 
     After the fold-order sort, each id is a view into the input's buffers at a random place; building the rows and
     encoding the segment would each pay a cache miss per id. One copy here pays it once (same values, same bytes):
@@ -186,8 +186,8 @@ def _compact(chunk: pl.DataFrame, currency: str | None = None, known: frozenset[
     """
     copied = {c: chunk[c].to_arrow() for c in _IDS if c not in known and _out_of_line(chunk[c])}
     plain = (all(_plain_data(a) for a in copied.values())
-             and all(_plain_strings(chunk[c]) for c in (*_IDS, "ts_occurred") if c not in copied and c not in known)
-             and (all(c in known for c in _SMALL_STRINGS) or _plain_small(chunk, currency)))
+             and all(_plain_strings(chunk[c]) for c in _LONG_STRINGS if c not in copied and c not in known)
+             and _plain_small(chunk, currency))
     if not copied:
         return chunk, plain
     return chunk.with_columns([pl.Series(c, a, dtype=pl.String) for c, a in copied.items()]), plain
@@ -218,17 +218,13 @@ def _plain_strings(col: pl.Series) -> bool:
 
 
 def _plain_small(chunk: pl.DataFrame, currency: str | None = None) -> bool:
-    """`_plain_data` for the low-cardinality string columns present (a byte scan of their values: cheaper than
+    """`_plain_strings` for the low-cardinality string columns present (a byte scan of their values: cheaper than
     finding their distinct values first); a constant `currency` is checked instead of that column (the rows take
     the constant)."""
     if currency is not None and _needs_escape(pl.Series([currency])):
         return False
-    for c in _SMALL_STRINGS:
-        if c in chunk.columns and not (c == "currency" and currency is not None):
-            col = chunk[c]
-            if col.null_count() or _needs_escape(col):
-                return False
-    return True
+    return all(_plain_strings(chunk[c]) for c in _SMALL_STRINGS
+               if c in chunk.columns and not (c == "currency" and currency is not None))
 
 
 def _plain_values(chunk: pl.DataFrame, currency: str | None) -> bool:

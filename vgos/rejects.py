@@ -98,10 +98,13 @@ class RejectLog(Sequence[Reject]):
             self._list = objects
         return self._list
 
+    def _unordered(self) -> list[pl.DataFrame]:
+        """The intake rejects as frames, sorted or not: what length and counts read, without sorting."""
+        with self._sorting:
+            return [self._sorted] if self._sorted is not None else list(self._given or [])
+
     def __len__(self) -> int:
-        given, done = self._given, self._sorted  # read once: another thread may sort meanwhile
-        height = done.height if done is not None else sum(f.height for f in given or [])
-        return height + len(self._schema)
+        return sum(f.height for f in self._unordered()) + len(self._schema)
 
     @overload
     def __getitem__(self, i: int) -> Reject: ...
@@ -130,8 +133,7 @@ class RejectLog(Sequence[Reject]):
     def by_reason(self) -> dict[str, int]:
         """Reject counts per reason code, in code order."""
         counts: dict[str, int] = {}
-        given, done = self._given, self._sorted  # read once: another thread may sort meanwhile
-        for frame in [done] if done is not None else given or []:  # counts need no order
+        for frame in self._unordered():
             if frame.height:
                 for code, n in frame.group_by("_reason").len().iter_rows():
                     counts[REASONS[code]] = counts.get(REASONS[code], 0) + int(n)

@@ -539,14 +539,18 @@ def _kept_index(store: BlobStore, prefix: str, index_bytes: bytes, index: dict[s
             existing = orjson.loads(store.get(key))
         except (orjson.JSONDecodeError, BlobNotFound):
             raise WriteOnceViolation(f"{key} exists with different bytes") from None
-        same = isinstance(existing, dict) and all(existing.get(k) == index[k] for k in _ENCODER_FREE) \
-            and [{k: e.get(k) for k in ("name", "kind", "sha256", "size")} for e in existing.get("segments", [])] \
-            == [{k: e.get(k) for k in ("name", "kind", "sha256", "size")} for e in index["segments"]] \
-            and isinstance(existing.get("key"), dict) and isinstance(existing["key"].get("key_id"), str) \
-            and store.exists(_join(prefix, CHECKPOINT))
-        if not same:
+        if not (isinstance(existing, dict) and isinstance(existing.get("key"), dict)
+                and isinstance(existing["key"].get("key_id"), str) and isinstance(existing.get("segments"), list)
+                and all(existing.get(k) == index[k] for k in _ENCODER_FREE)
+                and _leaves(existing) == _leaves(index) and store.exists(_join(prefix, CHECKPOINT))):
             raise
         return existing
+
+
+def _leaves(index: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """(name, kind, sha256, size) of each segment entry: the index without what the stored objects add."""
+    return [tuple(e.get(k) for k in ("name", "kind", "sha256", "size")) if isinstance(e, dict) else (e,)
+            for e in index["segments"]]
 
 
 def _same_checkpoint(existing: bytes, text: str, signer: Signer) -> bool:
