@@ -218,13 +218,15 @@ def _plain_strings(col: pl.Series) -> bool:
 
 
 def _plain_small(chunk: pl.DataFrame, currency: str | None = None) -> bool:
-    """`_plain_strings` for the low-cardinality string columns present (a byte scan of their values: cheaper than
+    """`_plain_data` for the low-cardinality string columns present (a byte scan of their values: cheaper than
     finding their distinct values first); a constant `currency` is checked instead of that column (the rows take
     the constant)."""
     if currency is not None and _needs_escape(pl.Series([currency])):
         return False
-    return all(_plain_strings(chunk[c]) for c in _SMALL_STRINGS
-               if c in chunk.columns and not (c == "currency" and currency is not None))
+    # values of a few bytes, mostly inline in their views: scanned a slice at a time (`_needs_escape`), which is
+    # cheaper for them than `_plain_strings`'s export of the whole column
+    return not any(chunk[c].null_count() or _needs_escape(chunk[c]) for c in _SMALL_STRINGS
+                   if c in chunk.columns and not (c == "currency" and currency is not None))
 
 
 def _plain_values(chunk: pl.DataFrame, currency: str | None) -> bool:
